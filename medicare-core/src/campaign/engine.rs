@@ -1,0 +1,403 @@
+//! The engine: creating forms and campaigns, previews and status.
+
+use super::{
+    Campaign, CampaignId, CampaignMessages, CampaignStatus, ChannelSummary, FormId, NewCampaign,
+    NewRecipient, PatientContact, PlannedDelivery, SuppressReason,
+};
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::filter::{AnyFilter, PatientFilter};
+use crate::form::{render_form_page, FormPage, FormSpec};
+use crate::link::LinkSigner;
+use crate::notify::{
+    sms_segments, Channel, MessageTemplate, MessageValues, Money, Notifier, Prices, SmsSegments,
+    TemplateKind,
+};
+use crate::patient::Patient;
+use crate::publish::FormPublisher;
+use crate::store::{Store, StoredForm};
+use chrono::Duration;
+use secrecy::SecretString;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The campaign engine. Cheap to clone; share it.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(super) store: Arc<dyn Store>,
+    publisher: Arc<dyn FormPublisher>,
+    pub(super) signer: Arc<dyn LinkSigner>,
+    pub(super) notifiers: BTreeMap<Channel, Arc<dyn Notifier>>,
+    pub(super) clock: Arc<dyn Clock>,
+    prices: Prices,
+}
+
+/// What an operator asks for when creating a campaign.
+#[derive(Debug, Clone)]
+pub struct CampaignRequest {
+    /// A name for people.
+    pub name: String,
+    /// The form the links open.
+    pub form: FormId,
+    /// The audience.
+    pub filter: Arc<dyn PatientFilter>,
+    /// The channels to send on (at least one, no repeats).
+    pub channels: Vec<Channel>,
+    /// The message templates.
+    pub messages: CampaignMessages,
+    /// How long links work after creation.
+    pub link_ttl: Duration,
+}
+
+impl CampaignRequest {
+    /// A request with the default messages, both channels and 30-day links.
+    pub fn new(name: impl Into<String>, form: FormId, filter: Arc<dyn PatientFilter>) -> Self {
+        CampaignRequest {
+            name: name.into(),
+            form,
+            filter,
+            channels: Channel::ALL.to_vec(),
+            messages: CampaignMessages::default(),
+            link_ttl: Duration::days(30),
+        }
+    }
+}
+
+/// What the operator sees before confirming a send.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// The form the links open.
+    pub form: StoredForm,
+    /// Recipients frozen at creation.
+    pub recipients: u64,
+    /// Per channel: to send, suppressed (with reasons), already sent or failed.
+    pub channels: Vec<ChannelSummary>,
+    /// A sample SMS (with a placeholder name and link, never a patient's).
+    pub sample_sms: String,
+    /// How the sample SMS is encoded and split.
+    pub sample_sms_segments: SmsSegments,
+    /// A sample email subject.
+    pub sample_email_subject: String,
+    /// A sample email text part.
+    pub sample_email_text: String,
+    /// SMS segments that will be billed for the deliveries still to send.
+    pub sms_segments_to_send: u64,
+    /// Emails still to send.
+    pub emails_to_send: u64,
+    /// The estimated cost of what is still to send.
+    pub estimated_cost: Money,
+    /// The prices the estimate used.
+    pub prices: Prices,
+}
+
+/// Templates parsed once per campaign.
+#[derive(Debug, Clone)]
+pub(super) struct Templates {
+    pub sms: MessageTemplate,
+    pub subject: MessageTemplate,
+    pub text: MessageTemplate,
+    pub html: MessageTemplate,
+}
+
+impl Templates {
+    pub(super) fn parse(m: &CampaignMessages, channels: &[Channel]) -> Result<Self> {
+        let t = Templates {
+            sms: MessageTemplate::parse(&m.sms, TemplateKind::Text, "SMS template")?,
+            subject: MessageTemplate::parse(&m.email_subject, TemplateKind::Text, "email subject")?,
+            text: MessageTemplate::parse(&m.email_text, TemplateKind::Text, "email text")?,
+            html: MessageTemplate::parse(&m.email_html, TemplateKind::Html, "email HTML")?,
+        };
+        if channels.contains(&Channel::Sms) && !t.sms.has_link() {
+            return Err(Error::invalid("SMS template", "must contain {link}"));
+        }
+        if channels.contains(&Channel::Email) && !(t.text.has_link() && t.html.has_link()) {
+            return Err(Error::invalid(
+                "email templates",
+                "the text and HTML parts must both contain {link}",
+            ));
+        }
+        if m.org.trim().is_empty() || m.org.chars().count() > 60 {
+            return Err(Error::invalid(
+                "organisation name",
+                "must be 1 to 60 characters",
+            ));
+        }
+        Ok(t)
+    }
+}
+
+/// A readable date for message bodies: `21 December 2026`.
+pub(super) fn human_date(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%-d %B %Y").to_string()
+}
+
+impl Engine {
+    /// An engine over `store`, publishing forms with `publisher`, signing links with
+    /// `signer`. Add notifiers with [`Engine::with_notifier`].
+    pub fn new(
+        store: Arc<dyn Store>,
+        publisher: Arc<dyn FormPublisher>,
+        signer: Arc<dyn LinkSigner>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Engine {
+            store,
+            publisher,
+            signer,
+            notifiers: BTreeMap::new(),
+            clock,
+            prices: Prices::default(),
+        }
+    }
+
+    /// Sends `channel` through `notifier`.
+    pub fn with_notifier(mut self, channel: Channel, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifiers.insert(channel, notifier);
+        self
+    }
+
+    /// Estimates costs with `prices`.
+    pub fn with_prices(mut self, prices: Prices) -> Self {
+        self.prices = prices;
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Stores patients, all or none.
+    pub async fn import_patients(&self, patients: &[Patient]) -> Result<u64> {
+        let n = self.store.insert_patients(patients).await?;
+        tracing::info!(count = n, "patients imported");
+        Ok(n)
+    }
+
+    /// How many patients `filter` selects today.
+    pub async fn count_patients(&self, filter: &AnyFilter) -> Result<u64> {
+        self.store.count_patients(filter, self.clock.today()).await
+    }
+
+    /// Validates a form, renders its page, publishes it, and stores the form with its
+    /// response table. Nothing is stored when any step before the last fails.
+    pub async fn create_form(&self, spec: &FormSpec) -> Result<StoredForm> {
+        spec.validate()?;
+        match self.store.form_by_name(&spec.name).await {
+            Ok(_) => {
+                return Err(Error::AlreadyExists {
+                    what: format!("form {:?}", spec.name),
+                })
+            }
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let page = render_form_page(&FormPage::new(spec))?;
+        let location = self.publisher.publish(&spec.name, &page).await?;
+        let form = self
+            .store
+            .create_form(spec, &location, self.clock.now())
+            .await?;
+        tracing::info!(form = form.id.0, "form created");
+        Ok(form)
+    }
+
+    /// Freezes the audience, issues one link per recipient and plans every delivery
+    /// (suppressing opted-out patients and missing contacts). Nothing is sent.
+    pub async fn create_campaign(&self, request: &CampaignRequest) -> Result<CampaignId> {
+        let name = request.name.trim();
+        if name.is_empty() || name.chars().count() > 200 {
+            return Err(Error::invalid(
+                "campaign name",
+                "must be 1 to 200 characters",
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if request.channels.is_empty() || !request.channels.iter().all(|c| seen.insert(*c)) {
+            return Err(Error::invalid(
+                "channels",
+                "name each of sms and email at most once, and at least one",
+            ));
+        }
+        if request.link_ttl < Duration::hours(1) || request.link_ttl > Duration::days(366) {
+            return Err(Error::invalid(
+                "link lifetime",
+                "must be between 1 hour and 366 days",
+            ));
+        }
+        let templates = Templates::parse(&request.messages, &request.channels)?;
+        let form = self.store.form(request.form).await?;
+
+        let now = self.clock.now();
+        let expires = now + request.link_ttl;
+        let contacts = self
+            .store
+            .matching_contacts(request.filter.as_ref(), now.date_naive())
+            .await?;
+        if contacts.is_empty() {
+            return Err(Error::invalid(
+                "filter",
+                format!("`{}` selects no patient", request.filter.describe()),
+            ));
+        }
+
+        // Every link has the same length, so a representative link sizes every SMS.
+        let sample_link = self
+            .signer
+            .url(&self.signer.token(&self.signer.issue().nonce));
+        let expires_on = human_date(expires);
+        let recipients: Vec<NewRecipient> = contacts
+            .into_iter()
+            .map(|c| {
+                let deliveries = request
+                    .channels
+                    .iter()
+                    .map(|&channel| {
+                        plan_delivery(channel, &c, || {
+                            let values = MessageValues {
+                                link: &sample_link,
+                                org: &request.messages.org,
+                                given_name: &c.given_name,
+                                form_title: &form.spec.title,
+                                expires_on: &expires_on,
+                            };
+                            sms_segments(&templates.sms.render(&values)).segments as u32
+                        })
+                    })
+                    .collect();
+                NewRecipient {
+                    patient_id: c.id,
+                    link: self.signer.issue(),
+                    given_name: c.given_name,
+                    phone: c.phone,
+                    email: c.email,
+                    deliveries,
+                }
+            })
+            .collect();
+
+        let campaign = NewCampaign {
+            name: name.to_string(),
+            form_id: form.id,
+            filter: request.filter.describe(),
+            channels: request.channels.clone(),
+            messages: request.messages.clone(),
+            link_expires_at: expires,
+            created_at: now,
+        };
+        let id = self.store.create_campaign(&campaign, &recipients).await?;
+        tracing::info!(
+            campaign = id.0,
+            recipients = recipients.len(),
+            "campaign created"
+        );
+        Ok(id)
+    }
+
+    /// The preview of DESIGN.md §2 step 4: the form, counts per channel, suppressions,
+    /// a sample message with its segments, and the cost of what is left to send.
+    pub async fn preview(&self, id: CampaignId) -> Result<Preview> {
+        let status = self.status(id).await?;
+        let campaign = status.campaign;
+        let form = self.store.form(campaign.form_id).await?;
+        let templates = Templates::parse(&campaign.messages, &campaign.channels)?;
+        let placeholder = SecretString::from("X".repeat(crate::link::TOKEN_BYTES * 4 / 3 + 1));
+        let link = self.signer.url(&placeholder);
+        let expires_on = human_date(campaign.link_expires_at);
+        let values = MessageValues {
+            link: &link,
+            org: &campaign.messages.org,
+            given_name: "Sam",
+            form_title: &form.spec.title,
+            expires_on: &expires_on,
+        };
+        let sample_sms = templates.sms.render(&values);
+        let to_send = |s: &ChannelSummary| s.pending + s.sending;
+        let sms = status
+            .channels
+            .iter()
+            .find(|s| s.channel == Some(Channel::Sms));
+        let email = status
+            .channels
+            .iter()
+            .find(|s| s.channel == Some(Channel::Email));
+        let sms_segments_to_send = status
+            .counts
+            .iter()
+            .filter(|c| {
+                c.channel == Channel::Sms
+                    && matches!(
+                        c.status,
+                        super::DeliveryStatus::Pending | super::DeliveryStatus::Sending
+                    )
+            })
+            .map(|c| c.segments)
+            .sum();
+        let emails_to_send = email.map_or(0, to_send);
+        let _ = sms;
+        Ok(Preview {
+            sample_sms_segments: sms_segments(&sample_sms),
+            sample_sms,
+            sample_email_subject: templates.subject.render(&values),
+            sample_email_text: templates.text.render(&values),
+            sms_segments_to_send,
+            emails_to_send,
+            estimated_cost: self.prices.estimate(sms_segments_to_send, emails_to_send),
+            prices: self.prices,
+            recipients: status.recipients,
+            channels: status.channels,
+            campaign,
+            form,
+        })
+    }
+
+    /// Where a campaign stands: its state and the first round's counts per channel.
+    pub async fn status(&self, id: CampaignId) -> Result<CampaignStatus> {
+        let campaign = self.store.campaign(id).await?;
+        let counts = self.store.delivery_counts(id).await?;
+        let recipients = self.store.recipient_count(id).await?;
+        Ok(CampaignStatus {
+            channels: ChannelSummary::from_counts(&campaign, &counts, 0),
+            campaign,
+            recipients,
+            counts,
+        })
+    }
+}
+
+/// Plans one delivery: suppressed with a reason, or pending with its SMS segments.
+fn plan_delivery(
+    channel: Channel,
+    c: &PatientContact,
+    sms_segments: impl FnOnce() -> u32,
+) -> PlannedDelivery {
+    let (opted_out, missing, reason) = match channel {
+        Channel::Sms => (c.sms_opt_out, c.phone.is_none(), SuppressReason::NoPhone),
+        Channel::Email => (c.email_opt_out, c.email.is_none(), SuppressReason::NoEmail),
+    };
+    let suppressed = if opted_out {
+        Some(SuppressReason::OptedOut)
+    } else if missing {
+        Some(reason)
+    } else {
+        None
+    };
+    let segments = if channel == Channel::Sms && suppressed.is_none() {
+        sms_segments()
+    } else {
+        0
+    };
+    PlannedDelivery {
+        channel,
+        suppressed,
+        segments,
+    }
+}

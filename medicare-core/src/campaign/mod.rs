@@ -1,0 +1,18 @@
+//! The campaign engine: the lifecycle of DESIGN.md §2 as library calls.
+//!
+//! [`Engine`] holds the seams (store, form publisher, link signer, notifiers, clock) and
+//! offers one method per step an operator takes: import patients, create a form, count an
+//! audience, create a campaign (freeze recipients, issue links, plan and suppress
+//! deliveries), preview it, send it (paced, retried, recorded, resumable) and read its
+//! status. The CLI, the HTTP API and the Lambda handlers all call these methods; none of
+//! them holds business logic.
+
+mod engine;
+mod model;
+mod send;
+mod summary;
+
+pub use engine::{CampaignRequest, Engine, Preview};
+pub use model::*;
+pub use send::{SendObserver, SendOptions, SendReport};
+pub use summary::{CampaignStatus, ChannelSummary};

@@ -1,0 +1,321 @@
+//! Campaign domain types: what is frozen at creation, and what each delivery became.
+
+use crate::link::IssuedLink;
+use crate::notify::Channel;
+use crate::patient::PatientId;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A campaign's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CampaignId(pub i64);
+
+impl fmt::Display for CampaignId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A form's row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FormId(pub i64);
+
+impl fmt::Display for FormId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a campaign is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CampaignState {
+    /// Created and previewable; nothing sent yet.
+    Draft,
+    /// A send has started (and may have been interrupted: sending again resumes it).
+    Sending,
+    /// Every delivery of the first round is sent, failed or suppressed.
+    Sent,
+    /// Cancelled before completion; nothing more is sent.
+    Cancelled,
+}
+
+impl CampaignState {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignState::Draft => "draft",
+            CampaignState::Sending => "sending",
+            CampaignState::Sent => "sent",
+            CampaignState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Draft, Self::Sending, Self::Sent, Self::Cancelled]
+            .into_iter()
+            .find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for CampaignState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The message templates a campaign sends (sources, validated at creation).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignMessages {
+    /// The sending organisation's name, used as `{org}`.
+    pub org: String,
+    /// The SMS text.
+    pub sms: String,
+    /// The email subject.
+    pub email_subject: String,
+    /// The email text part.
+    pub email_text: String,
+    /// The email HTML part (values are escaped when rendered).
+    pub email_html: String,
+}
+
+impl Default for CampaignMessages {
+    /// Defaults written for the vaccination campaign. The SMS (greeting, link, opt-out
+    /// line) fits one GSM-7 segment with a base URL of up to about 40 characters.
+    fn default() -> Self {
+        CampaignMessages {
+            org: "MediCARE".to_string(),
+            sms: "{org}: you are invited to register for your vaccination. Your personal link: {link} Reply STOP to opt out".to_string(),
+            email_subject: "{form_title}".to_string(),
+            email_text: "Dear {given_name},\n\nYou are invited to register for your vaccination. Please open your personal link:\n\n{link}\n\nThe link is for you only and works until {expires_on}.\n\n{org}\n\nTo stop these emails, reply with the word unsubscribe.".to_string(),
+            email_html: "<!doctype html><html lang=\"en\"><body><p>Dear {given_name},</p><p>You are invited to register for your vaccination.</p><p><a href=\"{link}\">Open your personal form</a></p><p>The link is for you only and works until {expires_on}.</p><p>{org}</p><p>To stop these emails, reply with the word unsubscribe.</p></body></html>".to_string(),
+        }
+    }
+}
+
+/// What creating a campaign stores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCampaign {
+    /// A name for people.
+    pub name: String,
+    /// The form the links open.
+    pub form_id: FormId,
+    /// The audience filter's source.
+    pub filter: String,
+    /// The channels messages go on.
+    pub channels: Vec<Channel>,
+    /// The templates.
+    pub messages: CampaignMessages,
+    /// When every link of the campaign stops working.
+    pub link_expires_at: DateTime<Utc>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Campaign {
+    /// Its id.
+    pub id: CampaignId,
+    /// A name for people.
+    pub name: String,
+    /// The form.
+    pub form_id: FormId,
+    /// The audience filter's source.
+    pub filter: String,
+    /// The channels.
+    pub channels: Vec<Channel>,
+    /// Where it is in its life.
+    pub state: CampaignState,
+    /// The templates.
+    pub messages: CampaignMessages,
+    /// When its links expire.
+    pub link_expires_at: DateTime<Utc>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Why a delivery was not attempted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuppressReason {
+    /// The patient opted out of this channel.
+    OptedOut,
+    /// No phone number on record.
+    NoPhone,
+    /// No email address on record.
+    NoEmail,
+}
+
+impl SuppressReason {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SuppressReason::OptedOut => "opted_out",
+            SuppressReason::NoPhone => "no_phone",
+            SuppressReason::NoEmail => "no_email",
+        }
+    }
+}
+
+/// One planned delivery of a new recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlannedDelivery {
+    /// The channel.
+    pub channel: Channel,
+    /// `Some` when it is suppressed from the start.
+    pub suppressed: Option<SuppressReason>,
+    /// SMS segments the message will take (0 for email).
+    pub segments: u32,
+}
+
+/// A recipient frozen at campaign creation: who, how to reach them, their link.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewRecipient {
+    /// The patient.
+    pub patient_id: PatientId,
+    /// Given name, for the greeting.
+    pub given_name: String,
+    /// Phone at creation time.
+    pub phone: Option<String>,
+    /// Email at creation time.
+    pub email: Option<String>,
+    /// The issued link (nonce and token hash).
+    pub link: IssuedLink,
+    /// One entry per campaign channel.
+    pub deliveries: Vec<PlannedDelivery>,
+}
+
+impl fmt::Debug for NewRecipient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewRecipient")
+            .field("patient_id", &self.patient_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A patient's contact details and opt-outs, as campaign creation reads them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PatientContact {
+    /// The patient.
+    pub id: PatientId,
+    /// Given name.
+    pub given_name: String,
+    /// Phone (E.164), if any.
+    pub phone: Option<String>,
+    /// Email, if any.
+    pub email: Option<String>,
+    /// Opted out of SMS.
+    pub sms_opt_out: bool,
+    /// Opted out of email.
+    pub email_opt_out: bool,
+}
+
+impl fmt::Debug for PatientContact {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PatientContact")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state of one delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryStatus {
+    /// Waiting to be sent.
+    Pending,
+    /// Claimed by a sender; its outcome is not recorded yet.
+    Sending,
+    /// Accepted by the provider.
+    Sent,
+    /// Given up, with a reason.
+    Failed,
+    /// Never attempted, with a reason.
+    Suppressed,
+}
+
+impl DeliveryStatus {
+    /// All states.
+    pub const ALL: [DeliveryStatus; 5] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sending,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Failed,
+        DeliveryStatus::Suppressed,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sending => "sending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+            DeliveryStatus::Suppressed => "suppressed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// A delivery claimed for sending, with what is needed to build its message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PendingDelivery {
+    /// The delivery.
+    pub id: i64,
+    /// Its recipient.
+    pub recipient_id: i64,
+    /// The address on the delivery's channel.
+    pub address: Option<String>,
+    /// The recipient's given name.
+    pub given_name: String,
+    /// The recipient's link nonce.
+    pub link_nonce: crate::link::LinkNonce,
+}
+
+impl fmt::Debug for PendingDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PendingDelivery")
+            .field("id", &self.id)
+            .field("recipient_id", &self.recipient_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of one claimed delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryOutcome {
+    /// The delivery.
+    pub id: i64,
+    /// `Sent` or `Failed`.
+    pub status: DeliveryStatus,
+    /// The provider's message id (sent) or the reason (failed).
+    pub detail: String,
+    /// How many attempts this send made.
+    pub attempts: u32,
+}
+
+/// A count of deliveries sharing channel, round, status and reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeliveryCount {
+    /// The channel.
+    pub channel: Channel,
+    /// The round (0: first send).
+    pub round: i32,
+    /// The status.
+    pub status: DeliveryStatus,
+    /// The reason, for suppressed and failed deliveries.
+    pub reason: Option<String>,
+    /// How many.
+    pub count: u64,
+    /// Their SMS segments in all.
+    pub segments: u64,
+}

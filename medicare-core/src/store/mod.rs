@@ -1,0 +1,145 @@
+//! Storage: the traits every SQL backend implements, and the backends.
+//!
+//! The traits follow the campaign lifecycle, one per concern, each small enough to
+//! implement and mock on its own; [`Store`] is all of them together, which is what the
+//! engine holds (`Arc<dyn Store>`). Every bulk write is one transaction: a failed import or
+//! campaign creation leaves nothing behind. Backends are feature-gated modules
+//! (`sqlite`, the default; PostgreSQL and MySQL follow) and share one behaviour suite,
+//! [`conformance`].
+
+pub mod conformance;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+use crate::campaign::{
+    Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, FormId, NewCampaign,
+    NewRecipient, PatientContact, PendingDelivery,
+};
+use crate::error::Result;
+use crate::filter::AnyFilter;
+use crate::form::FormSpec;
+use crate::notify::Channel;
+use crate::patient::{Patient, PatientId};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+/// A stored form.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredForm {
+    /// Its id.
+    pub id: FormId,
+    /// The validated spec.
+    pub spec: FormSpec,
+    /// The per-form response table (`resp_<id>`).
+    pub response_table: String,
+    /// Where the rendered page was published.
+    pub page_location: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Patients: bulk import, and the queries audiences are built from.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PatientStore: Send + Sync + std::fmt::Debug {
+    /// Stores `patients` in one transaction: all of them, or (on any clash with a stored
+    /// external id or NHS number) none. Returns how many were stored.
+    async fn insert_patients(&self, patients: &[Patient]) -> Result<u64>;
+
+    /// How many stored patients match `filter` on `today`.
+    async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64>;
+
+    /// The contact details of every patient matching `filter` on `today`, by id.
+    async fn matching_contacts(
+        &self,
+        filter: &AnyFilter,
+        today: NaiveDate,
+    ) -> Result<Vec<PatientContact>>;
+
+    /// Every stored patient with its id, by id (for exports, checks and tests).
+    async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>>;
+}
+
+/// Forms and their response tables.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait FormStore: Send + Sync + std::fmt::Debug {
+    /// Stores a validated form and creates its response table, in one transaction.
+    async fn create_form(
+        &self,
+        spec: &FormSpec,
+        page_location: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredForm>;
+
+    /// A form by id.
+    async fn form(&self, id: FormId) -> Result<StoredForm>;
+
+    /// A form by name.
+    async fn form_by_name(&self, name: &str) -> Result<StoredForm>;
+
+    /// Every form, by id.
+    async fn forms(&self) -> Result<Vec<StoredForm>>;
+}
+
+/// Campaigns and their frozen recipients.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait CampaignStore: Send + Sync + std::fmt::Debug {
+    /// Stores a campaign, its recipients and their planned deliveries in one transaction.
+    async fn create_campaign(
+        &self,
+        campaign: &NewCampaign,
+        recipients: &[NewRecipient],
+    ) -> Result<CampaignId>;
+
+    /// A campaign by id.
+    async fn campaign(&self, id: CampaignId) -> Result<Campaign>;
+
+    /// Every campaign, by id.
+    async fn campaigns(&self) -> Result<Vec<Campaign>>;
+
+    /// Moves a campaign from one of `from` to `to`; a conflict if it is in another state.
+    async fn set_campaign_state(
+        &self,
+        id: CampaignId,
+        from: &[CampaignState],
+        to: CampaignState,
+    ) -> Result<()>;
+
+    /// How many recipients the campaign has.
+    async fn recipient_count(&self, id: CampaignId) -> Result<u64>;
+}
+
+/// The delivery queue: claim, record, recover.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
+    /// Atomically marks up to `limit` pending deliveries of (campaign, channel, round) as
+    /// `sending` and returns them, oldest first. Two claimers never get the same row.
+    async fn claim_pending(
+        &self,
+        campaign: CampaignId,
+        channel: Channel,
+        round: i32,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PendingDelivery>>;
+
+    /// Records the outcomes of claimed deliveries, in one transaction.
+    async fn record_outcomes(&self, outcomes: &[DeliveryOutcome], now: DateTime<Utc>)
+        -> Result<()>;
+
+    /// Returns deliveries left `sending` by an interrupted send to `pending`, and says how
+    /// many there were: each may or may not have reached the provider.
+    async fn requeue_in_flight(&self, campaign: CampaignId, round: i32) -> Result<u64>;
+
+    /// Delivery counts by channel, round, status and reason.
+    async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>>;
+}
+
+/// Everything the engine needs from storage.
+pub trait Store: PatientStore + FormStore + CampaignStore + DeliveryStore {}
+
+impl<T: PatientStore + FormStore + CampaignStore + DeliveryStore> Store for T {}

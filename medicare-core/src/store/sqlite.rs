@@ -1,0 +1,636 @@
+//! The embedded store: one SQLite file (or memory), the zero-configuration default.
+//!
+//! Bulk paths write multi-row statements inside one transaction (SQLite allows 32,766
+//! bound values a statement), so a 112,500-patient campaign is a few hundred statements,
+//! not a few hundred thousand. The delivery queue is claimed with one atomic
+//! `UPDATE ... RETURNING`, so several senders, even in several processes, never claim the
+//! same row.
+
+use super::{CampaignStore, DeliveryStore, FormStore, PatientStore, StoredForm};
+use crate::campaign::{
+    Campaign, CampaignId, CampaignMessages, CampaignState, DeliveryCount, DeliveryOutcome,
+    DeliveryStatus, FormId, NewCampaign, NewRecipient, PatientContact, PendingDelivery,
+};
+use crate::error::{Error, Result};
+use crate::filter::AnyFilter;
+use crate::form::{response_table_ddl, FormSpec};
+use crate::link::LinkNonce;
+use crate::notify::Channel;
+use crate::patient::{ConditionCode, Email, NhsNumber, Patient, PatientId, Phone, Postcode, Sex};
+use crate::sql::{Dialect, SqlValue};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Arguments, QueryBuilder, Row, Sqlite, SqlitePool};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Rows a multi-row statement writes at most (SQLite binds at most 32,766 values).
+const CHUNK: usize = 1_000;
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path` and applies migrations.
+    pub async fn open(path: &Path) -> Result<Self> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true);
+        Self::connect(options, 4).await
+    }
+
+    /// Opens a `sqlite:` URL (`sqlite://medicare.db`, `sqlite::memory:`).
+    pub async fn open_url(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|_| Error::Config("the database URL is not a valid sqlite: URL".into()))?
+            .create_if_missing(true);
+        let memory = url.contains(":memory:") || url.contains("mode=memory");
+        Self::connect(options, if memory { 1 } else { 4 }).await
+    }
+
+    /// A private in-memory database (for tests).
+    pub async fn memory() -> Result<Self> {
+        Self::open_url("sqlite::memory:").await
+    }
+
+    async fn connect(options: SqliteConnectOptions, max: u32) -> Result<Self> {
+        let options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool, for queries outside the traits (reports, checks, tests).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+/// Binds compiled-filter values, in order.
+fn arguments(params: &[SqlValue]) -> Result<SqliteArguments<'_>> {
+    let mut args = SqliteArguments::default();
+    for p in params {
+        let added = match p {
+            SqlValue::Null => args.add(None::<String>),
+            SqlValue::Text(s) => args.add(s.as_str()),
+            SqlValue::Int(i) => args.add(*i),
+            SqlValue::Bool(b) => args.add(*b),
+            SqlValue::Date(d) => args.add(*d),
+        };
+        added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
+    }
+    Ok(args)
+}
+
+fn corrupt(what: &str, id: i64, why: String) -> Error {
+    Error::Database(sqlx::Error::Decode(
+        format!("stored {what} {id} is invalid: {why}").into(),
+    ))
+}
+
+#[async_trait]
+impl PatientStore for SqliteStore {
+    async fn insert_patients(&self, patients: &[Patient]) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in patients.chunks(CHUNK) {
+            let mut check = QueryBuilder::<Sqlite>::new(
+                "SELECT external_id FROM patients WHERE external_id IN (",
+            );
+            let mut ids = check.separated(", ");
+            for p in chunk {
+                ids.push_bind(p.external_id.as_str());
+            }
+            check.push(") OR nhs_number IN (");
+            let mut nhs = check.separated(", ");
+            for p in chunk {
+                nhs.push_bind(p.nhs_number.as_str());
+            }
+            check.push(") LIMIT 5");
+            let clashes: Vec<String> = check.build_query_scalar().fetch_all(&mut *tx).await?;
+            if !clashes.is_empty() {
+                return Err(Error::AlreadyExists {
+                    what: format!(
+                        "patient (external id or NHS number already stored; e.g. stored external ids {}); nothing was imported",
+                        clashes.join(", ")
+                    ),
+                });
+            }
+
+            let now = Utc::now();
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO patients (external_id, nhs_number, given_name, family_name, date_of_birth, sex, phone, email, postcode, sms_opt_out, email_opt_out, created_at) ",
+            );
+            insert.push_values(chunk, |mut b, p| {
+                b.push_bind(p.external_id.as_str())
+                    .push_bind(p.nhs_number.as_str())
+                    .push_bind(p.given_name.as_str())
+                    .push_bind(p.family_name.as_str())
+                    .push_bind(p.date_of_birth)
+                    .push_bind(p.sex.as_str())
+                    .push_bind(p.phone.as_ref().map(Phone::as_str))
+                    .push_bind(p.email.as_ref().map(Email::as_str))
+                    .push_bind(p.postcode.as_str())
+                    .push_bind(p.sms_opt_out)
+                    .push_bind(p.email_opt_out)
+                    .push_bind(now);
+            });
+            insert.build().execute(&mut *tx).await?;
+
+            let codes: Vec<(&str, &str)> = chunk
+                .iter()
+                .flat_map(|p| {
+                    p.conditions
+                        .iter()
+                        .map(move |c| (p.external_id.as_str(), c.as_str()))
+                })
+                .collect();
+            for codes in codes.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO patient_conditions (patient_id, code) SELECT p.id, v.column2 FROM (",
+                );
+                q.push_values(codes, |mut b, (id, code)| {
+                    b.push_bind(*id).push_bind(*code);
+                });
+                q.push(") AS v JOIN patients p ON p.external_id = v.column1");
+                q.build().execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(patients.len() as u64)
+    }
+
+    async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
+        let predicate = filter.to_sql(Dialect::Sqlite, today);
+        let sql = format!("SELECT COUNT(*) FROM patients p WHERE {}", predicate.sql);
+        let n: i64 = sqlx::query_scalar_with(&sql, arguments(&predicate.params)?)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+
+    async fn matching_contacts(
+        &self,
+        filter: &AnyFilter,
+        today: NaiveDate,
+    ) -> Result<Vec<PatientContact>> {
+        let predicate = filter.to_sql(Dialect::Sqlite, today);
+        let sql = format!(
+            "SELECT p.id, p.given_name, p.phone, p.email, p.sms_opt_out, p.email_opt_out \
+             FROM patients p WHERE {} ORDER BY p.id",
+            predicate.sql
+        );
+        let rows = sqlx::query_with(&sql, arguments(&predicate.params)?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PatientContact {
+                    id: PatientId(r.try_get(0)?),
+                    given_name: r.try_get(1)?,
+                    phone: r.try_get(2)?,
+                    email: r.try_get(3)?,
+                    sms_opt_out: r.try_get(4)?,
+                    email_opt_out: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
+        let rows = sqlx::query(
+            "SELECT p.id, p.external_id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, \
+             p.sex, p.phone, p.email, p.postcode, p.sms_opt_out, p.email_opt_out, \
+             (SELECT group_concat(c.code, ';') FROM patient_conditions c WHERE c.patient_id = p.id) \
+             FROM patients p ORDER BY p.id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(patient_from_row).collect()
+    }
+}
+
+fn patient_from_row(r: &SqliteRow) -> Result<(PatientId, Patient)> {
+    let id: i64 = r.try_get(0)?;
+    let bad = |why: String| corrupt("patient", id, why);
+    let conditions: Option<String> = r.try_get(12)?;
+    let conditions = conditions
+        .unwrap_or_default()
+        .split(';')
+        .filter(|c| !c.is_empty())
+        .map(ConditionCode::parse)
+        .collect::<std::result::Result<BTreeSet<_>, _>>()
+        .map_err(bad)?;
+    let patient = Patient {
+        external_id: r.try_get(1)?,
+        nhs_number: NhsNumber::parse(r.try_get(2)?).map_err(bad)?,
+        given_name: r.try_get(3)?,
+        family_name: r.try_get(4)?,
+        date_of_birth: r.try_get(5)?,
+        sex: Sex::parse(r.try_get(6)?).map_err(bad)?,
+        phone: r
+            .try_get::<Option<&str>, _>(7)?
+            .map(Phone::parse)
+            .transpose()
+            .map_err(bad)?,
+        email: r
+            .try_get::<Option<&str>, _>(8)?
+            .map(Email::parse)
+            .transpose()
+            .map_err(bad)?,
+        postcode: Postcode::parse(r.try_get(9)?).map_err(bad)?,
+        sms_opt_out: r.try_get(10)?,
+        email_opt_out: r.try_get(11)?,
+        conditions,
+    };
+    Ok((PatientId(id), patient))
+}
+
+const FORM_COLUMNS: &str = "id, spec_json, response_table, page_location, created_at";
+
+fn form_from_row(r: &SqliteRow) -> Result<StoredForm> {
+    let id: i64 = r.try_get(0)?;
+    let spec: FormSpec =
+        serde_json::from_str(r.try_get(1)?).map_err(|e| corrupt("form", id, e.to_string()))?;
+    Ok(StoredForm {
+        id: FormId(id),
+        spec,
+        response_table: r.try_get(2)?,
+        page_location: r.try_get(3)?,
+        created_at: r.try_get(4)?,
+    })
+}
+
+#[async_trait]
+impl FormStore for SqliteStore {
+    async fn create_form(
+        &self,
+        spec: &FormSpec,
+        page_location: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredForm> {
+        spec.validate()?;
+        let mut tx = self.pool.begin().await?;
+        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM forms WHERE name = ?")
+            .bind(&spec.name)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_some() {
+            return Err(Error::AlreadyExists {
+                what: format!("form {:?}", spec.name),
+            });
+        }
+        let spec_json =
+            serde_json::to_string(spec).map_err(|e| Error::invalid("form spec", e.to_string()))?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO forms (name, spec_json, response_table, page_location, created_at) \
+             VALUES (?, ?, '', ?, ?) RETURNING id",
+        )
+        .bind(&spec.name)
+        .bind(&spec_json)
+        .bind(page_location)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let table = format!("resp_{id}");
+        sqlx::query("UPDATE forms SET response_table = ? WHERE id = ?")
+            .bind(&table)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for ddl in response_table_ddl(spec, &table, Dialect::Sqlite)? {
+            sqlx::query(&ddl).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.form(FormId(id)).await
+    }
+
+    async fn form(&self, id: FormId) -> Result<StoredForm> {
+        let sql = format!("SELECT {FORM_COLUMNS} FROM forms WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("form {id}")))?;
+        form_from_row(&row)
+    }
+
+    async fn form_by_name(&self, name: &str) -> Result<StoredForm> {
+        let sql = format!("SELECT {FORM_COLUMNS} FROM forms WHERE name = ?");
+        let row = sqlx::query(&sql)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "form {:?}",
+                    name.chars().take(64).collect::<String>()
+                ))
+            })?;
+        form_from_row(&row)
+    }
+
+    async fn forms(&self) -> Result<Vec<StoredForm>> {
+        let sql = format!("SELECT {FORM_COLUMNS} FROM forms ORDER BY id");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(form_from_row).collect()
+    }
+}
+
+const CAMPAIGN_COLUMNS: &str =
+    "id, name, form_id, filter, channels, state, messages_json, link_expires_at, created_at";
+
+fn campaign_from_row(r: &SqliteRow) -> Result<Campaign> {
+    let id: i64 = r.try_get(0)?;
+    let bad = |why: String| corrupt("campaign", id, why);
+    let channels: String = r.try_get(4)?;
+    let channels = channels
+        .split(',')
+        .map(Channel::parse)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let state: String = r.try_get(5)?;
+    let messages: CampaignMessages =
+        serde_json::from_str(r.try_get(6)?).map_err(|e| bad(e.to_string()))?;
+    Ok(Campaign {
+        id: CampaignId(id),
+        name: r.try_get(1)?,
+        form_id: FormId(r.try_get(2)?),
+        filter: r.try_get(3)?,
+        channels,
+        state: CampaignState::parse(&state)
+            .ok_or_else(|| bad(format!("unknown state {state:?}")))?,
+        messages,
+        link_expires_at: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
+}
+
+#[async_trait]
+impl CampaignStore for SqliteStore {
+    async fn create_campaign(
+        &self,
+        campaign: &NewCampaign,
+        recipients: &[NewRecipient],
+    ) -> Result<CampaignId> {
+        let channels: Vec<&str> = campaign.channels.iter().map(|c| c.as_str()).collect();
+        let messages = serde_json::to_string(&campaign.messages)
+            .map_err(|e| Error::invalid("campaign messages", e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO campaigns (name, form_id, filter, channels, state, messages_json, link_expires_at, created_at) \
+             VALUES (?, ?, ?, ?, 'draft', ?, ?, ?) RETURNING id",
+        )
+        .bind(&campaign.name)
+        .bind(campaign.form_id.0)
+        .bind(&campaign.filter)
+        .bind(channels.join(","))
+        .bind(messages)
+        .bind(campaign.link_expires_at)
+        .bind(campaign.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        for chunk in recipients.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO recipients (campaign_id, patient_id, given_name, phone, email, link_nonce, token_hash) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(id)
+                    .push_bind(r.patient_id.0)
+                    .push_bind(r.given_name.as_str())
+                    .push_bind(r.phone.as_deref())
+                    .push_bind(r.email.as_deref())
+                    .push_bind(r.link.nonce.0.as_slice())
+                    .push_bind(r.link.token_hash.0.as_slice());
+            });
+            q.build().execute(&mut *tx).await?;
+
+            let planned: Vec<(i64, &crate::campaign::PlannedDelivery)> = chunk
+                .iter()
+                .flat_map(|r| r.deliveries.iter().map(move |d| (r.patient_id.0, d)))
+                .collect();
+            for planned in planned.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) \
+                     SELECT r.campaign_id, r.id, v.column2, 0, v.column3, v.column4, v.column5 FROM (",
+                );
+                q.push_values(planned, |mut b, (patient, d)| {
+                    let status = if d.suppressed.is_some() {
+                        "suppressed"
+                    } else {
+                        "pending"
+                    };
+                    b.push_bind(*patient)
+                        .push_bind(d.channel.as_str())
+                        .push_bind(status)
+                        .push_bind(d.suppressed.map(|s| s.as_str()))
+                        .push_bind(d.segments);
+                });
+                q.push(") AS v JOIN recipients r ON r.campaign_id = ");
+                q.push_bind(id);
+                q.push(" AND r.patient_id = v.column1");
+                q.build().execute(&mut *tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(CampaignId(id))
+    }
+
+    async fn campaign(&self, id: CampaignId) -> Result<Campaign> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("campaign {id}")))?;
+        campaign_from_row(&row)
+    }
+
+    async fn campaigns(&self) -> Result<Vec<Campaign>> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY id");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(campaign_from_row).collect()
+    }
+
+    async fn set_campaign_state(
+        &self,
+        id: CampaignId,
+        from: &[CampaignState],
+        to: CampaignState,
+    ) -> Result<()> {
+        let mut q = QueryBuilder::<Sqlite>::new("UPDATE campaigns SET state = ");
+        q.push_bind(to.as_str());
+        q.push(" WHERE id = ");
+        q.push_bind(id.0);
+        q.push(" AND state IN (");
+        let mut states = q.separated(", ");
+        for s in from {
+            states.push_bind(s.as_str());
+        }
+        q.push(")");
+        if q.build().execute(&self.pool).await?.rows_affected() == 1 {
+            return Ok(());
+        }
+        let current = self.campaign(id).await?.state;
+        Err(Error::Conflict(format!(
+            "campaign {id} is {current}; this needs it to be {}",
+            from.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )))
+    }
+
+    async fn recipient_count(&self, id: CampaignId) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recipients WHERE campaign_id = ?")
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n as u64)
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for SqliteStore {
+    async fn claim_pending(
+        &self,
+        campaign: CampaignId,
+        channel: Channel,
+        round: i32,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PendingDelivery>> {
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "UPDATE deliveries SET status = 'sending', updated_at = ? WHERE id IN ( \
+                 SELECT id FROM deliveries WHERE campaign_id = ? AND round = ? AND channel = ? \
+                 AND status = 'pending' ORDER BY id LIMIT ?) \
+             RETURNING id",
+        )
+        .bind(now)
+        .bind(campaign.0)
+        .bind(round)
+        .bind(channel.as_str())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let address = match channel {
+            Channel::Sms => "r.phone",
+            Channel::Email => "r.email",
+        };
+        let mut q = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT d.id, d.recipient_id, {address}, r.given_name, r.link_nonce \
+             FROM deliveries d JOIN recipients r ON r.id = d.recipient_id WHERE d.id IN ("
+        ));
+        let mut list = q.separated(", ");
+        for id in &ids {
+            list.push_bind(*id);
+        }
+        q.push(") ORDER BY d.id");
+        let rows = q.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let id: i64 = r.try_get(0)?;
+                let nonce: Vec<u8> = r.try_get(4)?;
+                let nonce: [u8; 16] = nonce
+                    .try_into()
+                    .map_err(|_| corrupt("delivery link nonce", id, "wrong length".into()))?;
+                Ok(PendingDelivery {
+                    id,
+                    recipient_id: r.try_get(1)?,
+                    address: r.try_get(2)?,
+                    given_name: r.try_get(3)?,
+                    link_nonce: LinkNonce(nonce),
+                })
+            })
+            .collect()
+    }
+
+    async fn record_outcomes(
+        &self,
+        outcomes: &[DeliveryOutcome],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in outcomes.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "WITH v(id, status, provider_id, reason, attempts) AS (",
+            );
+            q.push_values(chunk, |mut b, o| {
+                let sent = o.status == DeliveryStatus::Sent;
+                b.push_bind(o.id)
+                    .push_bind(o.status.as_str())
+                    .push_bind(sent.then_some(o.detail.as_str()))
+                    .push_bind((!sent).then_some(o.detail.as_str()))
+                    .push_bind(o.attempts);
+            });
+            q.push(
+                ") UPDATE deliveries SET status = v.status, provider_id = v.provider_id, \
+                 reason = v.reason, attempts = deliveries.attempts + v.attempts, updated_at = ",
+            );
+            q.push_bind(now);
+            q.push(" FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending'");
+            q.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn requeue_in_flight(&self, campaign: CampaignId, round: i32) -> Result<u64> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'pending' WHERE campaign_id = ? AND round = ? AND status = 'sending'",
+        )
+        .bind(campaign.0)
+        .bind(round)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
+        let rows = sqlx::query(
+            "SELECT channel, round, status, reason, COUNT(*), SUM(segments) FROM deliveries \
+             WHERE campaign_id = ? GROUP BY channel, round, status, reason ORDER BY round, channel, status, reason",
+        )
+        .bind(campaign.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let channel: String = r.try_get(0)?;
+                let status: String = r.try_get(2)?;
+                let bad = |why: String| corrupt("delivery of campaign", campaign.0, why);
+                Ok(DeliveryCount {
+                    channel: Channel::parse(&channel).map_err(bad)?,
+                    round: r.try_get(1)?,
+                    status: DeliveryStatus::parse(&status)
+                        .ok_or_else(|| bad(format!("unknown status {status:?}")))?,
+                    reason: r.try_get(3)?,
+                    count: r.try_get::<i64, _>(4)? as u64,
+                    segments: r.try_get::<i64, _>(5)? as u64,
+                })
+            })
+            .collect()
+    }
+}
