@@ -1,0 +1,314 @@
+//! `medicare`: the command line of the medicare SDK.
+//!
+//! Glue only: it parses arguments, calls `medicare_core`, and prints the result, for
+//! people by default and as JSON with `--json`. Exit codes are stable for scripts:
+//!
+//! | code | meaning |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | failure outside the caller's control (database, disk, notifier) |
+//! | 2 | bad command line |
+//! | 3 | invalid input (a file, a filter, a form spec, a setting) |
+//! | 4 | not found |
+//! | 5 | conflict (already exists, wrong campaign state) |
+//! | 6 | configuration problem |
+//! | 7 | a send finished with failed deliveries |
+
+mod output;
+mod progress;
+
+use clap::{Args, Parser, Subcommand};
+use medicare_core::campaign::{CampaignId, CampaignRequest};
+use medicare_core::filter::Filter;
+use medicare_core::form::FormSpec;
+use medicare_core::notify::Channel;
+use medicare_core::{Config, Error, Workspace};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Run patient outreach campaigns: forms, audiences, one-time links by SMS and email.
+#[derive(Parser)]
+#[command(name = "medicare", version, about, long_about = None, after_help = EXIT_CODES)]
+struct Cli {
+    /// The workspace folder (database, forms, outbox, keys).
+    #[arg(long, global = true, default_value = ".", env = "MEDICARE_DIR")]
+    dir: PathBuf,
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 failure, 2 bad command line, 3 invalid input, 4 not found, 5 conflict, 6 configuration, 7 send finished with failures.";
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import, generate and count patients.
+    #[command(subcommand)]
+    Patients(PatientsCommand),
+    /// Create and show forms.
+    #[command(subcommand)]
+    Form(FormCommand),
+    /// Create, preview, send and follow campaigns.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+    /// Run the whole vaccination campaign on a synthetic population, in a fresh folder.
+    Demo(DemoArgs),
+}
+
+#[derive(Subcommand)]
+enum PatientsCommand {
+    /// Import patients from a CSV file (all rows or none).
+    Import {
+        /// The CSV file; its header is documented in the README.
+        file: PathBuf,
+    },
+    /// Generate a deterministic synthetic population and store it.
+    Generate {
+        /// How many patients.
+        #[arg(long, default_value_t = 1000)]
+        count: usize,
+        /// Random seed (the same seed gives the same patients).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Count the patients a filter selects (all patients without one).
+    Count {
+        /// A filter, e.g. 'condition = "copd" and age >= 65'.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum FormCommand {
+    /// Create a form from a TOML or JSON spec: validate, create its table, publish its page.
+    Create {
+        /// The spec file (.toml or .json).
+        spec: PathBuf,
+    },
+    /// Show a form (by name or id).
+    Show {
+        /// Name or id.
+        form: String,
+    },
+    /// List forms.
+    List,
+}
+
+#[derive(Subcommand)]
+enum CampaignCommand {
+    /// Create a campaign: freeze the audience, issue links, plan deliveries. Sends nothing.
+    Create(CreateArgs),
+    /// Show what a send would do: counts, suppressions, a sample message, segments, cost.
+    Preview {
+        /// Campaign id.
+        id: i64,
+    },
+    /// Send a campaign (or resume an interrupted send).
+    Send {
+        /// Campaign id.
+        id: i64,
+        /// Send without asking for confirmation (required when not on a terminal).
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Show where a campaign stands.
+    Status {
+        /// Campaign id.
+        id: i64,
+    },
+    /// List campaigns.
+    List,
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// The form (name or id).
+    #[arg(long)]
+    form: String,
+    /// The audience filter.
+    #[arg(long)]
+    filter: String,
+    /// A name for people.
+    #[arg(long, default_value = "campaign")]
+    name: String,
+    /// Channels, comma-separated.
+    #[arg(long, default_value = "sms,email", value_delimiter = ',')]
+    channels: Vec<String>,
+    /// Days the links work.
+    #[arg(long, default_value_t = 30)]
+    link_days: i64,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// The folder to run in (created; reset if an earlier demo made it).
+    #[arg(long, default_value = "medicare-demo")]
+    into: PathBuf,
+    /// Patients to generate.
+    #[arg(long, default_value_t = 112_500)]
+    count: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 2026)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MEDICARE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+fn exit_code(e: &Error) -> u8 {
+    match e {
+        Error::InvalidInput { .. } | Error::Filter(_) | Error::Template { .. } => 3,
+        Error::NotFound { .. } => 4,
+        Error::AlreadyExists { .. } | Error::Conflict(_) => 5,
+        Error::Config(_) => 6,
+        _ => 1,
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let out = output::Printer { json: cli.json };
+    let command = match cli.command {
+        Command::Demo(args) => {
+            let bars = progress::Bars::new(!cli.json);
+            let options = medicare_core::demo::DemoOptions {
+                count: args.count,
+                seed: args.seed,
+            };
+            let summary = medicare_core::demo::run_demo(&args.into, options, &bars).await?;
+            bars.finish();
+            out.demo(&summary);
+            return Ok(ExitCode::SUCCESS);
+        }
+        other => other,
+    };
+    let ws = Workspace::open(&cli.dir, Config::load(&cli.dir)?).await?;
+    let engine = ws.engine();
+    match command {
+        Command::Patients(PatientsCommand::Import { file }) => {
+            let reader = std::fs::File::open(&file).map_err(|e| Error::io(&file, e))?;
+            let patients = medicare_core::patient::parse_csv(reader, &file.display().to_string())?;
+            out.count("imported", engine.import_patients(&patients).await?);
+        }
+        Command::Patients(PatientsCommand::Generate { count, seed }) => {
+            let patients =
+                medicare_core::patient::generate(medicare_core::patient::GenerateOptions {
+                    count,
+                    seed,
+                });
+            out.count("generated", engine.import_patients(&patients).await?);
+        }
+        Command::Patients(PatientsCommand::Count { filter }) => {
+            let filter = parse_filter(filter.as_deref())?;
+            out.count("patients", engine.count_patients(&filter).await?);
+        }
+        Command::Form(FormCommand::Create { spec }) => {
+            let form = engine.create_form(&FormSpec::from_path(&spec)?).await?;
+            out.form(&form);
+        }
+        Command::Form(FormCommand::Show { form }) => out.form(&find_form(engine, &form).await?),
+        Command::Form(FormCommand::List) => out.forms(&engine.store().forms().await?),
+        Command::Campaign(CampaignCommand::Create(args)) => {
+            let form = find_form(engine, &args.form).await?;
+            let mut request = CampaignRequest::new(
+                args.name,
+                form.id,
+                Arc::new(parse_filter(Some(&args.filter))?),
+            );
+            request.channels = args
+                .channels
+                .iter()
+                .map(|c| Channel::parse(c).map_err(|m| Error::invalid("--channels", m)))
+                .collect::<Result<_, _>>()?;
+            request.link_ttl = chrono::Duration::days(args.link_days);
+            request.messages.org = ws.config().org.clone();
+            let id = engine.create_campaign(&request).await?;
+            out.preview(&engine.preview(id).await?);
+        }
+        Command::Campaign(CampaignCommand::Preview { id }) => {
+            out.preview(&engine.preview(CampaignId(id)).await?)
+        }
+        Command::Campaign(CampaignCommand::Send { id, yes }) => {
+            let id = CampaignId(id);
+            if !yes {
+                if !std::io::stdin().is_terminal() {
+                    return Err(Error::invalid(
+                        "campaign send",
+                        "not on a terminal: confirm with --yes",
+                    ));
+                }
+                out.preview(&engine.preview(id).await?);
+                if !output::confirm("Confirm and send?") {
+                    eprintln!("nothing sent");
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
+            let bars = progress::Bars::new(!cli.json);
+            let report = engine.send(id, &ws.config().send_options(), &bars).await?;
+            bars.finish();
+            out.send_report(&report);
+            if report.failed.values().any(|&n| n > 0) {
+                return Ok(ExitCode::from(7));
+            }
+        }
+        Command::Campaign(CampaignCommand::Status { id }) => {
+            out.status(&engine.status(CampaignId(id)).await?)
+        }
+        Command::Campaign(CampaignCommand::List) => {
+            out.campaigns(&engine.store().campaigns().await?)
+        }
+        Command::Demo(_) => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_filter(source: Option<&str>) -> Result<Filter, Error> {
+    match source {
+        None => Ok(Filter::all()),
+        Some(s) => Filter::parse(s).map_err(|e| Error::invalid("filter", e.render(s))),
+    }
+}
+
+async fn find_form(
+    engine: &medicare_core::campaign::Engine,
+    key: &str,
+) -> Result<medicare_core::store::StoredForm, Error> {
+    match key.parse::<i64>() {
+        Ok(id) => {
+            engine
+                .store()
+                .form(medicare_core::campaign::FormId(id))
+                .await
+        }
+        Err(_) => engine.store().form_by_name(key).await,
+    }
+}

@@ -1,0 +1,270 @@
+//! The `medicare` binary as an operator uses it: scripted commands with JSON output and
+//! exit codes, the demo, and a send killed with SIGKILL and resumed.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn medicare(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_medicare"));
+    cmd.arg("--dir")
+        .arg(dir)
+        .env_remove("MEDICARE_DATABASE_URL")
+        .env("MEDICARE_LOG", "warn");
+    cmd
+}
+
+fn run(cmd: &mut Command) -> Output {
+    cmd.stdin(Stdio::null()).output().expect("medicare runs")
+}
+
+fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "status {:?}\nstdout {}\nstderr {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+fn write_form(dir: &Path) -> std::path::PathBuf {
+    let spec = dir.join("form.toml");
+    std::fs::write(&spec, medicare_core_demo_form()).unwrap();
+    spec
+}
+
+fn medicare_core_demo_form() -> &'static str {
+    r#"
+name = "vaccination_registration"
+title = "Register for your vaccination"
+[[fields]]
+name = "wants_vaccination"
+label = "Would you like to be vaccinated?"
+type = "yes_no"
+required = true
+"#
+}
+
+fn outbox_lines(dir: &Path) -> Vec<Value> {
+    std::fs::read_to_string(dir.join("outbox.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every outbox line is whole JSON"))
+        .collect()
+}
+
+#[test]
+fn scripted_campaign_with_json_and_exit_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(
+        json(&run(medicare(d).args([
+            "--json", "patients", "generate", "--count", "500", "--seed", "3"
+        ])))["generated"],
+        500
+    );
+    let count = json(&run(medicare(d).args([
+        "--json",
+        "patients",
+        "count",
+        "--filter",
+        "age >= 65",
+    ])))["patients"]
+        .as_u64()
+        .unwrap();
+    assert!(count > 0 && count < 500);
+
+    // Bad filter: exit code 3 and a caret under the position.
+    let bad = run(medicare(d).args(["patients", "count", "--filter", "age >= 65 and agee < 3"]));
+    assert_eq!(bad.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("agee") && err.contains('^'), "{err}");
+
+    let spec = write_form(d);
+    let form = json(&run(medicare(d)
+        .arg("--json")
+        .arg("form")
+        .arg("create")
+        .arg(&spec)));
+    assert_eq!(form["spec"]["name"], "vaccination_registration");
+    assert_eq!(
+        run(medicare(d).arg("form").arg("create").arg(&spec))
+            .status
+            .code(),
+        Some(5),
+        "a second create conflicts"
+    );
+    assert_eq!(
+        run(medicare(d).args(["form", "show", "nope"]))
+            .status
+            .code(),
+        Some(4)
+    );
+
+    let preview = json(&run(medicare(d).args([
+        "--json",
+        "campaign",
+        "create",
+        "--form",
+        "vaccination_registration",
+        "--filter",
+        "age >= 65",
+    ])));
+    assert_eq!(preview["recipients"].as_u64().unwrap(), count);
+    let id = preview["campaign"]["id"].as_i64().unwrap().to_string();
+
+    // Not on a terminal and no --yes: refuse, send nothing.
+    let refused = run(medicare(d).args(["campaign", "send", &id]));
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(outbox_lines(d).is_empty());
+
+    let report = json(&run(
+        medicare(d).args(["--json", "campaign", "send", &id, "--yes"])
+    ));
+    let sent: u64 = report["sent"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(outbox_lines(d).len() as u64, sent);
+    let status = json(&run(medicare(d).args(["--json", "campaign", "status", &id])));
+    assert_eq!(status["campaign"]["state"], "sent");
+    assert_eq!(
+        run(medicare(d).args(["campaign", "status", "99"]))
+            .status
+            .code(),
+        Some(4)
+    );
+}
+
+#[test]
+fn a_send_killed_with_sigkill_resumes_with_every_delivery_recorded_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    json(&run(medicare(d).args([
+        "--json", "patients", "generate", "--count", "3000", "--seed", "5",
+    ])));
+    let spec = write_form(d);
+    json(&run(medicare(d)
+        .arg("--json")
+        .arg("form")
+        .arg("create")
+        .arg(&spec)));
+    let preview = json(&run(medicare(d).args([
+        "--json",
+        "campaign",
+        "create",
+        "--form",
+        "vaccination_registration",
+        "--filter",
+        "all",
+    ])));
+    let id = preview["campaign"]["id"].as_i64().unwrap().to_string();
+    let eligible: u64 = preview["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["pending"].as_u64().unwrap())
+        .sum();
+
+    // A slow send (400/s per channel), killed once a good part is out.
+    let mut child = medicare(d)
+        .args(["--json", "campaign", "send", &id, "--yes"])
+        .env("MEDICARE_SMS_RATE", "400")
+        .env("MEDICARE_EMAIL_RATE", "400")
+        .env("MEDICARE_CONCURRENCY", "20")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while outbox_lines(d).len() < 1_000 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the send made no progress"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the send finished before it could be killed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL: no destructor, no flush.
+    child.wait().unwrap();
+
+    let midway = json(&run(medicare(d).args(["--json", "campaign", "status", &id])));
+    assert_eq!(midway["campaign"]["state"], "sending");
+
+    let report = json(&run(
+        medicare(d).args(["--json", "campaign", "send", &id, "--yes"])
+    ));
+    let requeued = report["requeued_in_flight"].as_u64().unwrap();
+    assert!(
+        requeued <= 2 * 20,
+        "the crash window is bounded by the concurrency: {requeued}"
+    );
+
+    let status = json(&run(medicare(d).args(["--json", "campaign", "status", &id])));
+    assert_eq!(status["campaign"]["state"], "sent");
+    let mut sent = 0;
+    for c in status["channels"].as_array().unwrap() {
+        assert_eq!(c["pending"], 0);
+        assert_eq!(c["sending"], 0);
+        sent += c["sent"].as_u64().unwrap();
+    }
+    assert_eq!(
+        sent, eligible,
+        "every eligible delivery is recorded sent, once"
+    );
+
+    let mut times: BTreeMap<i64, u64> = BTreeMap::new();
+    for line in outbox_lines(d) {
+        *times
+            .entry(line["delivery_id"].as_i64().unwrap())
+            .or_default() += 1;
+    }
+    assert_eq!(
+        times.len() as u64,
+        eligible,
+        "every eligible delivery reached the outbox"
+    );
+    let twice = times.values().filter(|&&n| n > 1).count() as u64;
+    assert!(times.values().all(|&n| n <= 2));
+    assert!(twice <= requeued, "{twice} sent twice, {requeued} reported");
+}
+
+#[test]
+fn the_demo_runs_in_a_fresh_folder_and_its_summary_matches_the_outbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let into = dir.path().join("demo");
+    let summary = json(&run(Command::new(env!("CARGO_BIN_EXE_medicare"))
+        .args(["--json", "demo", "--count", "4000", "--into"])
+        .arg(&into)));
+    let sent: u64 = summary["send"]["sent"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(summary["outbox_lines"].as_u64().unwrap(), sent);
+    assert_eq!(outbox_lines(&into).len() as u64, sent);
+    assert!(summary["preview"]["recipients"].as_u64().unwrap() > 800);
+    // Running it again resets its own folder; a folder with other files is refused.
+    json(&run(Command::new(env!("CARGO_BIN_EXE_medicare"))
+        .args(["--json", "demo", "--count", "300", "--into"])
+        .arg(&into)));
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(other.join("keep.txt"), "x").unwrap();
+    let refused = run(Command::new(env!("CARGO_BIN_EXE_medicare"))
+        .args(["demo", "--count", "10", "--into"])
+        .arg(&other));
+    assert_eq!(refused.status.code(), Some(3));
+    assert!(other.join("keep.txt").exists());
+}
