@@ -20,6 +20,7 @@ use crate::notify::{Channel, Money, OutboxNotifier, Prices};
 use crate::publish::LocalFolderPublisher;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -27,11 +28,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Settings; every field has a working default.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
-    /// Database URL (`sqlite://...`); default: `medicare.db` in the folder.
-    pub database_url: Option<String>,
+    /// Database URL (`sqlite://...`); default: `medicare.db` in the folder. Kept secret:
+    /// a server URL may carry a password, and `Debug` must not print it.
+    pub database_url: Option<SecretString>,
     /// The base URL links start with (`https://forms.example.org`).
     pub base_url: String,
     /// The organisation name used in messages.
@@ -90,7 +92,7 @@ impl Config {
             })
         };
         if let Some(v) = var("MEDICARE_DATABASE_URL") {
-            self.database_url = Some(v);
+            self.database_url = Some(SecretString::from(v));
         }
         if let Some(v) = var("MEDICARE_BASE_URL") {
             self.base_url = v;
@@ -167,7 +169,11 @@ impl Workspace {
         clock: Arc<dyn Clock>,
     ) -> Result<Workspace> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let store: Arc<dyn Store> = match &config.database_url {
+        let url = config
+            .database_url
+            .as_ref()
+            .map(ExposeSecret::expose_secret);
+        let store: Arc<dyn Store> = match url {
             None => Arc::new(SqliteStore::open(&dir.join("medicare.db")).await?),
             Some(url) if url.starts_with("sqlite:") => Arc::new(SqliteStore::open_url(url).await?),
             Some(_) => {
@@ -233,6 +239,14 @@ mod tests {
         c.apply_env(env).unwrap();
         assert_eq!(c.sms_rate, NonZeroU32::new(20));
         assert_eq!(c.sms_price, Money(30_000));
+        c.apply_env(|k| {
+            (k == "MEDICARE_DATABASE_URL").then(|| "postgres://u:hunter2@db/x".to_string())
+        })
+        .unwrap();
+        assert!(
+            !format!("{c:?}").contains("hunter2"),
+            "Debug must not print the URL"
+        );
         let err = c
             .apply_env(|k| (k == "MEDICARE_EMAIL_RATE").then(|| "0".to_string()))
             .unwrap_err();

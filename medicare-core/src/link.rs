@@ -150,8 +150,10 @@ impl HmacLinkSigner {
 
 impl LinkSigner for HmacLinkSigner {
     fn issue(&self) -> IssuedLink {
+        // `thread_rng` is a CSPRNG (ChaCha, seeded and periodically reseeded from the
+        // operating system): as strong as `OsRng` without a system call per link.
         let mut nonce = [0u8; TOKEN_BYTES];
-        rand::rngs::OsRng.fill_bytes(&mut nonce);
+        rand::thread_rng().fill_bytes(&mut nonce);
         let nonce = LinkNonce(nonce);
         let token = self.token(&nonce);
         IssuedLink {
@@ -161,6 +163,8 @@ impl LinkSigner for HmacLinkSigner {
     }
 
     fn token(&self, nonce: &LinkNonce) -> SecretString {
+        // The key stays in its zeroising box; a cached keyed HMAC state would be faster
+        // but could not be zeroised.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.key.expose_secret())
             .expect("HMAC takes any key length");
         mac.update(b"medicare-link-v1");

@@ -50,7 +50,10 @@ CREATE TABLE deliveries (
     segments     INTEGER NOT NULL DEFAULT 0,
     attempts     INTEGER NOT NULL DEFAULT 0,
     updated_at   TEXT,
-    UNIQUE (recipient_id, channel, round)
+    -- Led by campaign_id, so it also serves every per-campaign count and scan.
+    UNIQUE (campaign_id, recipient_id, channel, round)
 );
 
-CREATE INDEX deliveries_queue ON deliveries (campaign_id, round, channel, status, id);
+-- The send queue holds pending rows only: claiming a row drops it from the index, and
+-- recording an outcome touches no index at all (status is in no other key).
+CREATE INDEX deliveries_queue ON deliveries (campaign_id, round, channel, id) WHERE status = 'pending';

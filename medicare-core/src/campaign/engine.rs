@@ -321,10 +321,6 @@ impl Engine {
         };
         let sample_sms = templates.sms.render(&values);
         let to_send = |s: &ChannelSummary| s.pending + s.sending;
-        let sms = status
-            .channels
-            .iter()
-            .find(|s| s.channel == Some(Channel::Sms));
         let email = status
             .channels
             .iter()
@@ -342,7 +338,6 @@ impl Engine {
             .map(|c| c.segments)
             .sum();
         let emails_to_send = email.map_or(0, to_send);
-        let _ = sms;
         Ok(Preview {
             sample_sms_segments: sms_segments(&sample_sms),
             sample_sms,

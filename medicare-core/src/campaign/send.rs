@@ -32,7 +32,9 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct SendOptions {
     /// Messages in flight per channel, and the size of each claimed batch (so also the
-    /// most a crash can leave unrecorded per channel).
+    /// most a crash can leave unrecorded per channel). A rate-limited channel claims at
+    /// most one second's worth at a time, so its crash window is also at most one second
+    /// of sending.
     pub concurrency: usize,
     /// Messages per second per channel; a channel not named is not limited.
     pub rate_limits: BTreeMap<Channel, NonZeroU32>,
@@ -47,7 +49,7 @@ pub struct SendOptions {
 impl Default for SendOptions {
     fn default() -> Self {
         SendOptions {
-            concurrency: 256,
+            concurrency: 1024,
             rate_limits: BTreeMap::new(),
             max_attempts: 10,
             base_backoff: Duration::from_millis(200),
@@ -211,7 +213,10 @@ impl Engine {
 impl Worker<'_> {
     async fn run(self, observer: &dyn SendObserver) -> Result<WorkerTally> {
         let mut tally = WorkerTally::default();
-        let batch_size = u32::try_from(self.options.concurrency).unwrap_or(u32::MAX);
+        let mut batch_size = u32::try_from(self.options.concurrency).unwrap_or(u32::MAX);
+        if let Some(per_second) = self.options.rate_limits.get(&self.channel) {
+            batch_size = batch_size.min(per_second.get());
+        }
         loop {
             let now = self.engine.clock.now();
             let batch = self

@@ -25,7 +25,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Arguments, QueryBuilder, Row, Sqlite, SqlitePool};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -422,32 +422,40 @@ impl CampaignStore for SqliteStore {
                     .push_bind(r.link.nonce.0.as_slice())
                     .push_bind(r.link.token_hash.0.as_slice());
             });
-            q.build().execute(&mut *tx).await?;
+            // RETURNING gives the new ids (in no promised order), keyed by patient.
+            q.push(" RETURNING patient_id, id");
+            let ids: HashMap<i64, i64> = q
+                .build_query_as::<(i64, i64)>()
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
 
             let planned: Vec<(i64, &crate::campaign::PlannedDelivery)> = chunk
                 .iter()
-                .flat_map(|r| r.deliveries.iter().map(move |d| (r.patient_id.0, d)))
+                .flat_map(|r| {
+                    let recipient = ids[&r.patient_id.0];
+                    r.deliveries.iter().map(move |d| (recipient, d))
+                })
                 .collect();
             for planned in planned.chunks(CHUNK) {
                 let mut q = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) \
-                     SELECT r.campaign_id, r.id, v.column2, 0, v.column3, v.column4, v.column5 FROM (",
+                    "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) ",
                 );
-                q.push_values(planned, |mut b, (patient, d)| {
+                q.push_values(planned, |mut b, (recipient, d)| {
                     let status = if d.suppressed.is_some() {
                         "suppressed"
                     } else {
                         "pending"
                     };
-                    b.push_bind(*patient)
+                    b.push_bind(id)
+                        .push_bind(*recipient)
                         .push_bind(d.channel.as_str())
+                        .push_bind(0)
                         .push_bind(status)
                         .push_bind(d.suppressed.map(|s| s.as_str()))
                         .push_bind(d.segments);
                 });
-                q.push(") AS v JOIN recipients r ON r.campaign_id = ");
-                q.push_bind(id);
-                q.push(" AND r.patient_id = v.column1");
                 q.build().execute(&mut *tx).await?;
             }
         }
