@@ -49,6 +49,19 @@ required = true
 "#
 }
 
+/// Creates a campaign for the test form with `filter`; returns its JSON preview.
+fn create_campaign(dir: &Path, filter: &str) -> Value {
+    json(&run(medicare(dir).args([
+        "--json",
+        "campaign",
+        "create",
+        "--form",
+        "vaccination_registration",
+        "--filter",
+        filter,
+    ])))
+}
+
 fn outbox_lines(dir: &Path) -> Vec<Value> {
     std::fs::read_to_string(dir.join("outbox.jsonl"))
         .unwrap_or_default()
@@ -105,15 +118,7 @@ fn scripted_campaign_with_json_and_exit_codes() {
         Some(4)
     );
 
-    let preview = json(&run(medicare(d).args([
-        "--json",
-        "campaign",
-        "create",
-        "--form",
-        "vaccination_registration",
-        "--filter",
-        "age >= 65",
-    ])));
+    let preview = create_campaign(d, "age >= 65");
     assert_eq!(preview["recipients"].as_u64().unwrap(), count);
     let id = preview["campaign"]["id"].as_i64().unwrap().to_string();
 
@@ -155,15 +160,7 @@ fn a_send_killed_with_sigkill_resumes_with_every_delivery_recorded_once() {
         .arg("form")
         .arg("create")
         .arg(&spec)));
-    let preview = json(&run(medicare(d).args([
-        "--json",
-        "campaign",
-        "create",
-        "--form",
-        "vaccination_registration",
-        "--filter",
-        "all",
-    ])));
+    let preview = create_campaign(d, "all");
     let id = preview["campaign"]["id"].as_i64().unwrap().to_string();
     let eligible: u64 = preview["channels"]
         .as_array()

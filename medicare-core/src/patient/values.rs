@@ -14,6 +14,27 @@ macro_rules! redacted_debug {
     };
 }
 
+/// `TryFrom<String>` (through `parse`) and `From<T> for String`, so serde reads and
+/// writes each value as a plain string and validates it on the way in.
+macro_rules! string_value {
+    ($($t:ty),+) => {$(
+        impl TryFrom<String> for $t {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                <$t>::parse(&s)
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.0
+            }
+        }
+    )+};
+}
+
+string_value!(NhsNumber, Phone, Email, Postcode, ConditionCode);
+
 /// A 10-digit NHS number whose modulus-11 check digit is correct.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -49,19 +70,6 @@ impl NhsNumber {
     /// The ten digits.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl TryFrom<String> for NhsNumber {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        NhsNumber::parse(&s)
-    }
-}
-
-impl From<NhsNumber> for String {
-    fn from(n: NhsNumber) -> String {
-        n.0
     }
 }
 
@@ -104,19 +112,6 @@ impl Phone {
     }
 }
 
-impl TryFrom<String> for Phone {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Phone::parse(&s)
-    }
-}
-
-impl From<Phone> for String {
-    fn from(p: Phone) -> String {
-        p.0
-    }
-}
-
 /// An email address (checked for shape, not deliverability).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
@@ -153,19 +148,6 @@ impl Email {
     /// The address.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl TryFrom<String> for Email {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Email::parse(&s)
-    }
-}
-
-impl From<Email> for String {
-    fn from(e: Email) -> String {
-        e.0
     }
 }
 
@@ -209,19 +191,6 @@ impl Postcode {
     /// The outward code (the part before the space, e.g. `SW1A`).
     pub fn outward(&self) -> &str {
         self.0.split(' ').next().unwrap_or(&self.0)
-    }
-}
-
-impl TryFrom<String> for Postcode {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        Postcode::parse(&s)
-    }
-}
-
-impl From<Postcode> for String {
-    fn from(p: Postcode) -> String {
-        p.0
     }
 }
 
@@ -294,19 +263,6 @@ impl ConditionCode {
     /// The code.
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-impl TryFrom<String> for ConditionCode {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        ConditionCode::parse(&s)
-    }
-}
-
-impl From<ConditionCode> for String {
-    fn from(c: ConditionCode) -> String {
-        c.0
     }
 }
 
