@@ -238,10 +238,12 @@ impl Engine {
 
         let now = self.clock.now();
         let expires = now + request.link_ttl;
+        let started = std::time::Instant::now();
         let contacts = self
             .store
             .matching_contacts(request.filter.as_ref(), now.date_naive())
             .await?;
+        tracing::debug!(contacts = contacts.len(), elapsed = ?started.elapsed(), "audience read");
         if contacts.is_empty() {
             return Err(Error::invalid(
                 "filter",
@@ -293,7 +295,9 @@ impl Engine {
             link_expires_at: expires,
             created_at: now,
         };
+        tracing::debug!(elapsed = ?started.elapsed(), "links issued and deliveries planned");
         let id = self.store.create_campaign(&campaign, &recipients).await?;
+        tracing::debug!(elapsed = ?started.elapsed(), "campaign stored");
         tracing::info!(
             campaign = id.0,
             recipients = recipients.len(),
