@@ -165,20 +165,34 @@ async fn campaign_preview(State(s): State<AppState>, Path(id): Path<i64>) -> Api
     Ok(Json(s.engine().preview(CampaignId(id)).await?).into_response())
 }
 
+/// Runs a send to completion on its own task, so a caller who hangs up does not cut a
+/// batch short (it would be resumed, but some patients could get it twice).
+async fn detached<T, F>(work: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = crate::Result<T>> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .map_err(|e| ApiError(Error::Config(format!("the send task stopped: {e}"))))?
+        .map_err(ApiError)
+}
+
 async fn campaign_send(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
-    let report = s
-        .engine()
-        .send(CampaignId(id), &s.options().send_options, &())
-        .await?;
+    let (engine, options) = (s.engine().clone(), s.options().send_options.clone());
+    let report = detached(async move { engine.send(CampaignId(id), &options, &()).await }).await?;
     Ok(Json(report).into_response())
 }
 
 async fn campaign_remind(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
-    let o = s.options();
-    let report = s
-        .engine()
-        .remind(CampaignId(id), &o.reminder_policy, &o.send_options, &())
-        .await?;
+    let engine = s.engine().clone();
+    let (policy, options) = (
+        s.options().reminder_policy,
+        s.options().send_options.clone(),
+    );
+    let report =
+        detached(async move { engine.remind(CampaignId(id), &policy, &options, &()).await })
+            .await?;
     Ok(Json(report).into_response())
 }
 

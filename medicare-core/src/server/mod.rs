@@ -10,7 +10,7 @@
 //! (`Referrer-Policy: no-referrer`, a Content-Security-Policy that allows nothing but the
 //! page's own hashed inline style, `Cache-Control: no-store`, no framing, no sniffing),
 //! and a plain, friendly page instead of any framework or error detail. Request bodies
-//! are capped ([`ServerOptions::body_limit`]), requests time out
+//! are capped ([`ServerOptions::body_limit`]), patient requests time out
 //! ([`ServerOptions::request_timeout`]), and each client IP gets a budget of link
 //! requests ([`ServerOptions::link_requests_per_minute`]), so guessing tokens is slow as
 //! well as hopeless (128 random bits).
@@ -44,7 +44,9 @@ use std::time::Duration;
 pub struct ServerOptions {
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// How long one request may take before it is answered `408`.
+    /// How long a patient's request may take before it is answered `408`. (API calls
+    /// that send run to completion: a send cut short would be resumed, but could reach
+    /// some patients twice.)
     pub request_timeout: Duration,
     /// Link requests (`/f/...`) per minute per client IP, sustained.
     pub link_requests_per_minute: NonZeroU32,
@@ -152,13 +154,17 @@ pub(crate) fn message_page(status: StatusCode, title: &str, message: &str) -> Re
 }
 
 /// The router: patient pages, the JSON API, and a friendly 404 for anything else, with
-/// the security headers, body limit and timeout on every route.
+/// the security headers and body limit on every route and the timeout on the patient
+/// pages.
+///
+/// Serve it with client addresses ([`serve`] does) for the per-IP link budget; behind a
+/// reverse proxy every client has the proxy's address, so give the proxy its own limit.
 pub fn router(engine: Engine, options: ServerOptions) -> Router {
     let state = AppState::new(engine, options);
     let limit = state.options().body_limit;
     let timeout = state.options().request_timeout;
     Router::new()
-        .merge(pages::routes())
+        .merge(pages::routes(timeout))
         .merge(api::routes(state.clone()))
         .fallback(|| async {
             message_page(
@@ -169,10 +175,6 @@ pub fn router(engine: Engine, options: ServerOptions) -> Router {
         })
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limit))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             security_headers,

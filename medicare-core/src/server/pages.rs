@@ -18,9 +18,14 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
-/// The patient routes.
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/f/{token}", get(open_form).post(submit_form))
+/// The patient routes (with the request timeout: a patient's request never waits long).
+pub fn routes(timeout: std::time::Duration) -> Router<AppState> {
+    Router::new()
+        .route("/f/{token}", get(open_form).post(submit_form))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
 }
 
 fn not_valid() -> Response {
@@ -81,7 +86,8 @@ async fn check_link(
     token: &str,
 ) -> Result<(LinkRecord, StoredForm), Response> {
     if !state.allow_link_request(ip.0) {
-        tracing::warn!(client = %ip.0, "link request budget spent");
+        // The address itself is not logged: it can identify a patient.
+        tracing::warn!("a client spent its link request budget");
         return Err(too_many());
     }
     let Some(hash) = presented_token_hash(token) else {
