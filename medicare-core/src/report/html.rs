@@ -69,7 +69,12 @@ fn chart(report: &WeeklyReport) -> String {
         );
     }
     if let (Some(first), Some(last)) = (days.first(), days.last()) {
-        for (date, anchor) in [(first, "start"), (last, "end")] {
+        let labels = if first == last {
+            vec![(first, "start")]
+        } else {
+            vec![(first, "start"), (last, "end")]
+        };
+        for (date, anchor) in labels {
             let _ = write!(
                 svg,
                 "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"{anchor}\">{}</text>",
@@ -92,6 +97,17 @@ fn chart(report: &WeeklyReport) -> String {
             points.join(" "),
             escape(&c.name)
         );
+        // The latest rate, marked (a one-day series is just this point).
+        if let Some(p) = c.series.last() {
+            let _ = write!(
+                svg,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{colour}\"><title>{}: {}</title></circle>",
+                x(p.date),
+                y(p.rate),
+                escape(&c.name),
+                pct(p.rate)
+            );
+        }
     }
     svg.push_str("</svg>");
     svg
