@@ -982,6 +982,45 @@ mod tests {
         )*};
     }
 
+    /// A response that fails to be written leaves the link unspent: the spend and the
+    /// row are one transaction.
+    #[tokio::test]
+    async fn a_failed_response_write_does_not_spend_the_link() {
+        use crate::store::{FormStore, ResponseStore};
+        let f = crate::test_support::Fixture::sent_campaign(10).await;
+        let form = f.store.form(crate::campaign::FormId(1)).await.unwrap();
+        sqlx::query(
+            "CREATE TRIGGER refuse BEFORE INSERT ON resp_1 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .execute(f.store.pool())
+        .await
+        .unwrap();
+        let now = chrono::Utc::now();
+        let err = f
+            .store
+            .submit_response(1, &form, &f.answers(), now)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, crate::Error::Database(_)), "{err}");
+        assert_eq!(
+            f.scalar("SELECT COUNT(*) FROM recipients WHERE submitted_at IS NOT NULL")
+                .await,
+            0
+        );
+        assert_eq!(f.scalar("SELECT COUNT(*) FROM resp_1").await, 0);
+        sqlx::query("DROP TRIGGER refuse")
+            .execute(f.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(
+            f.store
+                .submit_response(1, &form, &f.answers(), now)
+                .await
+                .unwrap(),
+            crate::store::SubmitOutcome::Stored
+        );
+    }
+
     conformance!(
         patients_round_trip_and_import_is_atomic,
         filters_select_the_same_patients_as_in_memory,
