@@ -16,6 +16,7 @@
 
 mod output;
 mod progress;
+mod service_cmd;
 
 use clap::{Args, Parser, Subcommand};
 use medicare_core::campaign::{CampaignId, CampaignRequest};
@@ -57,6 +58,11 @@ enum Command {
     Campaign(CampaignCommand),
     /// Run the whole vaccination campaign on a synthetic population, in a fresh folder.
     Demo(DemoArgs),
+    /// Serve the patient forms (and, with an API token, the JSON API).
+    Serve(service_cmd::ServeArgs),
+    /// Write reports.
+    #[command(subcommand)]
+    Report(service_cmd::ReportCommand),
 }
 
 #[derive(Subcommand)]
@@ -115,6 +121,11 @@ enum CampaignCommand {
         /// Send without asking for confirmation (required when not on a terminal).
         #[arg(long, short)]
         yes: bool,
+    },
+    /// Send the next reminder round to the campaign's non-respondents only.
+    Remind {
+        /// Campaign id.
+        id: i64,
     },
     /// Show where a campaign stands.
     Status {
@@ -215,6 +226,11 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
     let ws = Workspace::open(&cli.dir, Config::load(&cli.dir)?).await?;
     let engine = ws.engine();
     match command {
+        Command::Serve(args) => return service_cmd::run_serve(&ws, args).await,
+        Command::Report(report) => return service_cmd::run_report(&ws, &out, report).await,
+        Command::Campaign(CampaignCommand::Remind { id }) => {
+            return service_cmd::run_remind(&ws, &out, id).await
+        }
         Command::Patients(PatientsCommand::Import { file }) => {
             let reader = std::fs::File::open(&file).map_err(|e| Error::io(&file, e))?;
             let patients = medicare_core::patient::parse_csv(reader, &file.display().to_string())?;

@@ -43,6 +43,11 @@ fn channel_lines(channels: &[ChannelSummary]) {
 }
 
 impl Printer {
+    /// Any serialisable value as JSON.
+    pub fn json_value(&self, value: &impl Serialize) {
+        print_json(value);
+    }
+
     /// A single count.
     pub fn count(&self, what: &str, n: u64) {
         if self.json {
@@ -189,6 +194,28 @@ impl Printer {
             "  outbox: {} messages in {}/outbox.jsonl",
             d.outbox_lines, d.dir
         );
+        if let Some(f) = &d.follow_up {
+            println!(
+                "  served on {}: {} answered, {} opened only, over HTTP in {:.2?} ({} unexpected)",
+                f.served_on, f.answered, f.opened_only, f.answer_time, f.unexpected
+            );
+            println!(
+                "  reminder round {}: {} non-respondents",
+                f.remind.round, f.remind.non_respondents
+            );
+            channel_lines(&f.remind.send.channels);
+            let k = &f.tracking;
+            println!(
+                "  tracking: {} recipients, {} reached, {} opened, {} responded",
+                k.recipients, k.sent, k.opened, k.responded
+            );
+            println!("  weekly report: {}", f.report.html.display());
+            println!(
+                "    also {} and {}",
+                f.report.csv.display(),
+                f.report.json.display()
+            );
+        }
         println!("  total time: {:.2?}", t.total);
     }
 }

@@ -250,8 +250,25 @@ fn the_demo_runs_in_a_fresh_folder_and_its_summary_matches_the_outbox() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(summary["outbox_lines"].as_u64().unwrap(), sent);
-    assert_eq!(outbox_lines(&into).len() as u64, sent);
     assert!(summary["preview"]["recipients"].as_u64().unwrap() > 800);
+    // The follow-up: answers over HTTP, one reminder round, the weekly report.
+    let f = &summary["follow_up"];
+    let reminded: u64 = f["remind"]["send"]["sent"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(outbox_lines(&into).len() as u64, sent + reminded);
+    assert_eq!(f["unexpected"], 0);
+    assert!(f["answered"].as_u64().unwrap() > 100);
+    assert_eq!(f["tracking"]["responded"], f["answered"]);
+    assert_eq!(
+        f["remind"]["non_respondents"].as_u64().unwrap(),
+        f["tracking"]["recipients"].as_u64().unwrap() - f["answered"].as_u64().unwrap()
+    );
+    let html = std::fs::read_to_string(f["report"]["html"].as_str().unwrap()).unwrap();
+    assert!(html.contains("<svg"));
     // Running it again resets its own folder; a folder with other files is refused.
     json(&run(Command::new(env!("CARGO_BIN_EXE_medicare"))
         .args(["--json", "demo", "--count", "300", "--into"])
@@ -264,4 +281,99 @@ fn the_demo_runs_in_a_fresh_folder_and_its_summary_matches_the_outbox() {
         .arg(&other));
     assert_eq!(refused.status.code(), Some(3));
     assert!(other.join("keep.txt").exists());
+}
+
+#[test]
+fn reminders_reports_and_the_form_service_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    json(&run(
+        medicare(d).args(["--json", "patients", "generate", "--count", "200"])
+    ));
+    let spec = write_form(d);
+    json(&run(medicare(d)
+        .arg("--json")
+        .arg("form")
+        .arg("create")
+        .arg(&spec)));
+    let preview = json(&run(medicare(d).args([
+        "--json",
+        "campaign",
+        "create",
+        "--form",
+        "vaccination_registration",
+        "--filter",
+        "all",
+    ])));
+    let id = preview["campaign"]["id"].as_i64().unwrap().to_string();
+    // Before the send: a conflict (exit 5).
+    assert_eq!(
+        run(medicare(d).args(["campaign", "remind", &id]))
+            .status
+            .code(),
+        Some(5)
+    );
+    json(&run(
+        medicare(d).args(["--json", "campaign", "send", &id, "--yes"])
+    ));
+    // Within the minimum gap (72 hours by default): refused, naming the gap.
+    let early = run(medicare(d).args(["campaign", "remind", &id]));
+    assert_eq!(early.status.code(), Some(5));
+    assert!(String::from_utf8_lossy(&early.stderr).contains("minimum gap"));
+    let remind = json(&run(medicare(d)
+        .env("MEDICARE_REMINDER_GAP_HOURS", "0")
+        .args(["--json", "campaign", "remind", &id])));
+    assert_eq!(remind["round"], 1);
+    assert_eq!(remind["non_respondents"], 200);
+    let bad = run(medicare(d)
+        .env("MEDICARE_MAX_REMINDERS", "9")
+        .args(["campaign", "remind", &id]));
+    assert_eq!(
+        bad.status.code(),
+        Some(6),
+        "a bad setting is a configuration error"
+    );
+
+    let report = json(&run(medicare(d).args(["--json", "report", "weekly"])));
+    assert_eq!(report["campaigns"], 1);
+    let csv = std::fs::read_to_string(report["files"]["csv"].as_str().unwrap()).unwrap();
+    assert_eq!(csv.lines().count(), 201);
+
+    // The form service answers on the address it is given.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut serve = medicare(d)
+        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let answer = loop {
+        use std::io::{Read, Write};
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            s.write_all(
+                b"GET /f/AAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            break out;
+        }
+        assert!(Instant::now() < deadline, "medicare serve did not start");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(
+        answer
+            .to_lowercase()
+            .contains("referrer-policy: no-referrer"),
+        "{answer}"
+    );
 }

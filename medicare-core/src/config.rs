@@ -8,11 +8,12 @@
 //! | published form pages | `forms/` |
 //! | messages "sent" | `outbox.jsonl` (one JSON line per message) |
 //! | link signing key | `keys/link.key` (generated, 0600) |
+//! | weekly reports | `reports/` |
 //!
 //! A `medicare.toml` in the folder, then `MEDICARE_*` environment variables, override the
 //! defaults (each key below has a variable: `base_url` is `MEDICARE_BASE_URL`).
 
-use crate::campaign::{Engine, SendOptions};
+use crate::campaign::{Engine, ReminderPolicy, SendOptions, MAX_REMINDERS};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::link::HmacLinkSigner;
@@ -48,6 +49,14 @@ pub struct Config {
     pub email_rate: Option<NonZeroU32>,
     /// Messages in flight per channel.
     pub concurrency: usize,
+    /// Where `medicare serve` listens (`127.0.0.1:8080`).
+    pub bind: String,
+    /// Requests to `/f/...` per minute per client IP (token guessing budget).
+    pub link_requests_per_minute: NonZeroU32,
+    /// Hours between the end of one round and the next reminder round.
+    pub reminder_gap_hours: u32,
+    /// Reminder rounds per campaign (1 to 5).
+    pub max_reminders: u32,
 }
 
 impl Default for Config {
@@ -62,6 +71,10 @@ impl Default for Config {
             sms_rate: None,
             email_rate: None,
             concurrency: SendOptions::default().concurrency,
+            bind: "127.0.0.1:8080".to_string(),
+            link_requests_per_minute: NonZeroU32::new(60).expect("non-zero"),
+            reminder_gap_hours: 72,
+            max_reminders: MAX_REMINDERS,
         }
     }
 }
@@ -120,7 +133,46 @@ impl Config {
                 )
             })?;
         }
+        if let Some(v) = var("MEDICARE_BIND") {
+            self.bind = v;
+        }
+        if let Some(v) = var("MEDICARE_LINK_REQUESTS_PER_MINUTE") {
+            self.link_requests_per_minute = v.parse().map_err(|_| {
+                bad(
+                    "MEDICARE_LINK_REQUESTS_PER_MINUTE",
+                    "must be a whole number, at least 1".into(),
+                )
+            })?;
+        }
+        if let Some(v) = var("MEDICARE_REMINDER_GAP_HOURS") {
+            self.reminder_gap_hours = v.parse().map_err(|_| {
+                bad(
+                    "MEDICARE_REMINDER_GAP_HOURS",
+                    "must be a whole number of hours".into(),
+                )
+            })?;
+        }
+        if let Some(v) = var("MEDICARE_MAX_REMINDERS") {
+            self.max_reminders = v
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_REMINDERS).contains(n))
+                .ok_or_else(|| {
+                    bad(
+                        "MEDICARE_MAX_REMINDERS",
+                        format!("must be a whole number from 1 to {MAX_REMINDERS}"),
+                    )
+                })?;
+        }
         Ok(())
+    }
+
+    /// The reminder limits these settings give.
+    pub fn reminder_policy(&self) -> ReminderPolicy {
+        ReminderPolicy {
+            max_reminders: self.max_reminders.clamp(1, MAX_REMINDERS),
+            min_gap: chrono::Duration::hours(i64::from(self.reminder_gap_hours)),
+        }
     }
 
     /// The prices for cost estimates.
@@ -221,6 +273,11 @@ impl Workspace {
     /// The outbox file.
     pub fn outbox_path(&self) -> PathBuf {
         self.dir.join("outbox.jsonl")
+    }
+
+    /// The folder weekly reports are written to.
+    pub fn reports_dir(&self) -> PathBuf {
+        self.dir.join("reports")
     }
 }
 

@@ -1,6 +1,9 @@
 //! The demo campaign of the brief, end to end on the embedded defaults: generate a
 //! population, create the vaccination form, select the patients with a lung condition,
-//! create and preview the campaign, send it through the outbox, and summarise.
+//! create and preview the campaign, send it through the outbox, and summarise. With the
+//! `server` feature it goes on: it serves the forms on loopback, answers a deterministic
+//! share of them through real HTTP requests (opening the links from the outbox), sends
+//! one reminder round to the non-respondents and writes the weekly report.
 
 use crate::campaign::{CampaignId, CampaignRequest, Preview, SendObserver, SendReport};
 use crate::config::{Config, Workspace};
@@ -113,6 +116,32 @@ pub struct DemoSummary {
     pub outbox_lines: u64,
     /// Step timings.
     pub timings: DemoTimings,
+    /// Answers, reminder and report (feature `server`; `None` without it).
+    pub follow_up: Option<DemoFollowUp>,
+}
+
+/// What the demo did after sending: answers through the form service, a reminder round
+/// and the weekly report.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoFollowUp {
+    /// Where the form service listened (loopback).
+    pub served_on: String,
+    /// Distinct links found in the outbox.
+    pub links: u64,
+    /// Forms answered over HTTP (recipient id ending in 0, 1 or 2: a deterministic 30 %).
+    pub answered: u64,
+    /// Links opened but not answered (recipient id ending in 3).
+    pub opened_only: u64,
+    /// Requests the service did not answer as expected (0 on a healthy run).
+    pub unexpected: u64,
+    /// Time spent answering.
+    pub answer_time: Duration,
+    /// The reminder round.
+    pub remind: crate::campaign::RemindReport,
+    /// The weekly report's files.
+    pub report: crate::report::ReportFiles,
+    /// The campaign's tracking figures at the end.
+    pub tracking: crate::store::TrackingCounts,
 }
 
 /// The demo's audience: every patient with a lung condition.
@@ -171,6 +200,10 @@ pub async fn run_demo(
 
     let outbox = std::fs::read(ws.outbox_path()).map_err(|e| Error::io(ws.outbox_path(), e))?;
     let outbox_lines = outbox.iter().filter(|&&b| b == b'\n').count() as u64;
+    #[cfg(feature = "server")]
+    let follow_up = Some(follow_up(&ws, campaign, &outbox, observer).await?);
+    #[cfg(not(feature = "server"))]
+    let follow_up = None;
     Ok(DemoSummary {
         dir: dir.display().to_string(),
         patients: stored,
@@ -187,6 +220,132 @@ pub async fn run_demo(
             send: send_time,
             total: total.elapsed(),
         },
+        follow_up,
+    })
+}
+
+/// The demo's deterministic answers for one recipient.
+#[cfg(feature = "server")]
+fn demo_answers(recipient: i64) -> Vec<(String, String)> {
+    let sites = ["My GP surgery", "A local pharmacy", "A vaccination centre"];
+    let days = [
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+    ];
+    let r = recipient.unsigned_abs() as usize;
+    [
+        ("wants_vaccination", if r % 7 == 0 { "no" } else { "yes" }),
+        ("preferred_site", sites[r % 3]),
+        ("available_days", days[r % 6]),
+        ("available_days", days[(r + 2) % 6]),
+        ("earliest_date", "2026-12-01"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+/// Serves the forms on loopback, answers a deterministic share over HTTP, reminds the
+/// rest once and writes the weekly report.
+#[cfg(feature = "server")]
+async fn follow_up(
+    ws: &Workspace,
+    campaign: CampaignId,
+    outbox: &[u8],
+    observer: &dyn SendObserver,
+) -> Result<DemoFollowUp> {
+    use crate::server::{client, router, serve, ServerOptions};
+    use futures::StreamExt;
+    use std::collections::BTreeMap;
+
+    let engine = ws.engine();
+    let loopback = |e: std::io::Error| Error::Config(format!("cannot serve on loopback: {e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(loopback)?;
+    let addr = listener.local_addr().map_err(loopback)?;
+    let base = format!("http://{addr}");
+    // Every request comes from 127.0.0.1: the per-IP budget is lifted for the demo.
+    let unlimited = std::num::NonZeroU32::new(u32::MAX).expect("non-zero");
+    let options = ServerOptions {
+        link_requests_per_minute: unlimited,
+        link_burst: unlimited,
+        ..ServerOptions::default()
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, router(engine.clone(), options), async {
+        let _ = stopped.await;
+    }));
+
+    #[derive(serde::Deserialize)]
+    struct Line {
+        recipient_id: i64,
+        round: i32,
+        text: String,
+    }
+    let mut links = BTreeMap::new();
+    for (i, line) in outbox.split(|&b| b == b'\n').enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let line: Line = serde_json::from_slice(line)
+            .map_err(|e| Error::invalid(format!("outbox line {}", i + 1), e.to_string()))?;
+        if let (0, Some(path)) = (line.round, client::link_path(&line.text)) {
+            links.insert(line.recipient_id, path.to_string());
+        }
+    }
+
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .map_err(|e| Error::Config(format!("HTTP client: {e}")))?;
+    let t = Instant::now();
+    let outcomes: Vec<(u8, bool)> = futures::stream::iter(links.iter())
+        .filter(|(id, _)| std::future::ready(*id % 10 <= 3))
+        .map(|(id, path)| {
+            let (http, base) = (&http, &base);
+            async move {
+                let opened = client::open(http, base, path).await;
+                if *id % 10 == 3 {
+                    return (1, opened.is_ok_and(|s| s.is_success()));
+                }
+                let answered = client::submit(http, base, path, &demo_answers(*id)).await;
+                (0, opened.is_ok() && answered.is_ok_and(|s| s.is_success()))
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let answer_time = t.elapsed();
+    let _ = stop.send(());
+    let _ = server.await;
+    let unexpected = outcomes.iter().filter(|(_, ok)| !ok).count() as u64;
+    let count = |kind: u8| outcomes.iter().filter(|(k, ok)| *k == kind && *ok).count() as u64;
+
+    // The demo runs its reminder at once; a real campaign waits the configured gap.
+    let policy = crate::campaign::ReminderPolicy {
+        min_gap: chrono::Duration::zero(),
+        ..ws.config().reminder_policy()
+    };
+    let remind = engine
+        .remind(campaign, &policy, &ws.config().send_options(), observer)
+        .await?;
+    let weekly = crate::report::weekly_report(engine).await?;
+    let report = crate::report::write_weekly_report(&weekly, &ws.reports_dir())?;
+    Ok(DemoFollowUp {
+        served_on: base,
+        links: links.len() as u64,
+        answered: count(0),
+        opened_only: count(1),
+        unexpected,
+        answer_time,
+        remind,
+        report,
+        tracking: engine.store().tracking_counts(campaign).await?,
     })
 }
 

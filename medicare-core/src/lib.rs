@@ -15,6 +15,10 @@
 //! pacing, retries, batching and recording that make a bulk send safe live once, in the
 //! [`campaign::Engine`], so every backend gets them and behaves the same.
 //!
+//! Patients answer through the form service ([`server`], feature `server`: an axum
+//! router with the patient pages and a JSON API); [`report`] makes the weekly
+//! non-respondent report, and [`campaign::Engine::remind`] sends reminder rounds.
+//!
 //! Patient data is health data. No log line or error message carries a name, phone
 //! number, email address or answer: they name ids, lines, fields and positions. Links
 //! carry only a random token; the database keeps only its hash.
@@ -57,8 +61,13 @@ pub mod link;
 pub mod notify;
 pub mod patient;
 pub mod publish;
+pub mod report;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod sql;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod test_support;
 
 pub use config::{Config, Workspace};
 pub use error::{Error, Result};

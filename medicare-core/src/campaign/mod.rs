@@ -9,10 +9,12 @@
 
 mod engine;
 mod model;
+mod remind;
 mod send;
 mod summary;
 
 pub use engine::{CampaignRequest, Engine, Preview};
 pub use model::*;
+pub use remind::{RemindReport, ReminderPolicy, MAX_REMINDERS};
 pub use send::{SendObserver, SendOptions, SendReport};
 pub use summary::{CampaignStatus, ChannelSummary};

@@ -149,6 +149,8 @@ pub enum SuppressReason {
     NoPhone,
     /// No email address on record.
     NoEmail,
+    /// A reminder not sent because the patient answered after its round was planned.
+    Responded,
 }
 
 impl SuppressReason {
@@ -158,6 +160,7 @@ impl SuppressReason {
             SuppressReason::OptedOut => "opted_out",
             SuppressReason::NoPhone => "no_phone",
             SuppressReason::NoEmail => "no_email",
+            SuppressReason::Responded => "responded",
         }
     }
 }

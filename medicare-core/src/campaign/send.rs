@@ -14,7 +14,7 @@
 
 use super::engine::{human_date, Templates};
 use super::{
-    CampaignId, CampaignState, ChannelSummary, DeliveryOutcome, DeliveryStatus, Engine,
+    Campaign, CampaignId, CampaignState, ChannelSummary, DeliveryOutcome, DeliveryStatus, Engine,
     PendingDelivery,
 };
 use crate::error::{Error, Result};
@@ -122,6 +122,27 @@ impl Engine {
     ) -> Result<SendReport> {
         let started = Instant::now();
         let campaign = self.store.campaign(id).await?;
+        self.check_can_send(&campaign, options)?;
+        self.store
+            .set_campaign_state(
+                id,
+                &[CampaignState::Draft, CampaignState::Sending],
+                CampaignState::Sending,
+            )
+            .await?;
+        let report = self
+            .send_round(&campaign, 0, options, observer, started)
+            .await?;
+        if report.channels.iter().all(ChannelSummary::is_complete) {
+            self.store
+                .set_campaign_state(id, &[CampaignState::Sending], CampaignState::Sent)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// Checks that every channel of `campaign` has a notifier and the options are usable.
+    pub(super) fn check_can_send(&self, campaign: &Campaign, options: &SendOptions) -> Result<()> {
         if options.concurrency == 0 || options.max_attempts == 0 {
             return Err(Error::invalid(
                 "send options",
@@ -140,18 +161,25 @@ impl Engine {
                 missing.join(", ")
             )));
         }
-        self.store
-            .set_campaign_state(
-                id,
-                &[CampaignState::Draft, CampaignState::Sending],
-                CampaignState::Sending,
-            )
-            .await?;
-        let round = 0;
+        Ok(())
+    }
+
+    /// Sends (or resumes) one round of a campaign: the first send is round 0, reminders
+    /// are 1 and up. Same pacing, retries and recording for every round.
+    pub(super) async fn send_round(
+        &self,
+        campaign: &Campaign,
+        round: i32,
+        options: &SendOptions,
+        observer: &dyn SendObserver,
+        started: Instant,
+    ) -> Result<SendReport> {
+        let id = campaign.id;
         let requeued_in_flight = self.store.requeue_in_flight(id, round).await?;
         if requeued_in_flight > 0 {
             tracing::warn!(
                 campaign = id.0,
+                round,
                 requeued_in_flight,
                 "resuming an interrupted send: these deliveries may reach their patients twice"
             );
@@ -161,7 +189,7 @@ impl Engine {
         let templates = Templates::parse(&campaign.messages, &campaign.channels)?;
         let expires_on = human_date(campaign.link_expires_at);
         let before =
-            ChannelSummary::from_counts(&campaign, &self.store.delivery_counts(id).await?, round);
+            ChannelSummary::from_counts(campaign, &self.store.delivery_counts(id).await?, round);
 
         let workers = campaign.channels.iter().map(|&channel| {
             let worker = Worker {
@@ -189,12 +217,7 @@ impl Engine {
         let tallies = futures::future::try_join_all(workers).await?;
 
         let counts = self.store.delivery_counts(id).await?;
-        let channels = ChannelSummary::from_counts(&campaign, &counts, round);
-        if channels.iter().all(ChannelSummary::is_complete) {
-            self.store
-                .set_campaign_state(id, &[CampaignState::Sending], CampaignState::Sent)
-                .await?;
-        }
+        let channels = ChannelSummary::from_counts(campaign, &counts, round);
         let report = SendReport {
             campaign: id,
             round,
@@ -205,7 +228,7 @@ impl Engine {
             channels,
             elapsed: started.elapsed(),
         };
-        tracing::info!(campaign = id.0, sent = ?report.sent, failed = ?report.failed, "send finished");
+        tracing::info!(campaign = id.0, round, sent = ?report.sent, failed = ?report.failed, "send finished");
         Ok(report)
     }
 }
@@ -219,6 +242,13 @@ impl Worker<'_> {
         }
         loop {
             let now = self.engine.clock.now();
+            if self.round > 0 {
+                // A patient who answered since the round was planned is never reminded.
+                self.engine
+                    .store
+                    .suppress_responded(self.campaign, self.round, now)
+                    .await?;
+            }
             let batch = self
                 .engine
                 .store

@@ -4,10 +4,10 @@
 //! tests call them all (see the SQLite tests). They use only the traits, so they hold any
 //! backend to the same contract.
 
-use super::Store;
+use super::{NonResponseReason, Store, StoredForm, SubmitOutcome};
 use crate::campaign::{
-    CampaignMessages, CampaignState, DeliveryOutcome, DeliveryStatus, FormId, NewCampaign,
-    NewRecipient, PlannedDelivery, SuppressReason,
+    CampaignId, CampaignMessages, CampaignState, DeliveryOutcome, DeliveryStatus, FormId,
+    NewCampaign, NewRecipient, PlannedDelivery, SuppressReason,
 };
 use crate::filter::Filter;
 use crate::form::FormSpec;
@@ -60,12 +60,15 @@ pub async fn patients_round_trip_and_import_is_atomic(store: &dyn Store) {
     assert_eq!(stored, patients);
 
     // A batch clashing with a stored patient stores nothing, not even its new rows.
+    // (Generated external ids restart at P0000001 for every seed: rename them.)
     let mut clash = population(600, 2);
-    clash[0].external_id = "fresh-0".into();
+    for (i, p) in clash.iter_mut().enumerate() {
+        p.external_id = format!("fresh-{i}");
+    }
     clash[599] = patients[10].clone();
     let err = store.insert_patients(&clash).await.unwrap_err();
     assert!(matches!(err, crate::Error::AlreadyExists { .. }), "{err}");
-    assert!(err.to_string().contains(&patients[10].external_id), "{err}");
+    assert!(err.to_string().contains("nothing was imported"), "{err}");
     assert_eq!(store.all_patients().await.unwrap().len(), 500);
 }
 
@@ -125,16 +128,25 @@ pub async fn forms_are_stored_once(store: &dyn Store) {
     ));
 }
 
-fn link(i: u8, j: u8) -> IssuedLink {
+/// A distinct link for recipient number `i`.
+fn link(i: usize) -> IssuedLink {
+    let mut nonce = [0u8; 16];
+    nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    let mut hash = [0xA5u8; 32];
+    hash[..8].copy_from_slice(&(i as u64).to_le_bytes());
     IssuedLink {
-        nonce: LinkNonce([i; 16]),
-        token_hash: TokenHash([i ^ j; 32]),
+        nonce: LinkNonce(nonce),
+        token_hash: TokenHash(hash),
     }
 }
 
-/// Claims never overlap, outcomes are recorded, in-flight rows are requeued, counts add up.
-pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
-    let patients = population(300, 4);
+/// A draft campaign over `count` generated patients: SMS for all, email suppressed for
+/// every tenth; returns it with its form and recipients.
+async fn sample_campaign(
+    store: &dyn Store,
+    count: usize,
+) -> (CampaignId, StoredForm, Vec<NewRecipient>) {
+    let patients = population(count, 4);
     store.insert_patients(&patients).await.unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
     let form = store.create_form(&sample_form(), "x", now).await.unwrap();
@@ -150,7 +162,7 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
             given_name: c.given_name.clone(),
             phone: c.phone.clone(),
             email: c.email.clone(),
-            link: link((i % 251) as u8, (i / 251) as u8 + 1),
+            link: link(i),
             deliveries: vec![
                 PlannedDelivery {
                     channel: Channel::Sms,
@@ -175,11 +187,18 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
         created_at: now,
     };
     let id = store.create_campaign(&campaign, &recipients).await.unwrap();
+    (id, form, recipients)
+}
+
+/// Claims never overlap, outcomes are recorded, in-flight rows are requeued, counts add up.
+pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
+    let now = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
+    let (id, _, _) = sample_campaign(store, 300).await;
     assert_eq!(store.recipient_count(id).await.unwrap(), 300);
     let stored = store.campaign(id).await.unwrap();
     assert_eq!(
         (stored.state, stored.channels.clone()),
-        (CampaignState::Draft, campaign.channels.clone())
+        (CampaignState::Draft, vec![Channel::Sms, Channel::Email])
     );
 
     let a = store
@@ -195,7 +214,8 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
     assert_eq!(ids.len(), 200, "claims must not overlap");
     assert!(a
         .iter()
-        .all(|d| d.address.as_deref().is_some_and(|p| p.starts_with('+'))));
+        .filter_map(|d| d.address.as_deref())
+        .all(|p| p.starts_with('+')));
 
     let outcomes: Vec<DeliveryOutcome> = a
         .iter()
@@ -250,4 +270,161 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
         .await
         .unwrap_err();
     assert!(matches!(conflict, crate::Error::Conflict(_)), "{conflict}");
+}
+
+fn attending(yes: bool, notes: &str) -> crate::form::Answers {
+    sample_form()
+        .check_submission(&[
+            (
+                "attending".to_string(),
+                if yes { "yes" } else { "no" }.to_string(),
+            ),
+            ("notes".to_string(), notes.to_string()),
+        ])
+        .expect("valid answers")
+}
+
+/// Links are found by their hash; opens are counted; a response is stored once and
+/// spends the link, and a second one stores nothing.
+pub async fn responses_are_stored_once_and_spend_the_link(store: &dyn Store) {
+    let (id, form, recipients) = sample_campaign(store, 20).await;
+    let now = Utc.with_ymd_and_hms(2026, 11, 22, 10, 0, 0).unwrap();
+    assert!(store.link(&TokenHash([0xEE; 32])).await.unwrap().is_none());
+    let found = store
+        .link(&recipients[3].link.token_hash)
+        .await
+        .unwrap()
+        .expect("the link is found by its hash");
+    assert_eq!(found.campaign_id, id);
+    assert_eq!(found.form_id, form.id);
+    assert_eq!(found.submitted_at, None);
+    let r = found.recipient_id;
+
+    store.record_open(r, now).await.unwrap();
+    store
+        .record_open(r, now + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    let t = store.recipient_tracking(r).await.unwrap();
+    assert_eq!((t.first_opened_at, t.open_count), (Some(now), 2));
+
+    let answers = attending(true, "<script>alert(1)</script>");
+    assert_eq!(
+        store
+            .submit_response(r, &form, &answers, now)
+            .await
+            .unwrap(),
+        SubmitOutcome::Stored
+    );
+    assert_eq!(
+        store
+            .submit_response(r, &form, &attending(false, "again"), now)
+            .await
+            .unwrap(),
+        SubmitOutcome::AlreadySubmitted
+    );
+    let link = store
+        .link(&recipients[3].link.token_hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link.submitted_at, Some(now));
+    let day = chrono::Duration::days(1);
+    let rows = store
+        .responses(id, &form, now - day, now + day)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].recipient_id, r);
+    assert_eq!(
+        rows[0].values[1].as_deref(),
+        Some("<script>alert(1)</script>")
+    );
+    assert!(store
+        .responses(id, &form, now + day, now + day + day)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.responses_by_day(id).await.unwrap(),
+        vec![(now.date_naive(), 1)]
+    );
+    let counts = store.tracking_counts(id).await.unwrap();
+    assert_eq!(
+        (counts.recipients, counts.opened, counts.responded),
+        (20, 1, 1)
+    );
+}
+
+/// A reminder round materialises exactly the non-respondents, plans their deliveries
+/// (keeping round 0's suppressions), and never reaches someone who answered later.
+pub async fn reminder_rounds_cover_exactly_the_non_respondents(store: &dyn Store) {
+    let (id, form, recipients) = sample_campaign(store, 40).await;
+    let now = Utc.with_ymd_and_hms(2026, 11, 25, 10, 0, 0).unwrap();
+    let mut answered = BTreeSet::new();
+    for (i, rec) in recipients.iter().enumerate() {
+        let link = store.link(&rec.link.token_hash).await.unwrap().unwrap();
+        if i % 4 == 0 {
+            store
+                .submit_response(link.recipient_id, &form, &attending(true, ""), now)
+                .await
+                .unwrap();
+            answered.insert(link.recipient_id);
+        } else if i % 4 == 1 {
+            store.record_open(link.recipient_id, now).await.unwrap();
+        }
+    }
+    assert!(store.plan_reminder_round(id, 0, now).await.is_err());
+    assert_eq!(store.plan_reminder_round(id, 1, now).await.unwrap(), 30);
+    // Planning again changes nothing.
+    assert_eq!(store.plan_reminder_round(id, 1, now).await.unwrap(), 30);
+    let planned = store.round_non_respondents(id, 1).await.unwrap();
+    assert_eq!(planned.len(), 30);
+    assert!(planned.iter().all(|r| !answered.contains(r)));
+    let now_missing = store.non_respondents(id).await.unwrap();
+    assert_eq!(
+        now_missing
+            .iter()
+            .map(|n| n.recipient_id)
+            .collect::<Vec<_>>(),
+        planned
+    );
+    assert_eq!(
+        now_missing
+            .iter()
+            .filter(|n| n.reason == NonResponseReason::OpenedNotSubmitted)
+            .count(),
+        10
+    );
+    assert!(now_missing.iter().all(|n| n.reminders == 1));
+
+    let counts = store.delivery_counts(id).await.unwrap();
+    let round1 = |st: DeliveryStatus| -> u64 {
+        counts
+            .iter()
+            .filter(|c| c.round == 1 && c.status == st)
+            .map(|c| c.count)
+            .sum()
+    };
+    // 30 SMS + 30 emails, of which those of every tenth recipient stay suppressed.
+    assert_eq!(
+        round1(DeliveryStatus::Pending) + round1(DeliveryStatus::Suppressed),
+        60
+    );
+    assert_eq!(round1(DeliveryStatus::Suppressed), 2);
+
+    // Someone answers after planning: their reminders are suppressed, nobody else's.
+    let late = planned[0];
+    store
+        .submit_response(late, &form, &attending(false, ""), now)
+        .await
+        .unwrap();
+    assert_eq!(store.suppress_responded(id, 1, now).await.unwrap(), 2);
+    let rounds = store.rounds(id).await.unwrap();
+    assert_eq!(
+        rounds.iter().map(|r| r.round).collect::<Vec<_>>(),
+        vec![0, 1]
+    );
+    assert_eq!(rounds[1].recipients, 30);
+    assert_eq!(rounds[1].unfinished, 56);
 }

@@ -139,7 +139,16 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>>;
 }
 
-/// Everything the engine needs from storage.
-pub trait Store: PatientStore + FormStore + CampaignStore + DeliveryStore {}
+mod follow_up;
+pub use follow_up::*;
 
-impl<T: PatientStore + FormStore + CampaignStore + DeliveryStore> Store for T {}
+/// Everything the engine needs from storage.
+pub trait Store:
+    PatientStore + FormStore + CampaignStore + DeliveryStore + ResponseStore + FollowUpStore
+{
+}
+
+impl<T> Store for T where
+    T: PatientStore + FormStore + CampaignStore + DeliveryStore + ResponseStore + FollowUpStore
+{
+}

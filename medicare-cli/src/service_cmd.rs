@@ -1,0 +1,149 @@
+//! The follow-up commands: `serve` (the form service), `campaign remind` and
+//! `report weekly`. Parsing and printing only; the work is medicare-core's.
+
+use crate::output::Printer;
+use crate::progress;
+use clap::{Args, Subcommand};
+use medicare_core::campaign::{CampaignId, RemindReport};
+use medicare_core::report::{weekly_report, write_weekly_report, ReportFiles, WeeklyReport};
+use medicare_core::server::{router, serve, ServerOptions};
+use medicare_core::{Error, Workspace};
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// `medicare serve`.
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: the `bind` setting, 127.0.0.1:8080).
+    #[arg(long)]
+    bind: Option<String>,
+    /// Bearer token for the JSON API; without one the API is off.
+    #[arg(long, env = "MEDICARE_API_TOKEN", hide_env_values = true)]
+    api_token: Option<SecretString>,
+}
+
+/// `medicare report ...`.
+#[derive(Subcommand)]
+pub enum ReportCommand {
+    /// Write this week's non-respondent report (HTML with a chart, CSV, JSON).
+    Weekly {
+        /// The folder to write to (default: `reports/` in the workspace).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Runs the form service until Ctrl-C.
+pub async fn run_serve(ws: &Workspace, args: ServeArgs) -> Result<ExitCode, Error> {
+    let config = ws.config();
+    let bind = args.bind.unwrap_or_else(|| config.bind.clone());
+    let options = ServerOptions {
+        link_requests_per_minute: config.link_requests_per_minute,
+        api_token: args.api_token,
+        send_options: config.send_options(),
+        reminder_policy: config.reminder_policy(),
+        ..ServerOptions::default()
+    };
+    let api = if options.api_token.is_some() {
+        "on"
+    } else {
+        "off (no MEDICARE_API_TOKEN)"
+    };
+    let listener = tokio::net::TcpListener::bind(&bind)
+        .await
+        .map_err(|e| Error::Config(format!("cannot listen on {bind}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Config(format!("cannot listen on {bind}: {e}")))?;
+    eprintln!(
+        "medicare form service on http://{addr} (links: {}/f/...; JSON API {api}); Ctrl-C stops",
+        config.base_url
+    );
+    serve(listener, router(ws.engine().clone(), options), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| Error::Config(format!("serving on {bind}: {e}")))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends the next reminder round of campaign `id`.
+pub async fn run_remind(ws: &Workspace, out: &Printer, id: i64) -> Result<ExitCode, Error> {
+    let bars = progress::Bars::new(!out.json);
+    let report = ws
+        .engine()
+        .remind(
+            CampaignId(id),
+            &ws.config().reminder_policy(),
+            &ws.config().send_options(),
+            &bars,
+        )
+        .await?;
+    bars.finish();
+    print_remind(out, &report);
+    Ok(if report.send.failed.values().any(|&n| n > 0) {
+        ExitCode::from(7)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_remind(out: &Printer, r: &RemindReport) {
+    if out.json {
+        return out.json_value(r);
+    }
+    println!(
+        "campaign {} reminder round {}{}: {} non-respondents",
+        r.send.campaign,
+        r.round,
+        if r.resumed { " (resumed)" } else { "" },
+        r.non_respondents
+    );
+    out.send_report(&r.send);
+}
+
+/// Writes this week's report.
+pub async fn run_report(
+    ws: &Workspace,
+    out: &Printer,
+    command: ReportCommand,
+) -> Result<ExitCode, Error> {
+    let ReportCommand::Weekly { out: dir } = command;
+    let report = weekly_report(ws.engine()).await?;
+    let files = write_weekly_report(&report, &dir.unwrap_or_else(|| ws.reports_dir()))?;
+    print_report(out, &report, &files);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_report(out: &Printer, report: &WeeklyReport, files: &ReportFiles) {
+    if out.json {
+        return out.json_value(&serde_json::json!({
+            "week": report.week,
+            "campaigns": report.campaigns.len(),
+            "files": files,
+        }));
+    }
+    println!(
+        "weekly report {} ({} active campaigns)",
+        report.week,
+        report.campaigns.len()
+    );
+    for c in &report.campaigns {
+        println!(
+            "  campaign {} {:?}: {} of {} responded ({:.1}%), {} outstanding",
+            c.id,
+            c.name,
+            c.counts.responded,
+            c.counts.recipients,
+            c.response_rate * 100.0,
+            c.non_respondents.len()
+        );
+    }
+    println!(
+        "  {}\n  {}\n  {}",
+        files.html.display(),
+        files.csv.display(),
+        files.json.display()
+    );
+}

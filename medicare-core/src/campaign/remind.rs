@@ -1,0 +1,126 @@
+//! Reminders: the follow-up rounds of a sent campaign.
+//!
+//! A reminder round materialises the campaign's current non-respondents (who, and why:
+//! never opened, or opened without answering) into the `non_respondents` table, plans one
+//! delivery per channel for each of them, and sends those with the same worker as the
+//! first send: rate limits, retries with backoff and jitter, per-delivery records, resume
+//! after a kill. A patient who answers is never reminded again, not even one whose round
+//! was planned before they answered (their pending reminder is suppressed as
+//! `responded`). At most [`MAX_REMINDERS`] rounds per campaign, and at least
+//! [`ReminderPolicy::min_gap`] between the end of one round and the start of the next.
+
+use super::{CampaignId, CampaignState, Engine, SendObserver, SendOptions, SendReport};
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::time::Instant;
+
+/// The most reminder rounds a campaign can have.
+pub const MAX_REMINDERS: u32 = 5;
+
+/// How often reminders may go out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReminderPolicy {
+    /// Reminder rounds allowed per campaign (1 to [`MAX_REMINDERS`]).
+    pub max_reminders: u32,
+    /// The least time between the last recorded delivery of a round and the next round.
+    pub min_gap: chrono::Duration,
+}
+
+impl Default for ReminderPolicy {
+    fn default() -> Self {
+        ReminderPolicy {
+            max_reminders: MAX_REMINDERS,
+            min_gap: chrono::Duration::days(3),
+        }
+    }
+}
+
+/// What a reminder call did.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemindReport {
+    /// The round (1: the first reminder).
+    pub round: i32,
+    /// True when this call resumed an interrupted round rather than planning a new one.
+    pub resumed: bool,
+    /// Non-respondents materialised for the round.
+    pub non_respondents: u64,
+    /// The send of the round.
+    pub send: SendReport,
+}
+
+impl Engine {
+    /// Plans and sends the next reminder round of a sent campaign to its non-respondents
+    /// only, or resumes a round that was interrupted.
+    pub async fn remind(
+        &self,
+        id: CampaignId,
+        policy: &ReminderPolicy,
+        options: &SendOptions,
+        observer: &dyn SendObserver,
+    ) -> Result<RemindReport> {
+        let started = Instant::now();
+        if policy.max_reminders == 0 || policy.max_reminders > MAX_REMINDERS {
+            return Err(Error::invalid(
+                "reminder policy",
+                format!("at most 1 to {MAX_REMINDERS} reminders per campaign"),
+            ));
+        }
+        let campaign = self.store.campaign(id).await?;
+        if campaign.state != CampaignState::Sent {
+            return Err(Error::Conflict(format!(
+                "campaign {id} is {}; reminders follow a completed first send",
+                campaign.state
+            )));
+        }
+        self.check_can_send(&campaign, options)?;
+        let now = self.clock.now();
+        if now >= campaign.link_expires_at {
+            return Err(Error::Conflict(format!(
+                "the links of campaign {id} have expired; a reminder would not help"
+            )));
+        }
+        let rounds = self.store.rounds(id).await?;
+        let last = rounds.last().filter(|r| r.round > 0);
+        let (round, resumed) = match last {
+            Some(r) if r.unfinished > 0 => (r.round, true),
+            _ => {
+                let previous = rounds.last();
+                let next = previous.map_or(1, |r| r.round + 1);
+                if next as u32 > policy.max_reminders {
+                    return Err(Error::Conflict(format!(
+                        "campaign {id} has had its {} reminder rounds",
+                        policy.max_reminders
+                    )));
+                }
+                if let Some(at) = previous.and_then(|r| r.last_activity) {
+                    let allowed = at + policy.min_gap;
+                    if now < allowed {
+                        return Err(Error::Conflict(format!(
+                            "campaign {id}: the next reminder may go from {} (minimum gap {} hours)",
+                            allowed.format("%Y-%m-%d %H:%M UTC"),
+                            policy.min_gap.num_hours()
+                        )));
+                    }
+                }
+                (next, false)
+            }
+        };
+        let non_respondents = self.store.plan_reminder_round(id, round, now).await?;
+        tracing::info!(
+            campaign = id.0,
+            round,
+            non_respondents,
+            resumed,
+            "reminder round"
+        );
+        let send = self
+            .send_round(&campaign, round, options, observer, started)
+            .await?;
+        Ok(RemindReport {
+            round,
+            resumed,
+            non_respondents,
+            send,
+        })
+    }
+}

@@ -1,0 +1,308 @@
+//! The JSON API for integrators' own front ends: the campaign lifecycle of the CLI, one
+//! route per step, each calling the same [`Engine`](crate::campaign::Engine) method.
+//!
+//! Every route but `/api/openapi.json` needs `Authorization: Bearer <token>` with the
+//! configured [`ServerOptions::api_token`](super::ServerOptions::api_token); without one
+//! configured the API answers `403`. Errors are `{"error": {"kind", "message"}}` with the
+//! status of their meaning (`400`/`422` bad input, `404`, `409` conflict, `500`); a
+//! `500` never carries the underlying detail, which goes to the log.
+//!
+//! The routes are one table ([`api_routes`]) from which both the router and the check
+//! against the OpenAPI document ([`OPENAPI`]) are made, so they cannot drift apart.
+
+use super::AppState;
+use crate::campaign::{CampaignId, CampaignRequest, FormId};
+use crate::error::Error;
+use crate::filter::Filter;
+use crate::form::FormSpec;
+use crate::notify::Channel;
+use axum::body::Bytes;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, MethodRouter};
+use axum::{Json, Router};
+use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// The OpenAPI 3.1 description of the API, served at `/api/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// An API error: an [`Error`] shown with the status of its meaning.
+#[derive(Debug)]
+pub struct ApiError(pub Error);
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+/// A JSON error body.
+pub(crate) fn error_body(status: StatusCode, kind: &str, message: &str) -> Response {
+    (
+        status,
+        Json(serde_json::json!({ "error": { "kind": kind, "message": message } })),
+    )
+        .into_response()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind) = match &self.0 {
+            Error::InvalidInput { .. } | Error::Filter(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
+            }
+            Error::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+            Error::AlreadyExists { .. } => (StatusCode::CONFLICT, "already_exists"),
+            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self.0, "API request failed");
+            return error_body(status, kind, "internal error; see the service log");
+        }
+        error_body(status, kind, &self.0.to_string())
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn json_body<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError(Error::invalid("request body", e.to_string())))
+}
+
+fn parse_filter(source: Option<&str>) -> ApiResult<Filter> {
+    match source {
+        None => Ok(Filter::all()),
+        Some(s) => Filter::parse(s).map_err(|e| ApiError(Error::invalid("filter", e.render(s)))),
+    }
+}
+
+/// `POST /api/patients/count`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CountRequest {
+    filter: Option<String>,
+}
+
+/// `POST /api/campaigns`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateCampaign {
+    name: String,
+    form: i64,
+    filter: String,
+    channels: Option<Vec<String>>,
+    link_days: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct Count {
+    count: u64,
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn list_forms(State(s): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(s.engine().store().forms().await?).into_response())
+}
+
+async fn create_form(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
+    let text = std::str::from_utf8(&body)
+        .map_err(|_| Error::invalid("request body", "must be UTF-8 JSON"))?;
+    let form = s
+        .engine()
+        .create_form(&FormSpec::from_json_str(text)?)
+        .await?;
+    Ok((StatusCode::CREATED, Json(form)).into_response())
+}
+
+async fn get_form(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    Ok(Json(s.engine().store().form(FormId(id)).await?).into_response())
+}
+
+async fn count_patients(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
+    let req: CountRequest = json_body(&body)?;
+    let filter = parse_filter(req.filter.as_deref())?;
+    let count = s.engine().count_patients(&filter).await?;
+    Ok(Json(Count { count }).into_response())
+}
+
+async fn list_campaigns(State(s): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(s.engine().store().campaigns().await?).into_response())
+}
+
+async fn create_campaign(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
+    let req: CreateCampaign = json_body(&body)?;
+    let filter = parse_filter(Some(&req.filter))?;
+    let mut request = CampaignRequest::new(req.name, FormId(req.form), Arc::new(filter));
+    if let Some(channels) = req.channels {
+        request.channels = channels
+            .iter()
+            .map(|c| Channel::parse(c).map_err(|m| Error::invalid("channels", m)))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(days) = req.link_days {
+        request.link_ttl = chrono::Duration::days(days);
+    }
+    let id = s.engine().create_campaign(&request).await?;
+    Ok((StatusCode::CREATED, Json(s.engine().preview(id).await?)).into_response())
+}
+
+async fn campaign_status(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    Ok(Json(s.engine().status(CampaignId(id)).await?).into_response())
+}
+
+async fn campaign_preview(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    Ok(Json(s.engine().preview(CampaignId(id)).await?).into_response())
+}
+
+/// Runs a send to completion on its own task, so a caller who hangs up does not cut a
+/// batch short (it would be resumed, but some patients could get it twice).
+async fn detached<T, F>(work: F) -> ApiResult<T>
+where
+    T: Send + 'static,
+    F: std::future::Future<Output = crate::Result<T>> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .map_err(|e| ApiError(Error::Config(format!("the send task stopped: {e}"))))?
+        .map_err(ApiError)
+}
+
+async fn campaign_send(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let (engine, options) = (s.engine().clone(), s.options().send_options.clone());
+    let report = detached(async move { engine.send(CampaignId(id), &options, &()).await }).await?;
+    Ok(Json(report).into_response())
+}
+
+async fn campaign_remind(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let engine = s.engine().clone();
+    let (policy, options) = (
+        s.options().reminder_policy,
+        s.options().send_options.clone(),
+    );
+    let report =
+        detached(async move { engine.remind(CampaignId(id), &policy, &options, &()).await })
+            .await?;
+    Ok(Json(report).into_response())
+}
+
+async fn campaign_tracking(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
+    let store = s.engine().store();
+    store.campaign(CampaignId(id)).await?;
+    Ok(Json(store.tracking_counts(CampaignId(id)).await?).into_response())
+}
+
+async fn campaign_non_respondents(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let store = s.engine().store();
+    store.campaign(CampaignId(id)).await?;
+    Ok(Json(store.non_respondents(CampaignId(id)).await?).into_response())
+}
+
+async fn weekly_report(State(s): State<AppState>) -> ApiResult<Response> {
+    Ok(Json(crate::report::weekly_report(s.engine()).await?).into_response())
+}
+
+/// Every API route that needs the bearer token: (method, path, handler).
+pub fn api_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
+    vec![
+        (Method::GET, "/api/forms", get(list_forms)),
+        (Method::POST, "/api/forms", post(create_form)),
+        (Method::GET, "/api/forms/{id}", get(get_form)),
+        (Method::POST, "/api/patients/count", post(count_patients)),
+        (Method::GET, "/api/campaigns", get(list_campaigns)),
+        (Method::POST, "/api/campaigns", post(create_campaign)),
+        (Method::GET, "/api/campaigns/{id}", get(campaign_status)),
+        (
+            Method::GET,
+            "/api/campaigns/{id}/preview",
+            get(campaign_preview),
+        ),
+        (
+            Method::POST,
+            "/api/campaigns/{id}/send",
+            post(campaign_send),
+        ),
+        (
+            Method::POST,
+            "/api/campaigns/{id}/remind",
+            post(campaign_remind),
+        ),
+        (
+            Method::GET,
+            "/api/campaigns/{id}/tracking",
+            get(campaign_tracking),
+        ),
+        (
+            Method::GET,
+            "/api/campaigns/{id}/non-respondents",
+            get(campaign_non_respondents),
+        ),
+        (Method::GET, "/api/reports/weekly", get(weekly_report)),
+    ]
+}
+
+/// The path of the OpenAPI document (served without a token).
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+
+/// The API router: [`api_routes`] behind the bearer token, and the OpenAPI document.
+pub fn routes(state: AppState) -> Router<AppState> {
+    let mut router = Router::new();
+    for (_, path, handler) in api_routes() {
+        router = router.route(path, handler);
+    }
+    router
+        .route_layer(axum::middleware::from_fn_with_state(state, require_token))
+        .route(OPENAPI_PATH, get(openapi))
+}
+
+fn digest(s: &[u8]) -> [u8; 32] {
+    Sha256::digest(s).into()
+}
+
+/// Refuses API requests without the configured bearer token (compared in constant time).
+async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(expected) = &app.options().api_token else {
+        return error_body(
+            StatusCode::FORBIDDEN,
+            "api_disabled",
+            "the API is off: start the service with an API token (MEDICARE_API_TOKEN)",
+        );
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    let ok: bool = subtle::ConstantTimeEq::ct_eq(
+        &digest(presented.as_bytes())[..],
+        &digest(expected.expose_secret().as_bytes())[..],
+    )
+    .into();
+    if !ok {
+        let mut r = error_body(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return r;
+    }
+    next.run(req).await
+}
