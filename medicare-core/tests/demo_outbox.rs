@@ -1,6 +1,7 @@
 //! After the demo, the outbox holds exactly one message per (eligible recipient,
-//! channel), each with a distinct link that resolves to its own recipient, and the
-//! summary's counts agree with the database.
+//! channel, round), each with a distinct link that resolves to its own recipient; the
+//! reminder round reached exactly the non-respondents; and the summary's counts agree
+//! with the database.
 
 use medicare_core::demo::{run_demo, DemoOptions};
 use medicare_core::link::presented_token_hash;
@@ -36,21 +37,58 @@ async fn the_demo_outbox_matches_the_database() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let eligible = scalar(format!(
-        "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {} AND status != 'suppressed'",
+    let sent = scalar(format!(
+        "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {} AND status = 'sent'",
         summary.campaign.0
     ))
     .await;
-    assert_eq!(lines.len() as u64, eligible);
-    assert_eq!(summary.outbox_lines, eligible);
+    assert_eq!(
+        lines.len() as u64,
+        sent,
+        "one outbox line per delivery recorded sent"
+    );
+    let first_round = lines.iter().filter(|l| l["round"] == 0).count() as u64;
+    assert_eq!(summary.outbox_lines, first_round);
+
+    // With the form service, the demo also sends one reminder round.
+    #[cfg(feature = "server")]
+    {
+        // The reminder round went to non-respondents only: recipients who had not answered.
+        let reminded: BTreeSet<i64> = lines
+            .iter()
+            .filter(|l| l["round"] == 1)
+            .map(|l| l["recipient_id"].as_i64().unwrap())
+            .collect();
+        assert!(!reminded.is_empty(), "the demo sends one reminder round");
+        for recipient in &reminded {
+            let answered = scalar(format!(
+                "SELECT COUNT(*) FROM recipients WHERE id = {recipient} AND submitted_at IS NOT NULL"
+            ))
+            .await;
+            let listed = scalar(format!(
+                "SELECT COUNT(*) FROM non_respondents WHERE round = 1 AND recipient_id = {recipient}"
+            ))
+            .await;
+            assert_eq!(
+                (answered, listed),
+                (0, 1),
+                "recipient {recipient} was reminded"
+            );
+        }
+    }
 
     let mut seen = BTreeSet::new();
     let mut links: BTreeMap<i64, String> = BTreeMap::new();
     for line in &lines {
         let recipient = line["recipient_id"].as_i64().unwrap();
+        let key = (
+            recipient,
+            line["channel"].as_str().unwrap().to_string(),
+            line["round"].as_i64().unwrap(),
+        );
         assert!(
-            seen.insert((recipient, line["channel"].as_str().unwrap().to_string())),
-            "one message per (recipient, channel)"
+            seen.insert(key),
+            "one message per (recipient, channel, round)"
         );
         let text = line["text"].as_str().unwrap();
         let link = text
@@ -61,7 +99,7 @@ async fn the_demo_outbox_matches_the_database() {
         assert_eq!(
             links.entry(recipient).or_insert_with(|| link.clone()),
             &link,
-            "both channels carry the recipient's one link"
+            "every message carries the recipient's one link"
         );
         let hash = presented_token_hash(link.rsplit('/').next().unwrap()).unwrap();
         let owner: i64 = sqlx::query_scalar("SELECT id FROM recipients WHERE token_hash = ?")
@@ -91,7 +129,7 @@ async fn the_demo_outbox_matches_the_database() {
         let ch = c.channel.unwrap().as_str();
         let count = |status: &'static str| {
             scalar(format!(
-            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {} AND channel = '{ch}' AND status = '{status}'",
+            "SELECT COUNT(*) FROM deliveries WHERE campaign_id = {} AND round = 0 AND channel = '{ch}' AND status = '{status}'",
             summary.campaign.0
         ))
         };
