@@ -46,6 +46,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backup;
 pub mod campaign;
 pub mod clock;
 pub mod config;
