@@ -266,6 +266,22 @@ impl Backups {
         Ok(listing)
     }
 
+    /// The id `name` stands for: `latest` is the newest complete, trusted backup.
+    pub async fn resolve(&self, name: &str, trusted: &TrustedSigners) -> Result<String> {
+        if name != "latest" {
+            return Ok(name.to_string());
+        }
+        let mut listing = self.list(trusted).await?;
+        match (listing.backups.pop(), listing.skipped.pop()) {
+            (Some(m), _) => Ok(m.id),
+            (None, Some((key, why))) => Err(Error::invalid(
+                format!("backup manifest {key}"),
+                format!("no complete, trusted backup; this one was passed over: {why}"),
+            )),
+            (None, None) => Err(Error::not_found("a complete, trusted backup")),
+        }
+    }
+
     /// Reads and checks the signed manifest of backup `id`.
     pub async fn manifest(&self, id: &str, trusted: &TrustedSigners) -> Result<Manifest> {
         let key = Manifest::key_for(id);
@@ -392,6 +408,35 @@ impl Backups {
             bytes,
             elapsed: start.elapsed(),
         })
+    }
+
+    /// Restores backup `id` into the SQLite database file at `path` (created if missing).
+    /// If the restore fails, a file it created is removed again, and an existing one is
+    /// left as it was.
+    #[cfg(feature = "sqlite")]
+    pub async fn restore_to_sqlite_file(
+        &self,
+        id: &str,
+        identities: &Identities,
+        trusted: &TrustedSigners,
+        path: &std::path::Path,
+        replace: bool,
+    ) -> Result<CheckReport> {
+        let created = !path.exists();
+        let target = crate::store::sqlite::SqliteStore::open(path).await?;
+        let name = path.display().to_string();
+        let result = self
+            .restore(id, identities, trusted, &target, &name, replace)
+            .await;
+        target.pool().close().await;
+        if result.is_err() && created {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                let _ = std::fs::remove_file(std::path::PathBuf::from(p));
+            }
+        }
+        result
     }
 
     /// Restores backup `id` into a scratch SQLite database and compares every table's row
