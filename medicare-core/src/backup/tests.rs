@@ -719,10 +719,11 @@ async fn seventy_days_of_daily_backups_keep_exactly_the_last_35_restorable() {
         );
     }
 
-    // Every kept day restores to exactly what the database held that day.
+    // Every kept day restores to exactly what the database held that day, each one
+    // replacing the previous day's restore in the same target.
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = fresh_target(target_dir.path()).await;
     for m in backups.list(&keys.trusted).await.unwrap().backups {
-        let target_dir = tempfile::tempdir().unwrap();
-        let target = fresh_target(target_dir.path()).await;
         backups
             .restore(
                 &m.id,
@@ -730,7 +731,7 @@ async fn seventy_days_of_daily_backups_keep_exactly_the_last_35_restorable() {
                 &keys.trusted,
                 &target,
                 "restored.db",
-                false,
+                true,
             )
             .await
             .unwrap();
