@@ -307,3 +307,87 @@ impl<R: std::io::BufRead> FrameReader<R> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::snapshot::Blob;
+
+    fn stream() -> Vec<u8> {
+        let table = TableInfo {
+            name: "t".into(),
+            columns: vec!["a".into(), "b".into()],
+        };
+        let rows = vec![
+            vec![Value::Int(1), Value::Text("x".into())],
+            vec![
+                Value::Real(1.5),
+                Value::Blob(Blob {
+                    bytes: vec![0, 255],
+                }),
+            ],
+            vec![Value::Null, Value::Text("2".into())],
+        ];
+        let mut digest = TableDigest::new(&table);
+        rows.iter().for_each(|r| digest.row(r));
+        let mut w = FrameWriter::new(Vec::new()).unwrap();
+        w.table(&table).unwrap();
+        w.rows(&rows).unwrap();
+        w.end(&digest.finish()).unwrap();
+        w.done().unwrap()
+    }
+
+    fn read_all(bytes: &[u8]) -> Result<Vec<Event>> {
+        let mut r = FrameReader::new(bytes, "test stream".into())?;
+        let mut events = Vec::new();
+        while let Some(e) = r.next_event(2)? {
+            events.push(e);
+        }
+        Ok(events)
+    }
+
+    #[test]
+    fn values_round_trip_with_their_types_in_batches() {
+        let events = read_all(&stream()).unwrap();
+        assert_eq!(events.len(), 4, "{events:?}"); // table, 2 rows, 1 row, end
+        let Event::Rows(rows) = &events[1] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(rows[1][0], Value::Real(1.5));
+        assert_eq!(
+            rows[1][1],
+            Value::Blob(Blob {
+                bytes: vec![0, 255]
+            })
+        );
+        let Event::Rows(rows) = &events[2] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(rows[0], vec![Value::Null, Value::Text("2".into())]);
+    }
+
+    #[test]
+    fn cut_edited_or_extended_streams_are_refused() {
+        let good = String::from_utf8(stream()).unwrap();
+        let lines: Vec<&str> = good.lines().collect();
+        let cut = lines[..lines.len() - 1].join("\n") + "\n";
+        let edited = good.replace("\"x\"", "\"y\"");
+        let extended = format!("{good}[1]\n");
+        for (case, text, needle) in [
+            ("cut", cut, "truncated"),
+            ("edited", edited, "checksum"),
+            ("extended", extended, "follows the end"),
+            (
+                "foreign",
+                "{\"hello\":1}\n".to_string(),
+                "not a medicare backup",
+            ),
+        ] {
+            let err = read_all(text.as_bytes()).unwrap_err().to_string();
+            assert!(
+                err.contains(needle) && err.contains("test stream"),
+                "{case}: {err}"
+            );
+        }
+    }
+}

@@ -66,26 +66,23 @@ pub async fn get_bytes(sink: &dyn BackupSink, key: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Checks a sink key: lower-case letters, digits, `.`, `_`, `-` and `/` separators, no
+/// Checks a sink key: ASCII letters, digits, `.`, `_`, `-` and `/` separators, no
 /// empty or dot-leading parts (so no `..`, no hidden or temporary names).
 pub fn check_key(key: &str) -> Result<()> {
     let ok = !key.is_empty()
         && key.split('/').all(|part| {
             !part.is_empty()
                 && !part.starts_with('.')
-                && part.chars().all(|c| {
-                    c.is_ascii_lowercase()
-                        || c.is_ascii_digit()
-                        || "._-".contains(c)
-                        || c.is_ascii_uppercase()
-                })
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
         });
     if ok {
         Ok(())
     } else {
         Err(Error::invalid(
             format!("backup object key {key:?}"),
-            "must be letters, digits, '.', '_', '-' in '/'-separated parts, none empty or starting with '.'",
+            "must be ASCII letters, digits, '.', '_', '-' in '/'-separated parts, none empty or starting with '.'",
         ))
     }
 }
@@ -155,5 +152,53 @@ impl BackupSink for MemorySink {
         check_key(key)?;
         self.objects().remove(key);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_cannot_escape_the_sink_or_name_temporary_files() {
+        for good in ["data/ab12.age", "manifests/20260302T020000Z.manifest"] {
+            check_key(good).unwrap();
+        }
+        for bad in [
+            "",
+            "../x",
+            "data/../x",
+            "/abs",
+            "data/.tmp-1",
+            "a//b",
+            "a b",
+            "a\\b",
+        ] {
+            assert!(check_key(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn memory_sink_stores_by_content_and_lists_by_prefix() {
+        let sink = MemorySink::new();
+        let stored = sink
+            .put_object("data", Box::new(std::io::Cursor::new(b"abc".to_vec())))
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.sha256,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(stored.key, format!("data/{}.age", stored.sha256));
+        sink.put("manifests/x.manifest", b"m".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(sink.list("data/").await.unwrap().len(), 1);
+        assert_eq!(get_bytes(&sink, &stored.key).await.unwrap(), b"abc");
+        sink.delete(&stored.key).await.unwrap();
+        assert!(matches!(
+            sink.get(&stored.key).await,
+            Err(Error::NotFound { .. })
+        ));
     }
 }
