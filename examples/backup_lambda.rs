@@ -3,17 +3,12 @@
 //! [`Backups::daily`] takes the day's backup (weekly full, else incremental) and applies
 //! the 35-day retention.
 //!
-//! The handler is generic over that call ([`DailyBackup`]), so tests pass a stand-in.
-//! `main` builds everything once, as a Lambda's init phase would, then handles one event.
-//! This example does not link `lambda_runtime` yet (its HTTP stack is a large build for
-//! this workspace); wiring it is one line, `lambda_runtime::run(service_fn(|e|
-//! handler(e.payload, &job)))`, when the AWS issue lands. Until then the transport is
-//! the local (on-premises) folder sink, and `main` reads the event from standard input:
-//!
-//! ```text
-//! echo '{"id":"1","detail-type":"Scheduled Event","source":"aws.events","time":"2026-03-02T02:00:00Z"}' \
-//!   | MEDICARE_DIR=ws cargo run -p medicare-examples --example backup_lambda
-//! ```
+//! The handler is generic over that call ([`DailyBackup`]), so tests pass a stand-in and a
+//! sample event. `main` builds everything once (the Lambda init phase), then hands the
+//! handler to `lambda_runtime`. Until the AWS issue lands, the transport is the local
+//! (on-premises) folder sink: `MEDICARE_DIR` names the workspace (database and keys),
+//! `MEDICARE_BACKUP_DIR` the backup folder. Failures become the Lambda diagnostic
+//! (`errorType`, `errorMessage`), never carrying personal data.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -130,22 +125,29 @@ pub async fn handler(
     })
 }
 
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type,
+            error_message: e.error_message,
+        }
+    }
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> Result<(), lambda_runtime::Error> {
     let dir = PathBuf::from(std::env::var("MEDICARE_DIR").unwrap_or_else(|_| ".".into()));
     let to = std::env::var("MEDICARE_BACKUP_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| dir.join("backups"));
     let job = WorkspaceBackup::open(&dir, to).await?;
-    let event: ScheduledEvent = serde_json::from_reader(std::io::stdin())?;
-    match handler(event, &job).await {
-        Ok(response) => println!("{}", serde_json::to_string(&response)?),
-        Err(diagnostic) => {
-            println!("{}", serde_json::to_string(&diagnostic)?);
-            std::process::exit(1);
-        }
-    }
-    Ok(())
+    let job = &job;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<ScheduledEvent>| async move {
+            handler(event.payload, job).await
+        },
+    ))
+    .await
 }
 
 #[cfg(test)]
@@ -210,6 +212,8 @@ mod tests {
         assert!(err.error_message.contains("recipients"));
         let json = serde_json::to_value(&err).unwrap();
         assert_eq!(json["errorType"], "BackupFailed");
+        let diagnostic = lambda_runtime::Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "BackupFailed");
 
         let other = ScheduledEvent {
             detail_type: "Object Created".into(),
