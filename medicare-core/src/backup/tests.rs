@@ -203,6 +203,9 @@ async fn tampered_backups_fail_verify_and_restore_and_write_nothing() {
     appended.extend_from_slice(b"more");
     cases.push(("data appended".into(), appended));
 
+    // One target for every case: each failed restore must leave it empty.
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = fresh_target(target_dir.path()).await;
     for (case, bytes) in &cases {
         std::fs::write(&path, bytes).unwrap();
         let err = backups
@@ -214,8 +217,6 @@ async fn tampered_backups_fail_verify_and_restore_and_write_nothing() {
             err.contains(&manifest.object.key) && err.contains("does not match"),
             "{case}: {err}"
         );
-        let target_dir = tempfile::tempdir().unwrap();
-        let target = fresh_target(target_dir.path()).await;
         let err = backups
             .restore(
                 &manifest.id,
@@ -307,14 +308,14 @@ async fn unsigned_unknown_signer_and_non_empty_target_are_refused() {
     let stranger = ManifestSigner::generate();
     let resigned = manifest.sign(&stranger).unwrap();
     let edited = body.replacen("\"rows\":", "\"rows\":1", 1).into_bytes();
+    let target_dir = tempfile::tempdir().unwrap();
+    let target = fresh_target(target_dir.path()).await;
     for (case, bytes, needle) in [
         ("unsigned", unsigned.into_bytes(), "not signed"),
         ("unknown signer", resigned, "not signed by a trusted signer"),
         ("edited", edited, "not signed by a trusted signer"),
     ] {
         sink.put(&key, bytes).await.unwrap();
-        let target_dir = tempfile::tempdir().unwrap();
-        let target = fresh_target(target_dir.path()).await;
         let err = backups
             .restore(
                 &manifest.id,
