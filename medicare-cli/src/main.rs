@@ -14,6 +14,7 @@
 //! | 6 | configuration problem |
 //! | 7 | a send finished with failed deliveries |
 
+mod backup_cmd;
 mod output;
 mod progress;
 mod service_cmd;
@@ -63,6 +64,8 @@ enum Command {
     /// Write reports.
     #[command(subcommand)]
     Report(service_cmd::ReportCommand),
+    #[command(flatten)]
+    Backups(backup_cmd::Command),
 }
 
 #[derive(Subcommand)]
@@ -221,6 +224,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             out.demo(&summary);
             return Ok(ExitCode::SUCCESS);
         }
+        Command::Backups(command) => return backup_cmd::run(command, &cli.dir, cli.json).await,
         other => other,
     };
     let ws = Workspace::open(&cli.dir, Config::load(&cli.dir)?).await?;
@@ -303,7 +307,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Campaign(CampaignCommand::List) => {
             out.campaigns(&engine.store().campaigns().await?)
         }
-        Command::Demo(_) => {}
+        Command::Demo(_) | Command::Backups(_) => {}
     }
     Ok(ExitCode::SUCCESS)
 }

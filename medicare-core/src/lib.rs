@@ -50,6 +50,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backup;
 pub mod campaign;
 pub mod clock;
 pub mod config;

@@ -1,0 +1,227 @@
+//! The daily backup as a scheduled AWS Lambda handler (an EventBridge schedule,
+//! `cron(0 2 * * ? *)`), making the same library call as `medicare backup run`:
+//! [`Backups::daily`] takes the day's backup (weekly full, else incremental) and applies
+//! the 35-day retention.
+//!
+//! The handler is generic over that call ([`DailyBackup`]), so tests pass a stand-in and a
+//! sample event. `main` builds everything once (the Lambda init phase), then hands the
+//! handler to `lambda_runtime`. Until the AWS issue lands, the transport is the local
+//! (on-premises) folder sink: `MEDICARE_DIR` names the workspace (database and keys),
+//! `MEDICARE_BACKUP_DIR` the backup folder. Failures become the Lambda diagnostic
+//! (`errorType`, `errorMessage`), never carrying personal data.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use medicare_core::backup::keys::{BackupKeys, KeyPaths};
+use medicare_core::backup::local::LocalFolderSink;
+use medicare_core::backup::{Backups, DailyReport};
+use medicare_core::clock::SystemClock;
+use medicare_core::store::sqlite::SqliteStore;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The fields of an EventBridge scheduled event the handler reads.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScheduledEvent {
+    /// The event id.
+    pub id: String,
+    /// Must be `Scheduled Event`.
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    /// When the schedule fired.
+    pub time: DateTime<Utc>,
+}
+
+/// What the handler returns (ids, counts and sizes only: no personal data).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BackupResponse {
+    /// The backup taken.
+    pub backup_id: String,
+    /// `full` or `incremental`.
+    pub kind: String,
+    /// Rows in it.
+    pub rows: u64,
+    /// Ciphertext bytes stored.
+    pub bytes: u64,
+    /// Backups deleted by retention.
+    pub pruned: usize,
+}
+
+/// A failure, as the Lambda diagnostic (`errorType`, `errorMessage`) reports it.
+#[derive(Debug, Clone, Serialize, PartialEq, thiserror::Error)]
+#[error("{error_type}: {error_message}")]
+#[serde(rename_all = "camelCase")]
+pub struct HandlerError {
+    /// A stable type name.
+    pub error_type: String,
+    /// The message (library errors never carry personal data).
+    pub error_message: String,
+}
+
+/// The library call the handler makes, as a seam for tests.
+#[async_trait]
+pub trait DailyBackup: Send + Sync {
+    /// Takes the day's backup and applies retention.
+    async fn daily(&self) -> medicare_core::Result<DailyReport>;
+}
+
+/// The real job: a workspace's database, keys and on-premises sink, built once.
+#[derive(Debug)]
+pub struct WorkspaceBackup {
+    store: SqliteStore,
+    keys: BackupKeys,
+    backups: Backups,
+}
+
+impl WorkspaceBackup {
+    /// Opens the workspace at `dir`, backing up into the folder `to`.
+    pub async fn open(dir: &std::path::Path, to: PathBuf) -> medicare_core::Result<Self> {
+        Ok(WorkspaceBackup {
+            store: SqliteStore::open(&dir.join("medicare.db")).await?,
+            keys: BackupKeys::for_backup(&KeyPaths::in_workspace(dir))?,
+            backups: Backups::new(Arc::new(LocalFolderSink::new(to)), Arc::new(SystemClock)),
+        })
+    }
+
+    /// With the backups kept elsewhere (another sink, an injected clock).
+    pub fn with_backups(mut self, backups: Backups) -> Self {
+        self.backups = backups;
+        self
+    }
+}
+
+#[async_trait]
+impl DailyBackup for WorkspaceBackup {
+    async fn daily(&self) -> medicare_core::Result<DailyReport> {
+        self.backups.daily(&self.store, &self.keys).await
+    }
+}
+
+/// Handles one scheduled event.
+pub async fn handler(
+    event: ScheduledEvent,
+    job: &dyn DailyBackup,
+) -> Result<BackupResponse, HandlerError> {
+    if event.detail_type != "Scheduled Event" {
+        return Err(HandlerError {
+            error_type: "UnexpectedEvent".into(),
+            error_message: format!(
+                "event {} is a {:?}, not a scheduled event",
+                event.id, event.detail_type
+            ),
+        });
+    }
+    let report = job.daily().await.map_err(|e| HandlerError {
+        error_type: "BackupFailed".into(),
+        error_message: e.to_string(),
+    })?;
+    Ok(BackupResponse {
+        backup_id: report.backup.id.clone(),
+        kind: report.backup.kind.as_str().to_string(),
+        rows: report.backup.total_rows(),
+        bytes: report.backup.object.size,
+        pruned: report.pruned.delete.len(),
+    })
+}
+
+impl From<HandlerError> for lambda_runtime::Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: e.error_type,
+            error_message: e.error_message,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    let dir = PathBuf::from(std::env::var("MEDICARE_DIR").unwrap_or_else(|_| ".".into()));
+    let to = std::env::var("MEDICARE_BACKUP_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| dir.join("backups"));
+    let job = WorkspaceBackup::open(&dir, to).await?;
+    let job = &job;
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: lambda_runtime::LambdaEvent<ScheduledEvent>| async move {
+            handler(event.payload, job).await
+        },
+    ))
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medicare_core::backup::keys::generate_identity;
+    use medicare_core::backup::sink::MemorySink;
+    use medicare_core::clock::FixedClock;
+    use medicare_core::patient::{generate, GenerateOptions};
+
+    const SAMPLE: &str = r#"{
+        "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-03-02T02:00:00Z", "region": "eu-west-2",
+        "resources": ["arn:aws:events:eu-west-2:123456789012:rule/medicare-daily-backup"],
+        "detail": {}
+    }"#;
+
+    struct Broken;
+
+    #[async_trait]
+    impl DailyBackup for Broken {
+        async fn daily(&self) -> medicare_core::Result<DailyReport> {
+            Err(medicare_core::Error::Config(
+                "the backup recipients file is missing".into(),
+            ))
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_scheduled_event_takes_the_daily_backup() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("medicare.db"))
+            .await
+            .unwrap();
+        use medicare_core::store::PatientStore;
+        store
+            .insert_patients(&generate(GenerateOptions { count: 50, seed: 3 }))
+            .await
+            .unwrap();
+        let paths = KeyPaths::in_workspace(dir.path());
+        generate_identity(&paths.identity(), &paths.recipients()).unwrap();
+        let at: DateTime<Utc> = "2026-03-02T02:00:00Z".parse().unwrap();
+        let sink = Arc::new(MemorySink::new());
+        let job = WorkspaceBackup::open(dir.path(), dir.path().join("unused"))
+            .await
+            .unwrap()
+            .with_backups(Backups::new(sink, Arc::new(FixedClock::new(at))));
+
+        let event: ScheduledEvent = serde_json::from_str(SAMPLE).unwrap();
+        let response = handler(event, &job).await.unwrap();
+        assert_eq!(response.backup_id, "20260302T020000Z");
+        assert_eq!(response.kind, "full");
+        assert!(response.rows >= 50 && response.bytes > 0);
+    }
+
+    #[tokio::test]
+    async fn failures_become_the_lambda_diagnostic() {
+        let event: ScheduledEvent = serde_json::from_str(SAMPLE).unwrap();
+        let err = handler(event.clone(), &Broken).await.unwrap_err();
+        assert_eq!(err.error_type, "BackupFailed");
+        assert!(err.error_message.contains("recipients"));
+        let json = serde_json::to_value(&err).unwrap();
+        assert_eq!(json["errorType"], "BackupFailed");
+        let diagnostic = lambda_runtime::Diagnostic::from(err);
+        assert_eq!(diagnostic.error_type, "BackupFailed");
+
+        let other = ScheduledEvent {
+            detail_type: "Object Created".into(),
+            ..event
+        };
+        assert_eq!(
+            handler(other, &Broken).await.unwrap_err().error_type,
+            "UnexpectedEvent"
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! `medicare backup run|list|verify|restore|prune` and `medicare keys generate`.
+//!
+//! Glue only: every command is one call into `medicare_core::backup`. Backups go to a
+//! local (on-premises) folder, `<workspace>/backups` unless `--to` or
+//! `MEDICARE_BACKUP_DIR` names another; keys live in `<workspace>/keys`.
+
+use clap::{Args, Subcommand};
+use medicare_core::backup::keys::{
+    generate_identity, BackupKeys, Identities, KeyPaths, TrustedSigners,
+};
+use medicare_core::backup::local::LocalFolderSink;
+use medicare_core::backup::manifest::{BackupKind, Manifest};
+use medicare_core::backup::retention::PrunePlan;
+use medicare_core::backup::{Backups, CheckReport};
+use medicare_core::clock::SystemClock;
+use medicare_core::store::sqlite::SqliteStore;
+use medicare_core::{Config, Error};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// The backup and key commands (flattened into the top-level command list).
+#[derive(Subcommand)]
+pub enum Command {
+    /// Encrypted backups kept on premises: run, list, verify, restore, prune.
+    #[command(subcommand)]
+    Backup(BackupCommand),
+    /// Backup keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `medicare backup ...`
+#[derive(Subcommand)]
+pub enum BackupCommand {
+    /// Take today's backup (a weekly full, else an incremental), then apply retention.
+    Run {
+        #[command(flatten)]
+        sink: SinkArgs,
+        /// Take a full backup whatever the day.
+        #[arg(long)]
+        full: bool,
+        /// Do not apply retention after the backup.
+        #[arg(long)]
+        no_prune: bool,
+    },
+    /// List the complete, trusted backups.
+    List {
+        #[command(flatten)]
+        sink: SinkArgs,
+    },
+    /// Decrypt a backup and check every object, table count and checksum.
+    Verify {
+        /// The backup id, or `latest`.
+        #[arg(default_value = "latest")]
+        id: String,
+        #[command(flatten)]
+        sink: SinkArgs,
+        #[command(flatten)]
+        keys: ReadKeys,
+        /// Also restore into a scratch SQLite database and compare it table by table.
+        #[arg(long)]
+        restore_test: bool,
+    },
+    /// Restore a backup into a named SQLite database file.
+    Restore {
+        /// The backup id, or `latest`.
+        id: String,
+        /// The database file to restore into (created if missing).
+        #[arg(long)]
+        into: PathBuf,
+        /// Replace the contents of a database that is not empty.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        sink: SinkArgs,
+        #[command(flatten)]
+        keys: ReadKeys,
+    },
+    /// Delete backups older than the retention (35 days), keeping fulls still needed.
+    Prune {
+        #[command(flatten)]
+        sink: SinkArgs,
+        /// Only print what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+/// `medicare keys ...`
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Generate an age identity (0600) and add its recipient to the backup recipients.
+    Generate {
+        /// Generate the escrow identity (`keys/escrow.identity`, to be moved offline).
+        #[arg(long)]
+        escrow: bool,
+    },
+}
+
+/// Where backups are kept.
+#[derive(Args)]
+pub struct SinkArgs {
+    /// The on-premises backup folder (default: `<workspace>/backups`).
+    #[arg(long, env = "MEDICARE_BACKUP_DIR")]
+    to: Option<PathBuf>,
+}
+
+/// Keys for reading backups.
+#[derive(Args)]
+pub struct ReadKeys {
+    /// The age identity file (default: `<workspace>/keys/backup.identity`).
+    #[arg(long, env = "MEDICARE_BACKUP_IDENTITY")]
+    identity: Option<PathBuf>,
+    /// The trusted signers file (default: `<workspace>/keys/backup-signers.pub`).
+    #[arg(long)]
+    signers: Option<PathBuf>,
+}
+
+impl ReadKeys {
+    fn load(&self, paths: &KeyPaths) -> Result<(Identities, TrustedSigners), Error> {
+        let identity = self.identity.clone().unwrap_or_else(|| paths.identity());
+        let signers = self.signers.clone().unwrap_or_else(|| paths.signers());
+        Ok((
+            Identities::from_file(&identity)?,
+            TrustedSigners::from_file(&signers)?,
+        ))
+    }
+}
+
+fn backups(dir: &Path, sink: &SinkArgs) -> Backups {
+    let folder = sink.to.clone().unwrap_or_else(|| dir.join("backups"));
+    Backups::new(
+        Arc::new(LocalFolderSink::new(folder)),
+        Arc::new(SystemClock),
+    )
+}
+
+async fn database(dir: &Path) -> Result<SqliteStore, Error> {
+    let url = Config::load(dir)?.database_url;
+    match url.as_ref().map(secrecy::ExposeSecret::expose_secret) {
+        Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await,
+        Some(_) => Err(Error::Config(
+            "this build backs up sqlite: databases only".into(),
+        )),
+        None => {
+            let path = dir.join("medicare.db");
+            if !path.exists() {
+                return Err(Error::not_found(format!("database {}", path.display())));
+            }
+            SqliteStore::open(&path).await
+        }
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot write JSON: {e}"),
+    }
+}
+
+fn print_manifest(m: &Manifest) {
+    println!(
+        "backup {} {:<11} {:>9} rows {:>12} bytes{}",
+        m.id,
+        m.kind.as_str(),
+        m.total_rows(),
+        m.object.size,
+        m.parent
+            .as_ref()
+            .map(|p| format!("  (on {p})"))
+            .unwrap_or_default()
+    );
+}
+
+fn print_check(what: &str, r: &CheckReport) {
+    let secs = r.elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "{what} backup {}: {} tables, {} rows, {} bytes in {:.2}s ({:.1} MB/s, {:.0} rows/s)",
+        r.id,
+        r.tables.len(),
+        r.rows(),
+        r.bytes,
+        secs,
+        r.bytes as f64 / 1e6 / secs,
+        r.rows() as f64 / secs
+    );
+    for t in &r.tables {
+        println!("  {:<24} {:>9} rows  {}", t.name, t.rows, &t.sha256[..16]);
+    }
+}
+
+fn print_plan(plan: &PrunePlan, dry_run: bool) {
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    println!(
+        "kept {} backups ({} older fulls still needed); {verb} {} backups and {} unreferenced objects",
+        plan.keep.len() + plan.keep_as_parent.len(),
+        plan.keep_as_parent.len(),
+        plan.delete.len(),
+        plan.orphans.len()
+    );
+    for id in &plan.delete {
+        println!("  {verb} backup {id}");
+    }
+    for key in &plan.orphans {
+        println!("  {verb} object {key}");
+    }
+}
+
+/// Runs one backup or key command in workspace `dir`.
+pub async fn run(command: Command, dir: &Path, json: bool) -> Result<ExitCode, Error> {
+    let paths = KeyPaths::in_workspace(dir);
+    match command {
+        Command::Keys(KeysCommand::Generate { escrow }) => {
+            let identity = if escrow {
+                paths.escrow_identity()
+            } else {
+                paths.identity()
+            };
+            let made = generate_identity(&identity, &paths.recipients())?;
+            if json {
+                print_json(&made);
+            } else {
+                println!("identity (secret, 0600): {}", made.identity_file.display());
+                println!("recipient: {}", made.recipient);
+                println!(
+                    "  added to {}; give it to the cloud side",
+                    made.recipients_file.display()
+                );
+                if escrow {
+                    println!("  move the escrow identity offline now");
+                }
+            }
+        }
+        Command::Backup(BackupCommand::Run {
+            sink,
+            full,
+            no_prune,
+        }) => {
+            let keys = BackupKeys::for_backup(&paths)?;
+            let source = database(dir).await?;
+            let backups = backups(dir, &sink);
+            let kind = full.then_some(BackupKind::Full);
+            let manifest = backups.run(&source, &keys, kind).await?;
+            let pruned = if no_prune {
+                None
+            } else {
+                Some(backups.prune(&keys.trusted, false).await?)
+            };
+            if json {
+                print_json(&serde_json::json!({ "backup": manifest, "pruned": pruned }));
+            } else {
+                print_manifest(&manifest);
+                if let Some(plan) = &pruned {
+                    print_plan(plan, false);
+                }
+            }
+        }
+        Command::Backup(BackupCommand::List { sink }) => {
+            let trusted = TrustedSigners::from_file(&paths.signers())?;
+            let listing = backups(dir, &sink).list(&trusted).await?;
+            if json {
+                print_json(&listing);
+            } else {
+                listing.backups.iter().for_each(print_manifest);
+                for (key, why) in &listing.skipped {
+                    eprintln!("skipped {key}: {why}");
+                }
+            }
+        }
+        Command::Backup(BackupCommand::Verify {
+            id,
+            sink,
+            keys,
+            restore_test,
+        }) => {
+            let (identities, trusted) = keys.load(&paths)?;
+            let backups = backups(dir, &sink);
+            let id = backups.resolve(&id, &trusted).await?;
+            let report = if restore_test {
+                backups.restore_test(&id, &identities, &trusted).await?
+            } else {
+                backups.verify(&id, &identities, &trusted).await?
+            };
+            if json {
+                print_json(&report);
+            } else {
+                print_check(
+                    if restore_test {
+                        "restore-tested"
+                    } else {
+                        "verified"
+                    },
+                    &report,
+                );
+            }
+        }
+        Command::Backup(BackupCommand::Restore {
+            id,
+            into,
+            replace,
+            sink,
+            keys,
+        }) => {
+            let (identities, trusted) = keys.load(&paths)?;
+            let backups = backups(dir, &sink);
+            let id = backups.resolve(&id, &trusted).await?;
+            let report = backups
+                .restore_to_sqlite_file(&id, &identities, &trusted, &into, replace)
+                .await?;
+            if json {
+                print_json(&report);
+            } else {
+                print_check(&format!("restored into {}:", into.display()), &report);
+            }
+        }
+        Command::Backup(BackupCommand::Prune { sink, dry_run }) => {
+            let trusted = TrustedSigners::from_file(&paths.signers())?;
+            let plan = backups(dir, &sink).prune(&trusted, dry_run).await?;
+            if json {
+                print_json(&plan);
+            } else {
+                print_plan(&plan, dry_run);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,117 @@
+//! The engine-neutral snapshot: tables of typed values, read and written through two
+//! small traits that every SQL backend implements.
+//!
+//! A backup never copies a database file: it reads each table as rows of [`Value`]s
+//! (the five storage classes every SQL engine can hold), so a backup taken from SQLite can
+//! be restored into PostgreSQL or MySQL once those stores exist. Tables are discovered
+//! from the database itself, not from a fixed list, so tables added later (per-form
+//! response tables, non-respondent rounds) are covered without touching this module.
+
+use crate::error::Result;
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// One stored value, engine-neutral.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// A whole number.
+    Int(i64),
+    /// A floating-point number.
+    Real(f64),
+    /// Text.
+    Text(String),
+    /// Bytes (serialised as `{"b": "<base64>"}`).
+    Blob(Blob),
+}
+
+/// Bytes, serialised as `{"b": "<base64>"}` so they never read as text.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blob {
+    /// The bytes, base64 in the stream.
+    #[serde(rename = "b", with = "base64_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// A table as the snapshot sees it: its name and its columns, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableInfo {
+    /// The table's name.
+    pub name: String,
+    /// Its columns, in the order rows carry them.
+    pub columns: Vec<String>,
+}
+
+/// One row: one value per column.
+pub type Row = Vec<Value>;
+
+/// Receives a table's rows, batch by batch, while a [`Snapshot`] scans it.
+#[async_trait]
+pub trait RowVisitor: Send {
+    /// Takes the next batch of rows (never empty).
+    async fn rows(&mut self, batch: Vec<Row>) -> Result<()>;
+}
+
+/// A database that can be backed up.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait SnapshotSource: Send + Sync + std::fmt::Debug {
+    /// Starts a consistent read of every table (one read transaction).
+    async fn open_snapshot(&self) -> Result<Box<dyn Snapshot>>;
+}
+
+/// A consistent read of a database, table by table.
+#[async_trait]
+pub trait Snapshot: Send {
+    /// Every table to back up, in restore order (a table after those it refers to).
+    fn tables(&self) -> &[TableInfo];
+
+    /// Reads every row of `table` in a stable order (primary key), batch by batch, into
+    /// `visitor`; returns how many rows there were.
+    async fn scan(&mut self, table: &TableInfo, visitor: &mut dyn RowVisitor) -> Result<u64>;
+}
+
+/// A database a backup can be restored into.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait RestoreTarget: Send + Sync + std::fmt::Debug {
+    /// The tables that hold rows, with their counts (empty: the target is empty).
+    async fn non_empty_tables(&self) -> Result<Vec<(String, u64)>>;
+
+    /// Starts one transaction that the whole restore runs in. With `replace`, every
+    /// existing row (and every per-form response table) is removed first, inside it.
+    async fn begin_restore(&self, replace: bool) -> Result<Box<dyn RestoreTx>>;
+}
+
+/// A restore in progress: nothing is visible until [`RestoreTx::commit`]; dropping it
+/// rolls everything back.
+#[async_trait]
+pub trait RestoreTx: Send {
+    /// Makes sure `table` exists with these columns (creating a per-form response table
+    /// from its form's stored spec).
+    async fn prepare_table(&mut self, table: &TableInfo) -> Result<()>;
+
+    /// Inserts rows into a prepared table.
+    async fn insert(&mut self, table: &TableInfo, rows: &[Row]) -> Result<()>;
+
+    /// Makes the restore visible, all at once.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}

@@ -1,0 +1,303 @@
+//! The SQLite store as a backup source and restore target.
+//!
+//! Tables are discovered from `sqlite_master` (every table but SQLite's own and the
+//! migration ledger), so tables later issues add are backed up without a change here. A
+//! snapshot is one read transaction (WAL keeps it consistent while campaigns run); a
+//! restore is one write transaction with foreign keys checked at commit, so a failed
+//! restore leaves the target exactly as it was.
+
+use super::snapshot::{
+    RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
+};
+use crate::error::{Error, Result};
+use crate::form::{response_table_ddl, FormSpec};
+use crate::sql::Dialect;
+use crate::store::sqlite::SqliteStore;
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use sqlx::sqlite::{SqliteArguments, SqliteRow};
+use sqlx::{Arguments, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo, ValueRef};
+
+/// The tables the migrations create, in an order that respects their references;
+/// every other table follows in name order.
+const KNOWN_ORDER: [&str; 6] = [
+    "patients",
+    "patient_conditions",
+    "forms",
+    "campaigns",
+    "recipients",
+    "deliveries",
+];
+
+/// Rows one scan batch carries.
+const BATCH: usize = 1_000;
+
+/// Values one multi-row `INSERT` binds at most (SQLite allows 32,766).
+const MAX_BINDS: usize = 30_000;
+
+/// Checks a table or column name read from a database or a backup before it is quoted
+/// into SQL.
+pub(crate) fn checked_name(name: &str) -> Result<String> {
+    if !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        Ok(Dialect::Sqlite.quote_ident(name))
+    } else {
+        Err(Error::invalid(
+            "table or column name in backup",
+            "only ASCII letters, digits and underscores are allowed",
+        ))
+    }
+}
+
+async fn table_names(conn: &mut SqliteConnection) -> Result<Vec<String>> {
+    let mut names: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' \
+         AND name NOT LIKE 'sqlite_%' AND name <> '_sqlx_migrations' ORDER BY name",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let rank = |n: &String| {
+        KNOWN_ORDER
+            .iter()
+            .position(|k| k == n)
+            .unwrap_or(KNOWN_ORDER.len())
+    };
+    names.sort_by_key(|n| rank(n));
+    Ok(names)
+}
+
+/// A table's columns, and the columns of its primary key in key order.
+async fn columns(conn: &mut SqliteConnection, table: &str) -> Result<(Vec<String>, Vec<String>)> {
+    let rows = sqlx::query(&format!("PRAGMA table_info({})", checked_name(table)?))
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut columns = Vec::with_capacity(rows.len());
+    let mut key = Vec::new();
+    for r in rows {
+        let name: String = r.try_get("name")?;
+        let pk: i64 = r.try_get("pk")?;
+        if pk > 0 {
+            key.push((pk, name.clone()));
+        }
+        columns.push(name);
+    }
+    key.sort();
+    Ok((columns, key.into_iter().map(|(_, n)| n).collect()))
+}
+
+fn value(row: &SqliteRow, i: usize) -> Result<Value> {
+    let raw = row.try_get_raw(i)?;
+    if raw.is_null() {
+        return Ok(Value::Null);
+    }
+    let kind = raw.type_info().name().to_string();
+    Ok(match kind.as_str() {
+        "INTEGER" => Value::Int(row.try_get(i)?),
+        "REAL" => Value::Real(row.try_get(i)?),
+        "BLOB" => Value::Blob(super::snapshot::Blob {
+            bytes: row.try_get(i)?,
+        }),
+        _ => Value::Text(row.try_get(i)?),
+    })
+}
+
+/// A consistent read of a SQLite database.
+struct SqliteSnapshot {
+    tx: Transaction<'static, Sqlite>,
+    tables: Vec<TableInfo>,
+    order: Vec<String>,
+}
+
+#[async_trait]
+impl SnapshotSource for SqliteStore {
+    async fn open_snapshot(&self) -> Result<Box<dyn Snapshot>> {
+        let mut tx = self.pool().begin().await?;
+        let mut tables = Vec::new();
+        let mut order = Vec::new();
+        for name in table_names(&mut tx).await? {
+            let (cols, key) = columns(&mut tx, &name).await?;
+            let key = if key.is_empty() {
+                "rowid".to_string()
+            } else {
+                key.iter()
+                    .map(|k| checked_name(k))
+                    .collect::<Result<Vec<_>>>()?
+                    .join(", ")
+            };
+            order.push(key);
+            tables.push(TableInfo {
+                name,
+                columns: cols,
+            });
+        }
+        Ok(Box::new(SqliteSnapshot { tx, tables, order }))
+    }
+}
+
+#[async_trait]
+impl Snapshot for SqliteSnapshot {
+    fn tables(&self) -> &[TableInfo] {
+        &self.tables
+    }
+
+    async fn scan(&mut self, table: &TableInfo, visitor: &mut dyn RowVisitor) -> Result<u64> {
+        let index = self
+            .tables
+            .iter()
+            .position(|t| t == table)
+            .ok_or_else(|| Error::not_found(format!("table {} in the snapshot", table.name)))?;
+        let cols = table
+            .columns
+            .iter()
+            .map(|c| checked_name(c))
+            .collect::<Result<Vec<_>>>()?;
+        let sql = format!(
+            "SELECT {} FROM {} ORDER BY {}",
+            cols.join(", "),
+            checked_name(&table.name)?,
+            self.order[index]
+        );
+        let mut stream = sqlx::query(&sql).fetch(&mut *self.tx);
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut count = 0u64;
+        while let Some(row) = stream.try_next().await? {
+            batch.push(
+                (0..cols.len())
+                    .map(|i| value(&row, i))
+                    .collect::<Result<Row>>()?,
+            );
+            if batch.len() == BATCH {
+                count += BATCH as u64;
+                visitor.rows(std::mem::take(&mut batch)).await?;
+            }
+        }
+        count += batch.len() as u64;
+        if !batch.is_empty() {
+            visitor.rows(batch).await?;
+        }
+        Ok(count)
+    }
+}
+
+#[async_trait]
+impl RestoreTarget for SqliteStore {
+    async fn non_empty_tables(&self) -> Result<Vec<(String, u64)>> {
+        let mut conn = self.pool().acquire().await?;
+        let mut out = Vec::new();
+        for name in table_names(&mut conn).await? {
+            let n: i64 =
+                sqlx::query_scalar(&format!("SELECT count(*) FROM {}", checked_name(&name)?))
+                    .fetch_one(&mut *conn)
+                    .await?;
+            if n > 0 {
+                out.push((name, n as u64));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn begin_restore(&self, replace: bool) -> Result<Box<dyn RestoreTx>> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("PRAGMA defer_foreign_keys = ON")
+            .execute(&mut *tx)
+            .await?;
+        if replace {
+            let response_tables: Vec<String> =
+                sqlx::query_scalar("SELECT response_table FROM forms")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            for name in table_names(&mut tx).await?.iter().rev() {
+                let sql = if response_tables.contains(name) {
+                    format!("DROP TABLE {}", checked_name(name)?)
+                } else {
+                    format!("DELETE FROM {}", checked_name(name)?)
+                };
+                sqlx::query(&sql).execute(&mut *tx).await?;
+            }
+        }
+        Ok(Box::new(SqliteRestore { tx }))
+    }
+}
+
+/// A restore into SQLite: one transaction.
+struct SqliteRestore {
+    tx: Transaction<'static, Sqlite>,
+}
+
+#[async_trait]
+impl RestoreTx for SqliteRestore {
+    async fn prepare_table(&mut self, table: &TableInfo) -> Result<()> {
+        let quoted = checked_name(&table.name)?;
+        let (existing, _) = columns(&mut self.tx, &table.name).await?;
+        if existing.is_empty() {
+            let spec: Option<String> =
+                sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = ?")
+                    .bind(&table.name)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+            let Some(spec) = spec else {
+                return Err(Error::invalid(
+                    format!("backup table {}", table.name),
+                    "the target database has no such table and no form names it as its response table (restore into a database of the same version)",
+                ));
+            };
+            let spec: FormSpec = serde_json::from_str(&spec).map_err(|_| {
+                Error::invalid(
+                    format!("backup table {}", table.name),
+                    "its form's stored spec does not parse",
+                )
+            })?;
+            for ddl in response_table_ddl(&spec, &table.name, Dialect::Sqlite)? {
+                sqlx::query(&ddl).execute(&mut *self.tx).await?;
+            }
+            return Ok(());
+        }
+        if existing != table.columns {
+            return Err(Error::invalid(
+                format!("backup table {} ({quoted})", table.name),
+                "its columns differ from the target database's (restore into a database of the same version)",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn insert(&mut self, table: &TableInfo, rows: &[Row]) -> Result<()> {
+        let cols = table
+            .columns
+            .iter()
+            .map(|c| checked_name(c))
+            .collect::<Result<Vec<_>>>()?;
+        let one = format!("({})", vec!["?"; cols.len()].join(", "));
+        let per_statement = (MAX_BINDS / cols.len().max(1)).max(1);
+        for chunk in rows.chunks(per_statement) {
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES {}",
+                checked_name(&table.name)?,
+                cols.join(", "),
+                vec![one.as_str(); chunk.len()].join(", ")
+            );
+            let mut args = SqliteArguments::default();
+            for row in chunk {
+                for v in row {
+                    let added = match v {
+                        Value::Null => args.add(None::<i64>),
+                        Value::Int(i) => args.add(*i),
+                        Value::Real(f) => args.add(*f),
+                        Value::Text(s) => args.add(s.as_str()),
+                        Value::Blob(b) => args.add(b.bytes.as_slice()),
+                    };
+                    added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
+                }
+            }
+            sqlx::query_with(&sql, args).execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
