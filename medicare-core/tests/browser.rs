@@ -52,6 +52,32 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Waits (up to 10 s) for an element matching `css` whose text satisfies `want`, and
+/// returns that text. A click that submits a form returns before the next page has
+/// loaded, so reading the page at once would race the navigation.
+async fn wait_for_text(
+    client: &fantoccini::Client,
+    css: &str,
+    want: impl Fn(&str) -> bool,
+) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        // Either step can fail while the old page is being replaced: try again.
+        if let Ok(element) = client.find(Locator::Css(css)).await {
+            if let Ok(text) = element.text().await {
+                if want(&text) {
+                    return text;
+                }
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {css} with the expected text within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 async fn shot(client: &fantoccini::Client, dir: &Path, name: &str) {
     let png = client.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -191,13 +217,7 @@ async fn a_patient_answers_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    let summary = client
-        .find(Locator::Css(".error-summary"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let summary = wait_for_text(&client, ".error-summary", |t| !t.is_empty()).await;
     assert!(summary.contains("There is a problem"), "{summary}");
     let message = client
         .find(Locator::Css(".field-error .error"))
@@ -231,13 +251,7 @@ async fn a_patient_answers_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    let h1 = client
-        .find(Locator::Css("h1"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let h1 = wait_for_text(&client, "h1", |t| t != "Register for your vaccination").await;
     assert_eq!(h1, "Thank you");
     shot(&client, &shots, "3-thank-you").await;
 
