@@ -296,15 +296,7 @@ fn reminders_reports_and_the_form_service_from_the_command_line() {
         .arg("form")
         .arg("create")
         .arg(&spec)));
-    let preview = json(&run(medicare(d).args([
-        "--json",
-        "campaign",
-        "create",
-        "--form",
-        "vaccination_registration",
-        "--filter",
-        "all",
-    ])));
+    let preview = create_campaign(d, "all");
     let id = preview["campaign"]["id"].as_i64().unwrap().to_string();
     // Before the send: a conflict (exit 5).
     assert_eq!(
