@@ -14,6 +14,7 @@ use medicare_core::backup::retention::PrunePlan;
 use medicare_core::backup::{Backups, CheckReport};
 use medicare_core::clock::SystemClock;
 use medicare_core::store::sqlite::SqliteStore;
+use medicare_core::store::{open_database, Database};
 use medicare_core::{Config, Error};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -136,19 +137,15 @@ fn backups(dir: &Path, sink: &SinkArgs) -> Backups {
     )
 }
 
-async fn database(dir: &Path) -> Result<SqliteStore, Error> {
-    let url = Config::load(dir)?.database_url;
-    match url.as_ref().map(secrecy::ExposeSecret::expose_secret) {
-        Some(url) if url.starts_with("sqlite:") => SqliteStore::open_url(url).await,
-        Some(_) => Err(Error::Config(
-            "this build backs up sqlite: databases only".into(),
-        )),
+async fn database(dir: &Path) -> Result<Arc<dyn Database>, Error> {
+    match Config::load(dir)?.database_url {
+        Some(url) => open_database(&url).await,
         None => {
             let path = dir.join("medicare.db");
             if !path.exists() {
                 return Err(Error::not_found(format!("database {}", path.display())));
             }
-            SqliteStore::open(&path).await
+            Ok(Arc::new(SqliteStore::open(&path).await?))
         }
     }
 }
@@ -242,7 +239,7 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<ExitCode, E
             let source = database(dir).await?;
             let backups = backups(dir, &sink);
             let kind = full.then_some(BackupKind::Full);
-            let manifest = backups.run(&source, &keys, kind).await?;
+            let manifest = backups.run(&*source, &keys, kind).await?;
             let pruned = if no_prune {
                 None
             } else {

@@ -20,8 +20,8 @@ use crate::link::HmacLinkSigner;
 use crate::notify::{Channel, Money, OutboxNotifier, Prices};
 use crate::publish::LocalFolderPublisher;
 use crate::store::sqlite::SqliteStore;
-use crate::store::Store;
-use secrecy::{ExposeSecret, SecretString};
+use crate::store::{open_database, Store};
+use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -221,18 +221,9 @@ impl Workspace {
         clock: Arc<dyn Clock>,
     ) -> Result<Workspace> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let url = config
-            .database_url
-            .as_ref()
-            .map(ExposeSecret::expose_secret);
-        let store: Arc<dyn Store> = match url {
+        let store: Arc<dyn Store> = match &config.database_url {
             None => Arc::new(SqliteStore::open(&dir.join("medicare.db")).await?),
-            Some(url) if url.starts_with("sqlite:") => Arc::new(SqliteStore::open_url(url).await?),
-            Some(_) => {
-                return Err(Error::Config(
-                    "this build supports sqlite: database URLs only".to_string(),
-                ))
-            }
+            Some(url) => open_database(url).await?,
         };
         let signer = Arc::new(HmacLinkSigner::from_key_file(
             &dir.join("keys/link.key"),

@@ -269,6 +269,67 @@ impl DeliveryStatus {
     }
 }
 
+/// One of `count` disjoint parts of a campaign's recipients, so several senders (processes,
+/// Lambda invocations) can split one campaign: shard `index` holds the recipients whose
+/// id leaves remainder `index` when divided by `count`. A recipient's SMS and email fall
+/// in the same shard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    index: u32,
+    count: u32,
+}
+
+impl Shard {
+    /// Shard `index` of `count` (`index < count`, `count >= 1`).
+    pub fn new(index: u32, count: u32) -> crate::Result<Shard> {
+        if count == 0 || index >= count {
+            return Err(crate::Error::invalid(
+                "shard",
+                format!(
+                    "shard {index} of {count} does not exist: shards are numbered 0 to count - 1"
+                ),
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Parses `index/count`, e.g. `0/4`.
+    pub fn parse(text: &str) -> crate::Result<Shard> {
+        let bad = || {
+            crate::Error::invalid(
+                "shard",
+                format!("{text:?} is not of the form index/count, e.g. 0/4"),
+            )
+        };
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        Shard::new(
+            index.trim().parse().map_err(|_| bad())?,
+            count.trim().parse().map_err(|_| bad())?,
+        )
+    }
+
+    /// Its number, from 0.
+    pub fn index(self) -> u32 {
+        self.index
+    }
+
+    /// How many shards there are.
+    pub fn count(self) -> u32 {
+        self.count
+    }
+
+    /// Whether the recipient belongs to this shard.
+    pub fn contains(self, recipient_id: i64) -> bool {
+        recipient_id.rem_euclid(i64::from(self.count)) == i64::from(self.index)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
 /// A delivery claimed for sending, with what is needed to build its message.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PendingDelivery {

@@ -15,7 +15,7 @@
 use super::engine::{human_date, Templates};
 use super::{
     Campaign, CampaignId, CampaignState, ChannelSummary, DeliveryOutcome, DeliveryStatus, Engine,
-    PendingDelivery,
+    PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::notify::{Channel, MessageValues, Notifier, NotifyError, OutboundMessage};
@@ -44,6 +44,15 @@ pub struct SendOptions {
     pub base_backoff: Duration,
     /// The longest backoff.
     pub max_backoff: Duration,
+    /// Send only this shard's recipients (absent: all of them), so that several
+    /// processes or Lambda invocations can split one campaign.
+    pub shard: Option<Shard>,
+    /// Absent (the default): this is the campaign's only sender, so a delivery found
+    /// `sending` at the start was left by a send that died, and goes back to the queue.
+    /// Present: other senders may be working the same campaign (claims never overlap,
+    /// so that is safe), and only claims older than this lease are presumed dead. Make it
+    /// longer than a batch can take to send, retries included.
+    pub in_flight_lease: Option<Duration>,
 }
 
 impl Default for SendOptions {
@@ -54,6 +63,8 @@ impl Default for SendOptions {
             max_attempts: 10,
             base_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(30),
+            shard: None,
+            in_flight_lease: None,
         }
     }
 }
@@ -175,7 +186,19 @@ impl Engine {
         started: Instant,
     ) -> Result<SendReport> {
         let id = campaign.id;
-        let requeued_in_flight = self.store.requeue_in_flight(id, round).await?;
+        let claimed_before = match options.in_flight_lease {
+            None => None,
+            Some(lease) => Some(
+                self.clock.now()
+                    - chrono::Duration::from_std(lease).map_err(|_| {
+                        Error::invalid("send options", "the in-flight lease is too long")
+                    })?,
+            ),
+        };
+        let requeued_in_flight = self
+            .store
+            .requeue_in_flight(id, round, options.shard, claimed_before)
+            .await?;
         if requeued_in_flight > 0 {
             tracing::warn!(
                 campaign = id.0,
@@ -252,7 +275,14 @@ impl Worker<'_> {
             let batch = self
                 .engine
                 .store
-                .claim_pending(self.campaign, self.channel, self.round, batch_size, now)
+                .claim_pending(
+                    self.campaign,
+                    self.channel,
+                    self.round,
+                    self.options.shard,
+                    batch_size,
+                    now,
+                )
                 .await?;
             if batch.is_empty() {
                 return Ok(tally);

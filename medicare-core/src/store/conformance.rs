@@ -202,11 +202,11 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
     );
 
     let a = store
-        .claim_pending(id, Channel::Sms, 0, 100, now)
+        .claim_pending(id, Channel::Sms, 0, None, 100, now)
         .await
         .unwrap();
     let b = store
-        .claim_pending(id, Channel::Sms, 0, 100, now)
+        .claim_pending(id, Channel::Sms, 0, None, 100, now)
         .await
         .unwrap();
     assert_eq!((a.len(), b.len()), (100, 100));
@@ -240,9 +240,21 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
     store.record_outcomes(&outcomes, now).await.unwrap();
 
     // `b` was never recorded: as after a crash, it goes back to the queue.
-    assert_eq!(store.requeue_in_flight(id, 0).await.unwrap(), 100);
+    // A lease that has not run out takes nothing back; the sole sender takes back all.
+    let earlier = now - chrono::Duration::seconds(1);
+    assert_eq!(
+        store
+            .requeue_in_flight(id, 0, None, Some(earlier))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.requeue_in_flight(id, 0, None, None).await.unwrap(),
+        100
+    );
     let rest = store
-        .claim_pending(id, Channel::Sms, 0, 1_000, now)
+        .claim_pending(id, Channel::Sms, 0, None, 1_000, now)
         .await
         .unwrap();
     assert_eq!(rest.len(), 200);
@@ -427,4 +439,198 @@ pub async fn reminder_rounds_cover_exactly_the_non_respondents(store: &dyn Store
     );
     assert_eq!(rounds[1].recipients, 30);
     assert_eq!(rounds[1].unfinished, 56);
+}
+
+/// Shards split the queue; concurrent claimers never share a delivery; a lease takes back
+/// only claims older than it, and only the shard's.
+pub async fn shards_and_concurrent_claims_split_the_queue(store: &dyn Store) {
+    use crate::campaign::Shard;
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
+    let (id, _, _) = sample_campaign(store, 300).await;
+    let pending = store
+        .delivery_counts(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|c| c.channel == Channel::Sms && c.status == DeliveryStatus::Pending)
+        .map(|c| c.count)
+        .sum::<u64>();
+    let shards = [
+        Shard::new(0, 3).unwrap(),
+        Shard::new(1, 3).unwrap(),
+        Shard::new(2, 3).unwrap(),
+    ];
+
+    // Six claimers at once (two per shard), each claiming small batches until empty.
+    let claimer = |shard: Shard| async move {
+        let mut mine = Vec::new();
+        loop {
+            let batch = store
+                .claim_pending(id, Channel::Sms, 0, Some(shard), 7, t0)
+                .await
+                .unwrap();
+            if batch.is_empty() {
+                return (shard, mine);
+            }
+            mine.extend(batch.into_iter().map(|d| (d.id, d.recipient_id)));
+        }
+    };
+    let results =
+        futures::future::join_all(shards.iter().chain(&shards).map(|&s| claimer(s))).await;
+    let mut seen = BTreeSet::new();
+    for (shard, claimed) in &results {
+        for &(delivery, recipient) in claimed {
+            assert!(
+                shard.contains(recipient),
+                "{shard} claimed recipient {recipient}"
+            );
+            assert!(seen.insert(delivery), "delivery {delivery} claimed twice");
+        }
+    }
+    assert_eq!(
+        seen.len() as u64,
+        pending,
+        "every pending delivery claimed once"
+    );
+
+    // Claims at t0 are all in flight. Claim nothing more; a lease ending before t0 takes
+    // nothing back, one ending at t0 takes back exactly the shard's claims.
+    let before = t0 - chrono::Duration::seconds(5);
+    assert_eq!(
+        store
+            .requeue_in_flight(id, 0, Some(shards[1]), Some(before))
+            .await
+            .unwrap(),
+        0
+    );
+    let shard1: u64 = results
+        .iter()
+        .filter(|(s, _)| *s == shards[1])
+        .map(|(_, c)| c.len() as u64)
+        .sum();
+    assert_eq!(
+        store
+            .requeue_in_flight(id, 0, Some(shards[1]), Some(t0))
+            .await
+            .unwrap(),
+        shard1
+    );
+    let again = store
+        .claim_pending(id, Channel::Sms, 0, None, 1_000, t0)
+        .await
+        .unwrap();
+    assert_eq!(again.len() as u64, shard1);
+    assert!(again.iter().all(|d| shards[1].contains(d.recipient_id)));
+}
+
+/// Several senders, each with its own connection to the same database (as separate
+/// processes or Lambda invocations would be), send one campaign at once: every delivery
+/// reaches the provider exactly once and ends recorded. `stores` must all open the same,
+/// empty database.
+pub async fn several_senders_deliver_every_message_once(stores: Vec<std::sync::Arc<dyn Store>>) {
+    use crate::campaign::{CampaignRequest, Engine, SendOptions, Shard};
+    use crate::clock::SystemClock;
+    use crate::link::HmacLinkSigner;
+    use crate::notify::RecordingNotifier;
+    use crate::publish::LocalFolderPublisher;
+    use std::sync::Arc;
+
+    assert!(stores.len() >= 2, "several senders need several stores");
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let recorder = Arc::new(RecordingNotifier::new());
+    let engines: Vec<Engine> = stores
+        .into_iter()
+        .map(|store| {
+            let signer = HmacLinkSigner::new(
+                secrecy::SecretBox::new(Box::new([7u8; 32])),
+                "https://forms.example.org",
+            )
+            .expect("valid base URL");
+            Engine::new(
+                store,
+                Arc::new(LocalFolderPublisher::new(dir.path().join("forms"))),
+                Arc::new(signer),
+                Arc::new(SystemClock),
+            )
+            .with_notifier(Channel::Sms, recorder.clone())
+            .with_notifier(Channel::Email, recorder.clone())
+        })
+        .collect();
+    let first = &engines[0];
+    first.import_patients(&population(1_200, 11)).await.unwrap();
+    let form = first.create_form(&sample_form()).await.unwrap();
+    let id = first
+        .create_campaign(&CampaignRequest::new(
+            "several senders",
+            form.id,
+            Arc::new(Filter::all()),
+        ))
+        .await
+        .unwrap();
+
+    // Small batches so the senders interleave; the last two share a shard.
+    let n = engines.len() as u32;
+    let sends = engines.iter().enumerate().map(|(i, engine)| {
+        let options = SendOptions {
+            concurrency: 16,
+            in_flight_lease: Some(std::time::Duration::from_secs(600)),
+            shard: (i as u32 + 1 < n).then(|| Shard::new(i as u32, n - 1).unwrap()),
+            ..SendOptions::default()
+        };
+        async move { engine.send(id, &options, &()).await.unwrap() }
+    });
+    let reports = futures::future::join_all(sends).await;
+    assert!(reports.iter().all(|r| r.requeued_in_flight == 0));
+
+    let sent = recorder.sent();
+    let mut once = BTreeSet::new();
+    for m in &sent {
+        assert!(
+            once.insert(m.delivery_id),
+            "delivery {} sent twice",
+            m.delivery_id
+        );
+    }
+    let counts = first.store().delivery_counts(id).await.unwrap();
+    let total = |status: DeliveryStatus| -> u64 {
+        counts
+            .iter()
+            .filter(|c| c.status == status)
+            .map(|c| c.count)
+            .sum()
+    };
+    assert_eq!(total(DeliveryStatus::Sent), sent.len() as u64);
+    assert_eq!(
+        total(DeliveryStatus::Pending) + total(DeliveryStatus::Sending),
+        0
+    );
+    let reported: u64 = reports.iter().flat_map(|r| r.sent.values()).sum();
+    assert_eq!(
+        reported,
+        sent.len() as u64,
+        "the reports add up to what was sent"
+    );
+    assert!(
+        sent.len() > 1_000,
+        "the campaign sent {} messages",
+        sent.len()
+    );
+    // Each sender sent a share (the work was split, not done by the first alone).
+    assert!(reports.iter().all(|r| r.sent.values().sum::<u64>() > 0));
+}
+
+/// The URL of a test server named by environment variable `var`
+/// (`MEDICARE_TEST_POSTGRES_URL`, ...). Absent, the suite is skipped, saying so, unless
+/// `CI` is set: in CI a missing server is a failure, not a skip.
+pub fn server_url(var: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var_os("CI").is_some() => {
+            panic!("{var} is not set: CI must start the server these tests need")
+        }
+        _ => {
+            eprintln!("skipped: {var} is not set, so no server to test against");
+            None
+        }
+    }
 }

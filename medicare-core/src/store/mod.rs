@@ -13,16 +13,19 @@ pub mod sqlite;
 
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, FormId, NewCampaign,
-    NewRecipient, PatientContact, PendingDelivery,
+    NewRecipient, PatientContact, PendingDelivery, Shard,
 };
-use crate::error::Result;
+use crate::backup::snapshot::{RestoreTarget, SnapshotSource};
+use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::form::FormSpec;
 use crate::notify::Channel;
 use crate::patient::{Patient, PatientId};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// A stored form.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -116,13 +119,16 @@ pub trait CampaignStore: Send + Sync + std::fmt::Debug {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
-    /// Atomically marks up to `limit` pending deliveries of (campaign, channel, round) as
-    /// `sending` and returns them, oldest first. Two claimers never get the same row.
+    /// Atomically marks up to `limit` pending deliveries of (campaign, channel, round) —
+    /// of `shard`'s recipients only, if given — as `sending` at `now`, and returns them,
+    /// oldest first. Claimers never get the same row, whether they share a process or
+    /// not: several senders can work one campaign at once.
     async fn claim_pending(
         &self,
         campaign: CampaignId,
         channel: Channel,
         round: i32,
+        shard: Option<Shard>,
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<PendingDelivery>>;
@@ -131,9 +137,18 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
     async fn record_outcomes(&self, outcomes: &[DeliveryOutcome], now: DateTime<Utc>)
         -> Result<()>;
 
-    /// Returns deliveries left `sending` by an interrupted send to `pending`, and says how
-    /// many there were: each may or may not have reached the provider.
-    async fn requeue_in_flight(&self, campaign: CampaignId, round: i32) -> Result<u64>;
+    /// Returns deliveries of the round (of `shard`'s recipients only, if given) left
+    /// `sending` by an interrupted send to `pending`, and says how many there were: each
+    /// may or may not have reached the provider. With `claimed_before`, only claims made
+    /// at or before then are taken back (other senders may still hold younger ones);
+    /// without it, every claim is (the caller is the only sender).
+    async fn requeue_in_flight(
+        &self,
+        campaign: CampaignId,
+        round: i32,
+        shard: Option<Shard>,
+        claimed_before: Option<DateTime<Utc>>,
+    ) -> Result<u64>;
 
     /// Delivery counts by channel, round, status and reason.
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>>;
@@ -151,4 +166,28 @@ pub trait Store:
 impl<T> Store for T where
     T: PatientStore + FormStore + CampaignStore + DeliveryStore + ResponseStore + FollowUpStore
 {
+}
+
+/// A whole database: the engine's [`Store`], and what backups read and restore into.
+/// Every backend is one.
+pub trait Database: Store + SnapshotSource + RestoreTarget {}
+
+impl<T> Database for T where T: Store + SnapshotSource + RestoreTarget {}
+
+/// Opens (and migrates) the database `url` names: `sqlite:` (file or `:memory:`),
+/// `postgres://` or `mysql://` (each with its cargo feature). The URL stays secret: it
+/// may carry a password, and no error repeats it.
+pub async fn open_database(url: &SecretString) -> Result<Arc<dyn Database>> {
+    let url = url.expose_secret();
+    let scheme = url.split(':').next().unwrap_or_default();
+    match scheme {
+        #[cfg(feature = "sqlite")]
+        "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open_url(url).await?)),
+        other => Err(Error::Config(match other {
+            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => format!(
+                "this build of medicare has no {scheme} support: enable its cargo feature"
+            ),
+            _ => "the database URL must start with sqlite:, postgres:// or mysql://".to_string(),
+        })),
+    }
 }

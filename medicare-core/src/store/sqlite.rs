@@ -13,7 +13,7 @@ use super::{
 };
 use crate::campaign::{
     Campaign, CampaignId, CampaignMessages, CampaignState, DeliveryCount, DeliveryOutcome,
-    DeliveryStatus, FormId, NewCampaign, NewRecipient, PatientContact, PendingDelivery,
+    DeliveryStatus, FormId, NewCampaign, NewRecipient, PatientContact, PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
@@ -143,6 +143,27 @@ where
         .await?;
     serde_json::from_str(&json)
         .map_err(|e| Error::Database(sqlx::Error::Decode(format!("bulk read: {e}").into())))
+}
+
+/// The claim query's shard condition (its parameters come from [`shard_params`]).
+fn shard_condition(shard: Option<Shard>) -> &'static str {
+    if shard.is_some() {
+        " AND recipient_id % ? = ?"
+    } else {
+        ""
+    }
+}
+
+/// The parameters of [`shard_condition`].
+fn shard_params(shard: Option<Shard>) -> Vec<SqlValue> {
+    shard
+        .map(|s| {
+            vec![
+                SqlValue::Int(s.count().into()),
+                SqlValue::Int(s.index().into()),
+            ]
+        })
+        .unwrap_or_default()
 }
 
 fn corrupt(what: &str, id: i64, why: String) -> Error {
@@ -574,6 +595,7 @@ impl DeliveryStore for SqliteStore {
         campaign: CampaignId,
         channel: Channel,
         round: i32,
+        shard: Option<Shard>,
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<PendingDelivery>> {
@@ -584,21 +606,21 @@ impl DeliveryStore for SqliteStore {
         // IMMEDIATE takes the write lock before reading, so no other sender, in this
         // process or another, can claim the same rows between the read and the update.
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut args = SqliteArguments::default();
-        for added in [
-            args.add(campaign.0),
-            args.add(round),
-            args.add(channel.as_str()),
-            args.add(limit),
-        ] {
-            added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
-        }
+        let mut params = vec![
+            SqlValue::Int(campaign.0),
+            SqlValue::Int(round.into()),
+            SqlValue::Text(channel.as_str().into()),
+        ];
+        params.extend(shard_params(shard));
+        params.push(SqlValue::Int(limit.into()));
         let sql = format!(
             "SELECT json_group_array(json_array(d.id, d.recipient_id, {address}, r.given_name, hex(r.link_nonce))) \
              FROM (SELECT id, recipient_id FROM deliveries WHERE campaign_id = ? AND round = ? \
-                   AND channel = ? AND status = 'pending' ORDER BY id LIMIT ?) d \
-             JOIN recipients r ON r.id = d.recipient_id"
+                   AND channel = ? AND status = 'pending'{} ORDER BY id LIMIT ?) d \
+             JOIN recipients r ON r.id = d.recipient_id",
+            shard_condition(shard)
         );
+        let args = arguments(&params)?;
         type Claimed = (i64, i64, Option<String>, String, String);
         let mut rows: Vec<Claimed> = fetch_json_array(&mut *tx, &sql, args).await?;
         if rows.is_empty() {
@@ -663,14 +685,29 @@ impl DeliveryStore for SqliteStore {
         Ok(())
     }
 
-    async fn requeue_in_flight(&self, campaign: CampaignId, round: i32) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET status = 'pending' WHERE campaign_id = ? AND round = ? AND status = 'sending'",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .execute(&self.pool)
-        .await?;
+    async fn requeue_in_flight(
+        &self,
+        campaign: CampaignId,
+        round: i32,
+        shard: Option<Shard>,
+        claimed_before: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "UPDATE deliveries SET status = 'pending' WHERE status = 'sending' AND campaign_id = ",
+        );
+        q.push_bind(campaign.0)
+            .push(" AND round = ")
+            .push_bind(round);
+        if let Some(shard) = shard {
+            q.push(" AND recipient_id % ")
+                .push_bind(i64::from(shard.count()))
+                .push(" = ")
+                .push_bind(i64::from(shard.index()));
+        }
+        if let Some(before) = claimed_before {
+            q.push(" AND updated_at <= ").push_bind(before);
+        }
+        let done = q.build().execute(&self.pool).await?;
         Ok(done.rows_affected())
     }
 
@@ -1088,7 +1125,20 @@ mod tests {
         );
     }
 
+    /// Two stores on one database file stand for two sending processes.
+    #[tokio::test]
+    async fn several_senders_deliver_every_message_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shared.db");
+        let mut stores: Vec<std::sync::Arc<dyn crate::store::Store>> = Vec::new();
+        for _ in 0..3 {
+            stores.push(std::sync::Arc::new(SqliteStore::open(&path).await.unwrap()));
+        }
+        c::several_senders_deliver_every_message_once(stores).await;
+    }
+
     conformance!(
+        shards_and_concurrent_claims_split_the_queue,
         patients_round_trip_and_import_is_atomic,
         filters_select_the_same_patients_as_in_memory,
         forms_are_stored_once,
