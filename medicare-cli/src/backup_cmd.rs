@@ -4,18 +4,19 @@
 //! local (on-premises) folder, `<workspace>/backups` unless `--to` or
 //! `MEDICARE_BACKUP_DIR` names another; keys live in `<workspace>/keys`.
 
+use crate::wiring;
 use clap::{Args, Subcommand};
 use medicare_core::backup::keys::{
     generate_identity, BackupKeys, Identities, KeyPaths, TrustedSigners,
 };
-use medicare_core::backup::local::LocalFolderSink;
 use medicare_core::backup::manifest::{BackupKind, Manifest};
 use medicare_core::backup::retention::PrunePlan;
 use medicare_core::backup::{Backups, CheckReport};
 use medicare_core::clock::SystemClock;
 use medicare_core::store::sqlite::SqliteStore;
 use medicare_core::store::{open_database, Database};
-use medicare_core::{Config, Error};
+use medicare_core::Error;
+use secrecy::SecretString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -102,9 +103,10 @@ pub enum KeysCommand {
 /// Where backups are kept.
 #[derive(Args)]
 pub struct SinkArgs {
-    /// The on-premises backup folder (default: `<workspace>/backups`).
+    /// Where backups are kept: the on-premises folder, or `s3://bucket/prefix` (default:
+    /// the `backups` setting, else `<workspace>/backups`).
     #[arg(long, env = "MEDICARE_BACKUP_DIR")]
-    to: Option<PathBuf>,
+    to: Option<String>,
 }
 
 /// Keys for reading backups.
@@ -129,16 +131,34 @@ impl ReadKeys {
     }
 }
 
-fn backups(dir: &Path, sink: &SinkArgs) -> Backups {
-    let folder = sink.to.clone().unwrap_or_else(|| dir.join("backups"));
-    Backups::new(
-        Arc::new(LocalFolderSink::new(folder)),
+/// The backups of the workspace in `dir`, kept where `--to`, `MEDICARE_BACKUP_DIR`,
+/// `MEDICARE_BACKUPS` or medicare.toml say (a folder or `s3://bucket/prefix`).
+async fn backups(
+    dir: &Path,
+    sink: &SinkArgs,
+    database: Option<&SecretString>,
+) -> Result<Backups, Error> {
+    let mut config = wiring::config(dir, database)?;
+    if let Some(to) = &sink.to {
+        config.backups = Some(match to.strip_prefix("s3://") {
+            Some(_) => to.clone(),
+            None => std::path::absolute(to)
+                .map_err(|e| Error::io(to, e))?
+                .display()
+                .to_string(),
+        });
+    }
+    let backends = wiring::backends(&config).await?;
+    Ok(Backups::new(
+        backends.backup_sink_or_folder(&config, dir)?,
         Arc::new(SystemClock),
-    )
+    ))
 }
 
-async fn database(dir: &Path) -> Result<Arc<dyn Database>, Error> {
-    match Config::load(dir)?.database_url {
+/// The database to back up: as the workspace's settings say, which must name one that
+/// exists (a backup never creates the database it reads).
+async fn database(dir: &Path, database: Option<&SecretString>) -> Result<Arc<dyn Database>, Error> {
+    match wiring::config(dir, database)?.database_url {
         Some(url) => open_database(&url).await,
         None => {
             let path = dir.join("medicare.db");
@@ -206,7 +226,12 @@ fn print_plan(plan: &PrunePlan, dry_run: bool) {
 }
 
 /// Runs one backup or key command in workspace `dir`.
-pub async fn run(command: Command, dir: &Path, json: bool) -> Result<ExitCode, Error> {
+pub async fn run(
+    command: Command,
+    dir: &Path,
+    db: Option<&SecretString>,
+    json: bool,
+) -> Result<ExitCode, Error> {
     let paths = KeyPaths::in_workspace(dir);
     match command {
         Command::Keys(KeysCommand::Generate { escrow }) => {
@@ -236,8 +261,8 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<ExitCode, E
             no_prune,
         }) => {
             let keys = BackupKeys::for_backup(&paths)?;
-            let source = database(dir).await?;
-            let backups = backups(dir, &sink);
+            let source = database(dir, db).await?;
+            let backups = backups(dir, &sink, db).await?;
             let kind = full.then_some(BackupKind::Full);
             let manifest = backups.run(&*source, &keys, kind).await?;
             let pruned = if no_prune {
@@ -256,7 +281,7 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<ExitCode, E
         }
         Command::Backup(BackupCommand::List { sink }) => {
             let trusted = TrustedSigners::from_file(&paths.signers())?;
-            let listing = backups(dir, &sink).list(&trusted).await?;
+            let listing = backups(dir, &sink, db).await?.list(&trusted).await?;
             if json {
                 print_json(&listing);
             } else {
@@ -273,7 +298,7 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<ExitCode, E
             restore_test,
         }) => {
             let (identities, trusted) = keys.load(&paths)?;
-            let backups = backups(dir, &sink);
+            let backups = backups(dir, &sink, db).await?;
             let id = backups.resolve(&id, &trusted).await?;
             let report = if restore_test {
                 backups.restore_test(&id, &identities, &trusted).await?
@@ -301,7 +326,7 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<ExitCode, E
             keys,
         }) => {
             let (identities, trusted) = keys.load(&paths)?;
-            let backups = backups(dir, &sink);
+            let backups = backups(dir, &sink, db).await?;
             let id = backups.resolve(&id, &trusted).await?;
             let report = backups
                 .restore_to_sqlite_file(&id, &identities, &trusted, &into, replace)
@@ -314,7 +339,10 @@ pub async fn run(command: Command, dir: &Path, json: bool) -> Result<ExitCode, E
         }
         Command::Backup(BackupCommand::Prune { sink, dry_run }) => {
             let trusted = TrustedSigners::from_file(&paths.signers())?;
-            let plan = backups(dir, &sink).prune(&trusted, dry_run).await?;
+            let plan = backups(dir, &sink, db)
+                .await?
+                .prune(&trusted, dry_run)
+                .await?;
             if json {
                 print_json(&plan);
             } else {

@@ -18,13 +18,15 @@ mod backup_cmd;
 mod output;
 mod progress;
 mod service_cmd;
+mod wiring;
 
 use clap::{Args, Parser, Subcommand};
 use medicare_core::campaign::{CampaignId, CampaignRequest};
 use medicare_core::filter::Filter;
 use medicare_core::form::FormSpec;
 use medicare_core::notify::Channel;
-use medicare_core::{Config, Error, Workspace};
+use medicare_core::Error;
+use secrecy::SecretString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,6 +42,11 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// The database URL (`sqlite:...`, `postgres://...`, `mysql://...`); overrides
+    /// `database_url` in medicare.toml and MEDICARE_DATABASE_URL. Default: medicare.db in
+    /// the workspace folder.
+    #[arg(long, global = true, value_name = "URL", value_parser = secret_url, hide_env_values = true)]
+    database: Option<SecretString>,
     #[command(subcommand)]
     command: Command,
 }
@@ -171,6 +178,11 @@ struct DemoArgs {
     seed: u64,
 }
 
+/// Keeps a database URL secret from the moment it is parsed (it may hold a password).
+fn secret_url(text: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(text.to_string()))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
@@ -219,15 +231,21 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 count: args.count,
                 seed: args.seed,
             };
-            let summary = medicare_core::demo::run_demo(&args.into, options, &bars).await?;
+            let config = wiring::demo_config(cli.database.as_ref())?;
+            let backends = wiring::backends(&config).await?;
+            let summary =
+                medicare_core::demo::run_demo_with(&args.into, config, backends, options, &bars)
+                    .await?;
             bars.finish();
             out.demo(&summary);
             return Ok(ExitCode::SUCCESS);
         }
-        Command::Backups(command) => return backup_cmd::run(command, &cli.dir, cli.json).await,
+        Command::Backups(command) => {
+            return backup_cmd::run(command, &cli.dir, cli.database.as_ref(), cli.json).await
+        }
         other => other,
     };
-    let ws = Workspace::open(&cli.dir, Config::load(&cli.dir)?).await?;
+    let ws = wiring::open_workspace(&cli.dir, cli.database.as_ref()).await?;
     let engine = ws.engine();
     match command {
         Command::Serve(args) => return service_cmd::run_serve(&ws, args).await,

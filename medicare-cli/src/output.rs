@@ -190,10 +190,9 @@ impl Printer {
         );
         println!("  sent in {:.2?}:", t.send);
         channel_lines(&d.send.channels);
-        println!(
-            "  outbox: {} messages in {}/outbox.jsonl",
-            d.outbox_lines, d.dir
-        );
+        if let Some(lines) = d.outbox_lines {
+            println!("  outbox: {lines} messages in {}/outbox.jsonl", d.dir);
+        }
         if let Some(f) = &d.follow_up {
             println!(
                 "  served on {}: {} answered, {} opened only, over HTTP in {:.2?} ({} unexpected)",

@@ -13,16 +13,20 @@
 //! A `medicare.toml` in the folder, then `MEDICARE_*` environment variables, override the
 //! defaults (each key below has a variable: `base_url` is `MEDICARE_BASE_URL`).
 
+use crate::backup::local::LocalFolderSink;
+use crate::backup::sink::BackupSink;
 use crate::campaign::{Engine, ReminderPolicy, SendOptions, MAX_REMINDERS};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::link::HmacLinkSigner;
+use crate::notify::Notifier;
 use crate::notify::{Channel, Money, OutboxNotifier, Prices};
+use crate::publish::FormPublisher;
 use crate::publish::LocalFolderPublisher;
 use crate::store::sqlite::SqliteStore;
-use crate::store::{open_database, Store};
+use crate::store::{open_database, Database};
 use secrecy::SecretString;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
@@ -57,6 +61,68 @@ pub struct Config {
     pub reminder_gap_hours: u32,
     /// Reminder rounds per campaign (1 to 5).
     pub max_reminders: u32,
+    /// Where form pages are published: a folder, or `s3://bucket/prefix` (needs the AWS
+    /// backends). Default: `forms/` in the workspace.
+    pub forms: Option<String>,
+    /// Where backups are stored: a folder, or `s3://bucket/prefix` (needs the AWS
+    /// backends). Default: `backups/` in the workspace.
+    pub backups: Option<String>,
+    /// How SMS are sent: `outbox` (the default: appended to `outbox.jsonl`) or `sns`.
+    pub sms: SmsTransport,
+    /// How emails are sent: `outbox` (the default) or `ses`.
+    pub email: EmailTransport,
+    /// The address emails are sent from (SES: a verified identity).
+    pub email_from: Option<String>,
+    /// The SES configuration set, if any (event publishing, suppression).
+    pub ses_configuration_set: Option<String>,
+    /// The SMS sender ID, where the destination country allows one.
+    pub sms_sender_id: Option<String>,
+    /// The KMS key (id, ARN or alias) for S3 server-side encryption and backup envelopes.
+    pub kms_key_id: Option<String>,
+    /// An endpoint for every AWS API (a local AWS-compatible server); absent: AWS itself.
+    pub aws_endpoint_url: Option<String>,
+}
+
+/// How SMS are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsTransport {
+    /// Appended to the workspace's outbox file.
+    #[default]
+    Outbox,
+    /// Amazon SNS, direct to the phone number.
+    Sns,
+}
+
+/// How emails are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmailTransport {
+    /// Appended to the workspace's outbox file.
+    #[default]
+    Outbox,
+    /// Amazon SES (v2 API), one email per recipient.
+    Ses,
+}
+
+/// Where a workspace keeps something: a local folder, or an S3 location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A folder on this machine.
+    Folder(PathBuf),
+    /// `s3://bucket/prefix`, as written.
+    S3(String),
+}
+
+impl Location {
+    /// `setting` (absent: `default` in the workspace) as a location.
+    pub fn resolve(setting: Option<&str>, dir: &Path, default: &str) -> Location {
+        match setting {
+            Some(s) if s.starts_with("s3://") => Location::S3(s.to_string()),
+            Some(s) => Location::Folder(dir.join(s)),
+            None => Location::Folder(dir.join(default)),
+        }
+    }
 }
 
 impl Default for Config {
@@ -75,6 +141,15 @@ impl Default for Config {
             link_requests_per_minute: NonZeroU32::new(60).expect("non-zero"),
             reminder_gap_hours: 72,
             max_reminders: MAX_REMINDERS,
+            forms: None,
+            backups: None,
+            sms: SmsTransport::Outbox,
+            email: EmailTransport::Outbox,
+            email_from: None,
+            ses_configuration_set: None,
+            sms_sender_id: None,
+            kms_key_id: None,
+            aws_endpoint_url: None,
         }
     }
 }
@@ -164,7 +239,47 @@ impl Config {
                     )
                 })?;
         }
+        let text = |k: &str| var(k).filter(|v| !v.is_empty());
+        for (key, field) in [
+            ("MEDICARE_FORMS", &mut self.forms),
+            ("MEDICARE_BACKUPS", &mut self.backups),
+            ("MEDICARE_EMAIL_FROM", &mut self.email_from),
+            (
+                "MEDICARE_SES_CONFIGURATION_SET",
+                &mut self.ses_configuration_set,
+            ),
+            ("MEDICARE_SMS_SENDER_ID", &mut self.sms_sender_id),
+            ("MEDICARE_KMS_KEY_ID", &mut self.kms_key_id),
+            ("MEDICARE_AWS_ENDPOINT_URL", &mut self.aws_endpoint_url),
+        ] {
+            if let Some(v) = text(key) {
+                *field = Some(v);
+            }
+        }
+        if let Some(v) = text("MEDICARE_SMS") {
+            self.sms = match v.as_str() {
+                "outbox" => SmsTransport::Outbox,
+                "sns" => SmsTransport::Sns,
+                _ => return Err(bad("MEDICARE_SMS", "must be outbox or sns".into())),
+            };
+        }
+        if let Some(v) = text("MEDICARE_EMAIL") {
+            self.email = match v.as_str() {
+                "outbox" => EmailTransport::Outbox,
+                "ses" => EmailTransport::Ses,
+                _ => return Err(bad("MEDICARE_EMAIL", "must be outbox or ses".into())),
+            };
+        }
         Ok(())
+    }
+
+    /// Whether any setting needs the AWS backends (S3, SNS, SES).
+    pub fn uses_aws(&self) -> bool {
+        let s3 = |l: &Option<String>| l.as_deref().is_some_and(|l| l.starts_with("s3://"));
+        s3(&self.forms)
+            || s3(&self.backups)
+            || self.sms == SmsTransport::Sns
+            || self.email == EmailTransport::Ses
     }
 
     /// The reminder limits these settings give.
@@ -200,18 +315,75 @@ impl Config {
     }
 }
 
+/// Services a workspace uses instead of its embedded defaults: the AWS ones come from
+/// `medicare_aws::backends(&config)`. Whatever is left empty is the embedded default.
+#[derive(Debug, Clone, Default)]
+pub struct Backends {
+    /// Where form pages are published (default: the local folder).
+    pub publisher: Option<Arc<dyn FormPublisher>>,
+    /// The notifier per channel (default: the outbox file).
+    pub notifiers: BTreeMap<Channel, Arc<dyn Notifier>>,
+    /// Where backups are stored (default: the local backup folder).
+    pub backup_sink: Option<Arc<dyn BackupSink>>,
+}
+
+impl Backends {
+    /// The backup sink: this one's, or the folder `config.backups` names (default:
+    /// `backups/` in `dir`).
+    pub fn backup_sink_or_folder(
+        &self,
+        config: &Config,
+        dir: &Path,
+    ) -> Result<Arc<dyn BackupSink>> {
+        if let Some(sink) = &self.backup_sink {
+            return Ok(sink.clone());
+        }
+        match Location::resolve(config.backups.as_deref(), dir, "backups") {
+            Location::Folder(folder) => Ok(Arc::new(LocalFolderSink::new(folder))),
+            Location::S3(_) => self.check(config).map(|()| unreachable!("checked above")),
+        }
+    }
+
+    /// Checks that every setting naming a service outside the folder has one here.
+    fn check(&self, config: &Config) -> Result<()> {
+        let missing = |what: &str| {
+            Err(Error::Config(format!(
+                "{what} needs the AWS backends, which this program was built without \
+                 (the medicare CLI and medicare-aws have them)"
+            )))
+        };
+        let s3 = |l: &Option<String>| l.as_deref().is_some_and(|l| l.starts_with("s3://"));
+        if config.sms == SmsTransport::Sns && !self.notifiers.contains_key(&Channel::Sms) {
+            return missing("sms = \"sns\"");
+        }
+        if config.email == EmailTransport::Ses && !self.notifiers.contains_key(&Channel::Email) {
+            return missing("email = \"ses\"");
+        }
+        if s3(&config.forms) && self.publisher.is_none() {
+            return missing("forms on s3://");
+        }
+        if s3(&config.backups) && self.backup_sink.is_none() {
+            return missing("backups on s3://");
+        }
+        Ok(())
+    }
+}
+
 /// A folder holding the embedded defaults, wired into an [`Engine`].
 #[derive(Debug, Clone)]
 pub struct Workspace {
     dir: PathBuf,
     config: Config,
+    database: Arc<dyn Database>,
+    backup_sink: Arc<dyn BackupSink>,
     engine: Engine,
 }
 
 impl Workspace {
-    /// Opens (creating as needed) the workspace in `dir` with `config`.
+    /// Opens (creating as needed) the workspace in `dir` with `config`, on the embedded
+    /// defaults.
     pub async fn open(dir: &Path, config: Config) -> Result<Workspace> {
-        Self::open_with_clock(dir, config, Arc::new(SystemClock)).await
+        Self::open_with(dir, config, Arc::new(SystemClock), Backends::default()).await
     }
 
     /// As [`Workspace::open`], reading the time from `clock`.
@@ -220,8 +392,20 @@ impl Workspace {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Workspace> {
+        Self::open_with(dir, config, clock, Backends::default()).await
+    }
+
+    /// Opens the workspace with `backends` standing in for the embedded defaults (the
+    /// settings that name other services must have theirs here).
+    pub async fn open_with(
+        dir: &Path,
+        config: Config,
+        clock: Arc<dyn Clock>,
+        backends: Backends,
+    ) -> Result<Workspace> {
+        backends.check(&config)?;
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        let store: Arc<dyn Store> = match &config.database_url {
+        let database: Arc<dyn Database> = match &config.database_url {
             None => Arc::new(SqliteStore::open(&dir.join("medicare.db")).await?),
             Some(url) => open_database(url).await?,
         };
@@ -229,21 +413,48 @@ impl Workspace {
             &dir.join("keys/link.key"),
             &config.base_url,
         )?);
-        let outbox = Arc::new(OutboxNotifier::open(dir.join("outbox.jsonl"))?);
-        let engine = Engine::new(
-            store,
-            Arc::new(LocalFolderPublisher::new(dir.join("forms"))),
-            signer,
-            clock,
-        )
-        .with_notifier(Channel::Sms, outbox.clone())
-        .with_notifier(Channel::Email, outbox)
-        .with_prices(config.prices());
+        let backup_sink = backends.backup_sink_or_folder(&config, dir)?;
+        let publisher = match backends.publisher {
+            Some(p) => p,
+            None => match Location::resolve(config.forms.as_deref(), dir, "forms") {
+                Location::Folder(folder) => Arc::new(LocalFolderPublisher::new(folder)),
+                Location::S3(_) => unreachable!("checked: an s3:// location has a publisher"),
+            },
+        };
+        let mut engine =
+            Engine::new(database.clone(), publisher, signer, clock).with_prices(config.prices());
+        let mut outbox: Option<Arc<OutboxNotifier>> = None;
+        for channel in [Channel::Sms, Channel::Email] {
+            let notifier: Arc<dyn Notifier> = match backends.notifiers.get(&channel) {
+                Some(n) => n.clone(),
+                None => match &outbox {
+                    Some(o) => o.clone(),
+                    None => {
+                        let o = Arc::new(OutboxNotifier::open(dir.join("outbox.jsonl"))?);
+                        outbox = Some(o.clone());
+                        o
+                    }
+                },
+            };
+            engine = engine.with_notifier(channel, notifier);
+        }
         Ok(Workspace {
             dir: dir.to_path_buf(),
             config,
+            database,
+            backup_sink,
             engine,
         })
+    }
+
+    /// The database (the engine's store, and what backups read and restore).
+    pub fn database(&self) -> &Arc<dyn Database> {
+        &self.database
+    }
+
+    /// Where backups are stored.
+    pub fn backup_sink(&self) -> &Arc<dyn BackupSink> {
+        &self.backup_sink
     }
 
     /// The engine.
@@ -299,5 +510,39 @@ mod tests {
             .apply_env(|k| (k == "MEDICARE_EMAIL_RATE").then(|| "0".to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("MEDICARE_EMAIL_RATE"), "{err}");
+    }
+
+    #[test]
+    fn aws_settings_are_read_and_refused_without_their_backends() {
+        let mut c = Config::default();
+        assert!(!c.uses_aws());
+        c.apply_env(|k| match k {
+            "MEDICARE_SMS" => Some("sns".to_string()),
+            "MEDICARE_FORMS" => Some("s3://forms-bucket/pages".to_string()),
+            "MEDICARE_KMS_KEY_ID" => Some("alias/medicare".to_string()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(c.sms, SmsTransport::Sns);
+        assert_eq!(c.kms_key_id.as_deref(), Some("alias/medicare"));
+        assert!(c.uses_aws());
+        let err = Backends::default().check(&c).unwrap_err();
+        assert!(
+            matches!(err, Error::Config(_)) && err.to_string().contains("sns"),
+            "{err}"
+        );
+        let err = c
+            .apply_env(|k| (k == "MEDICARE_EMAIL").then(|| "pigeon".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("MEDICARE_EMAIL"), "{err}");
+        let dir = Path::new("/srv/medicare");
+        assert_eq!(
+            Location::resolve(c.forms.as_deref(), dir, "forms"),
+            Location::S3("s3://forms-bucket/pages".into())
+        );
+        assert_eq!(
+            Location::resolve(None, dir, "backups"),
+            Location::Folder(dir.join("backups"))
+        );
     }
 }

@@ -6,10 +6,12 @@
 //! one reminder round to the non-respondents and writes the weekly report.
 
 use crate::campaign::{CampaignId, CampaignRequest, Preview, SendObserver, SendReport};
-use crate::config::{Config, Workspace};
+use crate::clock::SystemClock;
+use crate::config::{Backends, Config, Workspace};
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::form::FormSpec;
+use crate::notify::{Channel, Notifier, NotifyError, OutboundMessage, OutboxNotifier};
 use crate::patient::{generate, GenerateOptions, LUNG_CONDITIONS};
 use serde::Serialize;
 use std::path::Path;
@@ -112,8 +114,8 @@ pub struct DemoSummary {
     pub preview: Preview,
     /// What the send did.
     pub send: SendReport,
-    /// Lines in the outbox file.
-    pub outbox_lines: u64,
+    /// Lines in the outbox file (absent when no channel used it).
+    pub outbox_lines: Option<u64>,
     /// Step timings.
     pub timings: DemoTimings,
     /// Answers, reminder and report (feature `server`; `None` without it).
@@ -152,16 +154,68 @@ pub fn lung_filter() -> Filter {
 }
 
 /// Runs the demo in `dir`, which must be empty, missing, or an earlier demo's folder
-/// (which is reset).
+/// (which is reset), on the embedded defaults.
 pub async fn run_demo(
     dir: &Path,
     options: DemoOptions,
     observer: &dyn SendObserver,
 ) -> Result<DemoSummary> {
+    run_demo_with(
+        dir,
+        Config::default(),
+        Backends::default(),
+        options,
+        observer,
+    )
+    .await
+}
+
+/// As [`run_demo`], with `config` and `backends` choosing the database, the form
+/// publisher and the notifiers (PostgreSQL, MySQL, S3, SNS, SES...). A database server
+/// must hold no patients yet: the demo never mixes its synthetic population with real
+/// records.
+pub async fn run_demo_with(
+    dir: &Path,
+    config: Config,
+    mut backends: Backends,
+    options: DemoOptions,
+    observer: &dyn SendObserver,
+) -> Result<DemoSummary> {
     prepare_folder(dir)?;
     let total = Instant::now();
-    let ws = Workspace::open(dir, Config::default()).await?;
+    // The demo's simulated patients "receive" their messages: each notifier is wrapped so
+    // the links sent stay in memory for the follow-up to open.
+    let inbox = Arc::new(Inbox::default());
+    let mut outbox = None;
+    for channel in [Channel::Sms, Channel::Email] {
+        let inner = match backends.notifiers.remove(&channel) {
+            Some(n) => n,
+            None => match &outbox {
+                Some(o) => Arc::clone(o),
+                None => {
+                    let o: Arc<dyn Notifier> =
+                        Arc::new(OutboxNotifier::open(dir.join("outbox.jsonl"))?);
+                    outbox = Some(o.clone());
+                    o
+                }
+            },
+        };
+        backends.notifiers.insert(
+            channel,
+            Arc::new(Delivered {
+                inner,
+                inbox: inbox.clone(),
+            }),
+        );
+    }
+    let ws = Workspace::open_with(dir, config, Arc::new(SystemClock), backends).await?;
     let engine = ws.engine();
+    let already = engine.count_patients(&Filter::all()).await?;
+    if already > 0 {
+        return Err(Error::Conflict(format!(
+            "the demo needs an empty database, and this one holds {already} patients"
+        )));
+    }
 
     let t = Instant::now();
     let patients = generate(GenerateOptions {
@@ -198,10 +252,13 @@ pub async fn run_demo(
         .await?;
     let send_time = t.elapsed();
 
-    let outbox = std::fs::read(ws.outbox_path()).map_err(|e| Error::io(ws.outbox_path(), e))?;
-    let outbox_lines = outbox.iter().filter(|&&b| b == b'\n').count() as u64;
+    let outbox_lines = match std::fs::read(ws.outbox_path()) {
+        Ok(outbox) => Some(outbox.iter().filter(|&&b| b == b'\n').count() as u64),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(ws.outbox_path(), e)),
+    };
     #[cfg(feature = "server")]
-    let follow_up = Some(follow_up(&ws, campaign, &outbox, observer).await?);
+    let follow_up = Some(follow_up(&ws, campaign, &inbox.first_links(), observer).await?);
     #[cfg(not(feature = "server"))]
     let follow_up = None;
     Ok(DemoSummary {
@@ -255,12 +312,11 @@ fn demo_answers(recipient: i64) -> Vec<(String, String)> {
 async fn follow_up(
     ws: &Workspace,
     campaign: CampaignId,
-    outbox: &[u8],
+    links: &std::collections::BTreeMap<i64, String>,
     observer: &dyn SendObserver,
 ) -> Result<DemoFollowUp> {
     use crate::server::{client, router, serve, ServerOptions};
     use futures::StreamExt;
-    use std::collections::BTreeMap;
 
     let engine = ws.engine();
     let loopback = |e: std::io::Error| Error::Config(format!("cannot serve on loopback: {e}"));
@@ -280,24 +336,6 @@ async fn follow_up(
     let server = tokio::spawn(serve(listener, router(engine.clone(), options), async {
         let _ = stopped.await;
     }));
-
-    #[derive(serde::Deserialize)]
-    struct Line {
-        recipient_id: i64,
-        round: i32,
-        text: String,
-    }
-    let mut links = BTreeMap::new();
-    for (i, line) in outbox.split(|&b| b == b'\n').enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let line: Line = serde_json::from_slice(line)
-            .map_err(|e| Error::invalid(format!("outbox line {}", i + 1), e.to_string()))?;
-        if let (0, Some(path)) = (line.round, client::link_path(&line.text)) {
-            links.insert(line.recipient_id, path.to_string());
-        }
-    }
 
     let http = reqwest::Client::builder()
         .no_proxy()
@@ -347,6 +385,48 @@ async fn follow_up(
         report,
         tracking: engine.store().tracking_counts(campaign).await?,
     })
+}
+
+/// What the demo's simulated patients received: the path of each recipient's first-round
+/// link, kept in memory only.
+#[derive(Debug, Default)]
+struct Inbox {
+    links: std::sync::Mutex<std::collections::BTreeMap<i64, String>>,
+}
+
+impl Inbox {
+    fn first_links(&self) -> std::collections::BTreeMap<i64, String> {
+        self.links.lock().expect("inbox lock").clone()
+    }
+}
+
+/// A notifier that passes every message on and, once the provider accepted it, puts the
+/// link in the recipient's [`Inbox`].
+#[derive(Debug)]
+struct Delivered {
+    inner: Arc<dyn Notifier>,
+    inbox: Arc<Inbox>,
+}
+
+#[async_trait::async_trait]
+impl Notifier for Delivered {
+    async fn send(&self, message: &OutboundMessage) -> std::result::Result<String, NotifyError> {
+        let id = self.inner.send(message).await?;
+        if message.round == 0 {
+            if let Some(path) = crate::link::link_path(&message.text) {
+                self.inbox
+                    .links
+                    .lock()
+                    .expect("inbox lock")
+                    .insert(message.recipient_id, path.to_string());
+            }
+        }
+        Ok(id)
+    }
+
+    async fn flush(&self) -> std::result::Result<(), NotifyError> {
+        self.inner.flush().await
+    }
 }
 
 fn prepare_folder(dir: &Path) -> Result<()> {

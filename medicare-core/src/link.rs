@@ -178,6 +178,16 @@ impl LinkSigner for HmacLinkSigner {
     }
 }
 
+/// The `/f/{token}` path of the first link in a message's text, if any.
+pub fn link_path(text: &str) -> Option<&str> {
+    let start = text.find("/f/")?;
+    let rest = &text[start..];
+    let end = rest[3..]
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .map_or(rest.len(), |i| i + 3);
+    Some(&rest[..end])
+}
+
 /// Checks that a base URL is an absolute `http(s)` URL without query or fragment, and
 /// strips a trailing `/`.
 pub fn validate_base_url(base_url: &str) -> Result<String> {

@@ -3,15 +3,7 @@
 
 use reqwest::StatusCode;
 
-/// The `/f/{token}` path of the first link in a message's text, if any.
-pub fn link_path(text: &str) -> Option<&str> {
-    let start = text.find("/f/")?;
-    let rest = &text[start..];
-    let end = rest[3..]
-        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        .map_or(rest.len(), |i| i + 3);
-    Some(&rest[..end])
-}
+pub use crate::link::link_path;
 
 /// Opens `base` + `path` (recording the view) and returns the status.
 pub async fn open(client: &reqwest::Client, base: &str, path: &str) -> reqwest::Result<StatusCode> {
