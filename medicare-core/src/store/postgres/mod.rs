@@ -22,14 +22,14 @@ mod follow_up;
 mod patients;
 mod scratch;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use scratch::ScratchDatabase;
 
 use crate::error::{Error, Result};
 use crate::sql::SqlValue;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Arguments, ConnectOptions};
+use sqlx::{Arguments, ConnectOptions, Connection};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -61,14 +61,20 @@ impl PostgresStore {
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
         // Bulk statements legitimately take seconds: keep them out of warnings.
         let options = options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        // One connection first: a wrong host, port or password fails at once (a pool
+        // would retry until its timeout), and migrations run on it. The migrator takes
+        // an advisory lock, so processes starting together migrate once.
+        let mut first = options.connect().await.map_err(connect_error)?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&mut first)
+            .await?;
+        first.close().await?;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options)
             .await
             .map_err(connect_error)?;
-        // The migrator takes an advisory lock: processes starting together migrate once.
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(PostgresStore { pool })
     }
 
