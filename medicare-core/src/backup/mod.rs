@@ -41,6 +41,8 @@ pub mod keys;
 pub mod local;
 pub mod manifest;
 pub mod pipeline;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod retention;
 pub mod sink;
 pub mod snapshot;

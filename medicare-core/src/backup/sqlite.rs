@@ -7,7 +7,8 @@
 //! restore leaves the target exactly as it was.
 
 use super::snapshot::{
-    RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
+    checked_name, sort_for_restore, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot,
+    SnapshotSource, TableInfo, Value,
 };
 use crate::error::{Error, Result};
 use crate::form::{response_table_ddl, FormSpec};
@@ -18,38 +19,11 @@ use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo, ValueRef};
 
-/// The tables the migrations create, in an order that respects their references;
-/// every other table follows in name order.
-const KNOWN_ORDER: [&str; 6] = [
-    "patients",
-    "patient_conditions",
-    "forms",
-    "campaigns",
-    "recipients",
-    "deliveries",
-];
-
 /// Rows one scan batch carries.
 const BATCH: usize = 1_000;
 
 /// Values one multi-row `INSERT` binds at most (SQLite allows 32,766).
 const MAX_BINDS: usize = 30_000;
-
-/// Checks a table or column name read from a database or a backup before it is quoted
-/// into SQL.
-pub(crate) fn checked_name(name: &str) -> Result<String> {
-    if !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        Ok(Dialect::Sqlite.quote_ident(name))
-    } else {
-        Err(Error::invalid(
-            "table or column name in backup",
-            "only ASCII letters, digits and underscores are allowed",
-        ))
-    }
-}
 
 async fn table_names(conn: &mut SqliteConnection) -> Result<Vec<String>> {
     let mut names: Vec<String> = sqlx::query_scalar(
@@ -58,13 +32,7 @@ async fn table_names(conn: &mut SqliteConnection) -> Result<Vec<String>> {
     )
     .fetch_all(&mut *conn)
     .await?;
-    let rank = |n: &String| {
-        KNOWN_ORDER
-            .iter()
-            .position(|k| k == n)
-            .unwrap_or(KNOWN_ORDER.len())
-    };
-    names.sort_by_key(|n| rank(n));
+    sort_for_restore(&mut names);
     Ok(names)
 }
 

@@ -145,8 +145,14 @@ impl Engine {
             .send_round(&campaign, 0, options, observer, started)
             .await?;
         if report.channels.iter().all(ChannelSummary::is_complete) {
+            // Senders working one campaign together finish together: any of them may
+            // have marked it sent already.
             self.store
-                .set_campaign_state(id, &[CampaignState::Sending], CampaignState::Sent)
+                .set_campaign_state(
+                    id,
+                    &[CampaignState::Sending, CampaignState::Sent],
+                    CampaignState::Sent,
+                )
                 .await?;
         }
         Ok(report)

@@ -4,10 +4,12 @@
 //! implement and mock on its own; [`Store`] is all of them together, which is what the
 //! engine holds (`Arc<dyn Store>`). Every bulk write is one transaction: a failed import or
 //! campaign creation leaves nothing behind. Backends are feature-gated modules
-//! (`sqlite`, the default; PostgreSQL and MySQL follow) and share one behaviour suite,
+//! (`sqlite`, the default; `postgres`; MySQL follows) and share one behaviour suite,
 //! [`conformance`].
 
 pub mod conformance;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
@@ -183,6 +185,8 @@ pub async fn open_database(url: &SecretString) -> Result<Arc<dyn Database>> {
     match scheme {
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open_url(url).await?)),
+        #[cfg(feature = "postgres")]
+        "postgres" | "postgresql" => Ok(Arc::new(postgres::PostgresStore::connect(url).await?)),
         other => Err(Error::Config(match other {
             "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
                 format!("this build of medicare has no {scheme} support: enable its cargo feature")

@@ -1,0 +1,513 @@
+//! The PostgreSQL store as a backup source and restore target (Aurora PostgreSQL too).
+//!
+//! Tables are discovered from the catalog (every table of the current schema but the
+//! migration ledger), so per-form response tables and tables later issues add are
+//! covered. A snapshot is one `REPEATABLE READ, READ ONLY` transaction: every table is
+//! read as of one instant while campaigns go on. Values are written as SQLite holds them
+//! (booleans as 0/1, dates and timestamps as text), so a backup restores into either
+//! engine. A restore is one transaction, rows streamed with `COPY`, foreign keys checked
+//! at commit and identity sequences moved past the restored ids, so a failed restore
+//! leaves the target as it was and a finished one takes new rows at once.
+
+use super::snapshot::{
+    checked_name, sort_for_restore, Blob, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot,
+    SnapshotSource, TableInfo, Value,
+};
+use crate::error::{Error, Result};
+use crate::form::{response_table_ddl, FormSpec};
+use crate::sql::Dialect;
+use crate::store::postgres::copy::copy_in;
+use crate::store::postgres::PostgresStore;
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::TryStreamExt;
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Postgres, Row as _, Transaction};
+
+/// Rows one scan batch carries.
+const BATCH: usize = 1_000;
+
+/// How a column is read into a [`Value`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Integers and booleans (as 0/1), read as `bigint`.
+    Int,
+    /// Floats, read as `double precision`.
+    Real,
+    /// `bytea`.
+    Blob,
+    /// `timestamptz`, written as sqlx writes timestamps into SQLite.
+    Timestamp,
+    /// Everything else, read as text (dates as `YYYY-MM-DD`, decimals without trailing
+    /// zeros).
+    Text,
+}
+
+impl Kind {
+    fn of(type_name: &str) -> Kind {
+        match type_name {
+            "int2" | "int4" | "int8" | "bool" => Kind::Int,
+            "float4" | "float8" => Kind::Real,
+            "bytea" => Kind::Blob,
+            "timestamptz" => Kind::Timestamp,
+            _ => Kind::Text,
+        }
+    }
+
+    /// The select expression reading `column` (quoted) of type `type_name`.
+    fn select(type_name: &str, column: &str) -> String {
+        match type_name {
+            "bool" => format!("CAST(CAST({column} AS INTEGER) AS BIGINT)"),
+            "int2" | "int4" => format!("CAST({column} AS BIGINT)"),
+            "float4" => format!("CAST({column} AS DOUBLE PRECISION)"),
+            "int8" | "float8" | "bytea" | "timestamptz" => column.to_string(),
+            "date" => format!("to_char({column}, 'YYYY-MM-DD')"),
+            "numeric" => format!("CAST(trim_scale({column}) AS TEXT)"),
+            _ => format!("CAST({column} AS TEXT)"),
+        }
+    }
+
+    fn read(self, row: &PgRow, i: usize) -> Result<Value> {
+        Ok(match self {
+            Kind::Int => row.try_get::<Option<i64>, _>(i)?.map(Value::Int),
+            Kind::Real => row.try_get::<Option<f64>, _>(i)?.map(Value::Real),
+            Kind::Blob => row
+                .try_get::<Option<Vec<u8>>, _>(i)?
+                .map(|bytes| Value::Blob(Blob { bytes })),
+            Kind::Timestamp => row
+                .try_get::<Option<DateTime<Utc>>, _>(i)?
+                .map(|t| Value::Text(t.to_rfc3339_opts(SecondsFormat::AutoSi, false))),
+            Kind::Text => row.try_get::<Option<String>, _>(i)?.map(Value::Text),
+        }
+        .unwrap_or(Value::Null))
+    }
+}
+
+/// The tables of the current schema, in restore order.
+async fn table_names(conn: &mut PgConnection) -> Result<Vec<String>> {
+    let mut names: Vec<String> = sqlx::query_scalar(
+        "SELECT CAST(relname AS TEXT) FROM pg_class \
+         WHERE relnamespace = CAST(current_schema() AS regnamespace) AND relkind = 'r' \
+         AND relname <> '_sqlx_migrations' ORDER BY relname",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    sort_for_restore(&mut names);
+    Ok(names)
+}
+
+/// A table's columns with their type names, in order (none: no such table).
+async fn columns(conn: &mut PgConnection, table: &str) -> Result<Vec<(String, String)>> {
+    Ok(sqlx::query_as(
+        "SELECT CAST(a.attname AS TEXT), CAST(t.typname AS TEXT) FROM pg_attribute a \
+         JOIN pg_class c ON c.oid = a.attrelid JOIN pg_type t ON t.oid = a.atttypid \
+         WHERE c.relname = $1 AND c.relnamespace = CAST(current_schema() AS regnamespace) \
+         AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// A table's primary key columns, in key order.
+async fn primary_key(conn: &mut PgConnection, table: &str) -> Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT CAST(a.attname AS TEXT) FROM pg_index i \
+         JOIN pg_class c ON c.oid = i.indrelid \
+         CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k (attnum, ord) \
+         JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum \
+         WHERE c.relname = $1 AND c.relnamespace = CAST(current_schema() AS regnamespace) \
+         AND i.indisprimary ORDER BY k.ord",
+    )
+    .bind(table)
+    .fetch_all(&mut *conn)
+    .await?)
+}
+
+/// A consistent read of a PostgreSQL database.
+struct PostgresSnapshot {
+    tx: Transaction<'static, Postgres>,
+    tables: Vec<TableInfo>,
+    /// Per table: its select and how each column is read.
+    reads: Vec<(String, Vec<Kind>)>,
+}
+
+#[async_trait]
+impl SnapshotSource for PostgresStore {
+    async fn open_snapshot(&self) -> Result<Box<dyn Snapshot>> {
+        let mut tx = self
+            .pool()
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .await?;
+        let mut tables = Vec::new();
+        let mut reads = Vec::new();
+        for name in table_names(&mut tx).await? {
+            let cols = columns(&mut tx, &name).await?;
+            let mut selects = Vec::with_capacity(cols.len());
+            for (column, type_name) in &cols {
+                selects.push(Kind::select(type_name, &checked_name(column)?));
+            }
+            // A stable order: the primary key, text compared bytewise as SQLite does.
+            let mut order = Vec::new();
+            for key in primary_key(&mut tx, &name).await? {
+                let text = cols
+                    .iter()
+                    .any(|(c, t)| c == &key && Kind::of(t) == Kind::Text);
+                let quoted = checked_name(&key)?;
+                order.push(if text {
+                    format!("{quoted} COLLATE \"C\"")
+                } else {
+                    quoted
+                });
+            }
+            if order.is_empty() {
+                order = (1..=cols.len()).map(|i| i.to_string()).collect();
+            }
+            let sql = format!(
+                "SELECT {} FROM {} ORDER BY {}",
+                selects.join(", "),
+                checked_name(&name)?,
+                order.join(", ")
+            );
+            reads.push((sql, cols.iter().map(|(_, t)| Kind::of(t)).collect()));
+            tables.push(TableInfo {
+                name,
+                columns: cols.into_iter().map(|(c, _)| c).collect(),
+            });
+        }
+        Ok(Box::new(PostgresSnapshot { tx, tables, reads }))
+    }
+}
+
+#[async_trait]
+impl Snapshot for PostgresSnapshot {
+    fn tables(&self) -> &[TableInfo] {
+        &self.tables
+    }
+
+    async fn scan(&mut self, table: &TableInfo, visitor: &mut dyn RowVisitor) -> Result<u64> {
+        let index = self
+            .tables
+            .iter()
+            .position(|t| t == table)
+            .ok_or_else(|| Error::not_found(format!("table {} in the snapshot", table.name)))?;
+        let (sql, kinds) = &self.reads[index];
+        let mut stream = sqlx::query(sql).fetch(&mut *self.tx);
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut count = 0u64;
+        while let Some(row) = stream.try_next().await? {
+            batch.push(
+                kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(i, kind)| kind.read(&row, i))
+                    .collect::<Result<Row>>()?,
+            );
+            if batch.len() == BATCH {
+                count += BATCH as u64;
+                visitor.rows(std::mem::take(&mut batch)).await?;
+            }
+        }
+        count += batch.len() as u64;
+        if !batch.is_empty() {
+            visitor.rows(batch).await?;
+        }
+        Ok(count)
+    }
+}
+
+#[async_trait]
+impl RestoreTarget for PostgresStore {
+    async fn non_empty_tables(&self) -> Result<Vec<(String, u64)>> {
+        let mut conn = self.pool().acquire().await?;
+        let mut out = Vec::new();
+        for name in table_names(&mut conn).await? {
+            let n: i64 =
+                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", checked_name(&name)?))
+                    .fetch_one(&mut *conn)
+                    .await?;
+            if n > 0 {
+                out.push((name, n.unsigned_abs()));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn begin_restore(&self, replace: bool) -> Result<Box<dyn RestoreTx>> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("SET CONSTRAINTS ALL DEFERRED")
+            .execute(&mut *tx)
+            .await?;
+        if replace {
+            let response_tables: Vec<String> =
+                sqlx::query_scalar("SELECT response_table FROM forms")
+                    .fetch_all(&mut *tx)
+                    .await?;
+            let mut emptied = Vec::new();
+            for name in table_names(&mut tx).await? {
+                if response_tables.contains(&name) {
+                    sqlx::query(&format!("DROP TABLE {}", checked_name(&name)?))
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    emptied.push(checked_name(&name)?);
+                }
+            }
+            if !emptied.is_empty() {
+                sqlx::query(&format!("TRUNCATE {}", emptied.join(", ")))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        Ok(Box::new(PostgresRestore { tx }))
+    }
+}
+
+/// A restore into PostgreSQL: one transaction.
+struct PostgresRestore {
+    tx: Transaction<'static, Postgres>,
+}
+
+#[async_trait]
+impl RestoreTx for PostgresRestore {
+    async fn prepare_table(&mut self, table: &TableInfo) -> Result<()> {
+        let quoted = checked_name(&table.name)?;
+        let existing = columns(&mut self.tx, &table.name).await?;
+        if existing.is_empty() {
+            let spec: Option<String> =
+                sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = $1")
+                    .bind(&table.name)
+                    .fetch_optional(&mut *self.tx)
+                    .await?;
+            let Some(spec) = spec else {
+                return Err(Error::invalid(
+                    format!("backup table {}", table.name),
+                    "the target database has no such table and no form names it as its response table (restore into a database of the same version)",
+                ));
+            };
+            let spec: FormSpec = serde_json::from_str(&spec).map_err(|_| {
+                Error::invalid(
+                    format!("backup table {}", table.name),
+                    "its form's stored spec does not parse",
+                )
+            })?;
+            for ddl in response_table_ddl(&spec, &table.name, Dialect::Postgres)? {
+                sqlx::query(&ddl).execute(&mut *self.tx).await?;
+            }
+            return Ok(());
+        }
+        if existing.iter().map(|(c, _)| c).ne(table.columns.iter()) {
+            return Err(Error::invalid(
+                format!("backup table {} ({quoted})", table.name),
+                "its columns differ from the target database's (restore into a database of the same version)",
+            ));
+        }
+        Ok(())
+    }
+
+    async fn insert(&mut self, table: &TableInfo, rows: &[Row]) -> Result<()> {
+        let cols = table
+            .columns
+            .iter()
+            .map(|c| checked_name(c))
+            .collect::<Result<Vec<_>>>()?;
+        let statement = format!(
+            "COPY {} ({}) FROM STDIN",
+            checked_name(&table.name)?,
+            cols.join(", ")
+        );
+        copy_in(&mut self.tx, &statement, rows, |out, row| {
+            if row.len() != cols.len() {
+                return Err(Error::invalid(
+                    format!("backup table {}", table.name),
+                    "a row has the wrong number of values",
+                ));
+            }
+            for value in row {
+                match value {
+                    Value::Null => out.null(),
+                    Value::Int(i) => out.int(*i),
+                    Value::Real(f) => out.real(*f),
+                    Value::Text(s) => out.text(s),
+                    Value::Blob(b) => out.bytes(&b.bytes),
+                };
+            }
+            out.end_row();
+            Ok(())
+        })
+        .await?;
+        Ok(())
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<()> {
+        // Identity and serial columns continue after the restored ids.
+        let sequences: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT CAST(c.relname AS TEXT), CAST(a.attname AS TEXT), \
+             pg_get_serial_sequence(quote_ident(c.relname), a.attname) AS seq \
+             FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid \
+             WHERE c.relnamespace = CAST(current_schema() AS regnamespace) AND c.relkind = 'r' \
+             AND a.attnum > 0 AND NOT a.attisdropped \
+             AND pg_get_serial_sequence(quote_ident(c.relname), a.attname) IS NOT NULL",
+        )
+        .fetch_all(&mut *self.tx)
+        .await?;
+        for (table, column, sequence) in sequences {
+            sqlx::query(&format!(
+                "SELECT setval(CAST($1 AS regclass), COALESCE((SELECT MAX({}) FROM {}), 0) + 1, false)",
+                checked_name(&column)?,
+                checked_name(&table)?
+            ))
+            .bind(sequence)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Backups of a PostgreSQL database: a round trip into another, and through SQLite
+    //! and back (the format is engine-neutral).
+    use super::super::keys::{generate_identity, BackupKeys, Identities, KeyPaths};
+    use super::super::sink::MemorySink;
+    use super::super::{table_summaries, Backups};
+    use crate::clock::FixedClock;
+    use crate::patient::{generate, GenerateOptions};
+    use crate::store::postgres::tests::{at, populate, scratch};
+    use crate::store::postgres::PostgresStore;
+    use crate::store::{FormStore, PatientStore};
+    use std::sync::Arc;
+
+    async fn all_rows(store: &PostgresStore) -> (usize, usize) {
+        let patients = store.all_patients().await.unwrap().len();
+        let forms = store.forms().await.unwrap().len();
+        (patients, forms)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn backup_round_trip_restores_every_table_on_postgres_and_through_sqlite() {
+        scratch(|source_db| async move {
+            let source = source_db.store();
+            populate(source, 2_000, 300).await;
+            let dir = tempfile::tempdir().unwrap();
+            let paths = KeyPaths::in_workspace(dir.path());
+            generate_identity(&paths.identity(), &paths.recipients()).unwrap();
+            let keys = BackupKeys::for_backup(&paths).unwrap();
+            let identities = Identities::from_file(&paths.identity()).unwrap();
+            let backups =
+                Backups::new(Arc::new(MemorySink::new()), Arc::new(FixedClock::new(at())));
+
+            let manifest = backups.run(source, &keys, None).await.unwrap();
+            let expected = table_summaries(source).await.unwrap();
+            let names: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
+            assert_eq!(
+                names,
+                [
+                    "patients",
+                    "patient_conditions",
+                    "forms",
+                    "campaigns",
+                    "recipients",
+                    "deliveries",
+                    "non_respondents",
+                    "resp_1"
+                ]
+            );
+            let rows = |name: &str| expected.iter().find(|(n, _)| n == name).unwrap().1.rows;
+            assert_eq!(
+                (rows("patients"), rows("recipients"), rows("resp_1")),
+                (2_000, 2_000, 300)
+            );
+            assert_eq!(rows("non_respondents"), 1_700);
+
+            scratch(|target_db| async move {
+                let target = target_db.store();
+                backups
+                    .restore(
+                        &manifest.id,
+                        &identities,
+                        &keys.trusted,
+                        target,
+                        "target",
+                        false,
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(table_summaries(target).await.unwrap(), expected);
+                // A target holding rows is refused unless replaced; replaced, it is the same.
+                let err = backups
+                    .restore(
+                        &manifest.id,
+                        &identities,
+                        &keys.trusted,
+                        target,
+                        "target",
+                        false,
+                    )
+                    .await
+                    .unwrap_err();
+                assert!(matches!(err, crate::Error::Conflict(_)), "{err}");
+                backups
+                    .restore(
+                        &manifest.id,
+                        &identities,
+                        &keys.trusted,
+                        target,
+                        "target",
+                        true,
+                    )
+                    .await
+                    .unwrap();
+                assert_eq!(table_summaries(target).await.unwrap(), expected);
+                // New rows take ids after the restored ones.
+                let mut more = generate(GenerateOptions { count: 1, seed: 99 });
+                more[0].external_id = "after-restore".into();
+                target.insert_patients(&more).await.unwrap();
+                let last = target.all_patients().await.unwrap().pop().unwrap();
+                assert_eq!(
+                    (last.0 .0, last.1.external_id.as_str()),
+                    (2_001, "after-restore")
+                );
+                let mut spec = crate::form::FormSpec::from_toml_str(
+                    crate::store::postgres::tests::EVERY_TYPE_FORM,
+                )
+                .unwrap();
+                spec.name = "second".into();
+                let form = target.create_form(&spec, "x", at()).await.unwrap();
+                assert_eq!(form.response_table, "resp_2");
+
+                // Through SQLite and back: a PostgreSQL backup restores into SQLite, a
+                // backup of that into PostgreSQL, and every table is as it was.
+                let sqlite = crate::store::sqlite::SqliteStore::open(&dir.path().join("via.db"))
+                    .await
+                    .unwrap();
+                backups
+                    .restore(
+                        &manifest.id,
+                        &identities,
+                        &keys.trusted,
+                        &sqlite,
+                        "via.db",
+                        false,
+                    )
+                    .await
+                    .unwrap();
+                let later = Backups::new(
+                    Arc::new(MemorySink::new()),
+                    Arc::new(FixedClock::new(at() + chrono::Duration::hours(1))),
+                );
+                let via = later.run(&sqlite, &keys, None).await.unwrap();
+                later
+                    .restore(&via.id, &identities, &keys.trusted, target, "target", true)
+                    .await
+                    .unwrap();
+                assert_eq!(table_summaries(target).await.unwrap(), expected);
+                assert_eq!(all_rows(target).await, all_rows(source).await);
+            })
+            .await;
+        })
+        .await;
+    }
+}

@@ -1,0 +1,334 @@
+//! Campaigns (recipients and deliveries written by `COPY`) and the delivery queue
+//! (claimed with `FOR UPDATE SKIP LOCKED`, outcomes recorded through `UNNEST`).
+
+use super::copy::copy_in;
+use super::{corrupt, count, PostgresStore};
+use crate::campaign::{
+    Campaign, CampaignId, CampaignMessages, CampaignState, DeliveryCount, DeliveryOutcome,
+    DeliveryStatus, FormId, NewCampaign, NewRecipient, PendingDelivery, Shard,
+};
+use crate::error::{Error, Result};
+use crate::link::LinkNonce;
+use crate::notify::Channel;
+use crate::store::{CampaignStore, DeliveryStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder, Row};
+use std::collections::HashMap;
+
+const CAMPAIGN_COLUMNS: &str =
+    "id, name, form_id, filter, channels, state, messages_json, link_expires_at, created_at";
+
+fn campaign_from_row(r: &PgRow) -> Result<Campaign> {
+    let id: i64 = r.try_get(0)?;
+    let bad = |why: String| corrupt("campaign", id, why);
+    let channels: String = r.try_get(4)?;
+    let channels = channels
+        .split(',')
+        .map(Channel::parse)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(bad)?;
+    let state: String = r.try_get(5)?;
+    let messages: CampaignMessages =
+        serde_json::from_str(r.try_get(6)?).map_err(|e| bad(e.to_string()))?;
+    Ok(Campaign {
+        id: CampaignId(id),
+        name: r.try_get(1)?,
+        form_id: FormId(r.try_get(2)?),
+        filter: r.try_get(3)?,
+        channels,
+        state: CampaignState::parse(&state)
+            .ok_or_else(|| bad(format!("unknown state {state:?}")))?,
+        messages,
+        link_expires_at: r.try_get(7)?,
+        created_at: r.try_get(8)?,
+    })
+}
+
+/// `AND recipient_id % count = index` for a shard; nothing without one.
+fn push_shard(q: &mut QueryBuilder<'_, Postgres>, shard: Option<Shard>) {
+    if let Some(shard) = shard {
+        q.push(" AND recipient_id % ")
+            .push_bind(i64::from(shard.count()))
+            .push(" = ")
+            .push_bind(i64::from(shard.index()));
+    }
+}
+
+#[async_trait]
+impl CampaignStore for PostgresStore {
+    async fn create_campaign(
+        &self,
+        campaign: &NewCampaign,
+        recipients: &[NewRecipient],
+    ) -> Result<CampaignId> {
+        let channels: Vec<&str> = campaign.channels.iter().map(|c| c.as_str()).collect();
+        let messages = serde_json::to_string(&campaign.messages)
+            .map_err(|e| Error::invalid("campaign messages", e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO campaigns (name, form_id, filter, channels, state, messages_json, link_expires_at, created_at) \
+             VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7) RETURNING id",
+        )
+        .bind(&campaign.name)
+        .bind(campaign.form_id.0)
+        .bind(&campaign.filter)
+        .bind(channels.join(","))
+        .bind(messages)
+        .bind(campaign.link_expires_at)
+        .bind(campaign.created_at)
+        .fetch_one(&mut *tx)
+        .await?;
+
+        copy_in(
+            &mut tx,
+            "COPY recipients (campaign_id, patient_id, given_name, phone, email, link_nonce, token_hash) FROM STDIN",
+            recipients,
+            |row, r| {
+                row.int(id)
+                    .int(r.patient_id.0)
+                    .text(&r.given_name)
+                    .opt_text(r.phone.as_deref())
+                    .opt_text(r.email.as_deref())
+                    .bytes(&r.link.nonce.0)
+                    .bytes(&r.link.token_hash.0)
+                    .end_row();
+                Ok(())
+            },
+        )
+        .await?;
+        let ids: HashMap<i64, i64> =
+            sqlx::query_as("SELECT patient_id, id FROM recipients WHERE campaign_id = $1")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        copy_in(
+            &mut tx,
+            "COPY deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) FROM STDIN",
+            recipients,
+            |row, r| {
+                let recipient = *ids.get(&r.patient_id.0).ok_or_else(|| {
+                    corrupt("recipient of patient", r.patient_id.0, "not stored".into())
+                })?;
+                for d in &r.deliveries {
+                    let status = if d.suppressed.is_some() {
+                        DeliveryStatus::Suppressed
+                    } else {
+                        DeliveryStatus::Pending
+                    };
+                    row.int(id)
+                        .int(recipient)
+                        .text(d.channel.as_str())
+                        .int(0)
+                        .text(status.as_str())
+                        .opt_text(d.suppressed.map(|s| s.as_str()))
+                        .int(d.segments.into())
+                        .end_row();
+                }
+                Ok(())
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(CampaignId(id))
+    }
+
+    async fn campaign(&self, id: CampaignId) -> Result<Campaign> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1");
+        let row = sqlx::query(&sql)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("campaign {id}")))?;
+        campaign_from_row(&row)
+    }
+
+    async fn campaigns(&self) -> Result<Vec<Campaign>> {
+        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY id");
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(campaign_from_row).collect()
+    }
+
+    async fn set_campaign_state(
+        &self,
+        id: CampaignId,
+        from: &[CampaignState],
+        to: CampaignState,
+    ) -> Result<()> {
+        let from_names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let done = sqlx::query("UPDATE campaigns SET state = $1 WHERE id = $2 AND state = ANY($3)")
+            .bind(to.as_str())
+            .bind(id.0)
+            .bind(&from_names)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            return Ok(());
+        }
+        let current = self.campaign(id).await?.state;
+        Err(Error::Conflict(format!(
+            "campaign {id} is {current}; this needs it to be {}",
+            from_names.join(" or ")
+        )))
+    }
+
+    async fn recipient_count(&self, id: CampaignId) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recipients WHERE campaign_id = $1")
+            .bind(id.0)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(count(n))
+    }
+}
+
+#[async_trait]
+impl DeliveryStore for PostgresStore {
+    async fn claim_pending(
+        &self,
+        campaign: CampaignId,
+        channel: Channel,
+        round: i32,
+        shard: Option<Shard>,
+        limit: u32,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<PendingDelivery>> {
+        let address = match channel {
+            Channel::Sms => "r.phone",
+            Channel::Email => "r.email",
+        };
+        // Rows another claimer has locked are skipped, not waited for; a row claimed and
+        // committed meanwhile is re-checked under its lock and no longer `pending`.
+        let mut q = QueryBuilder::<Postgres>::new(
+            "WITH claimed AS (UPDATE deliveries SET status = 'sending', updated_at = ",
+        );
+        q.push_bind(now)
+            .push(" WHERE id IN (SELECT id FROM deliveries WHERE campaign_id = ")
+            .push_bind(campaign.0)
+            .push(" AND round = ")
+            .push_bind(round)
+            .push(" AND channel = ")
+            .push_bind(channel.as_str())
+            .push(" AND status = 'pending'");
+        push_shard(&mut q, shard);
+        q.push(" ORDER BY id LIMIT ")
+            .push_bind(i64::from(limit))
+            .push(" FOR UPDATE SKIP LOCKED) RETURNING id, recipient_id) ")
+            .push(format!(
+                "SELECT c.id, c.recipient_id, {address}, r.given_name, r.link_nonce \
+                 FROM claimed c JOIN recipients r ON r.id = c.recipient_id ORDER BY c.id"
+            ));
+        let rows: Vec<(i64, i64, Option<String>, String, Vec<u8>)> =
+            q.build_query_as().fetch_all(&self.pool).await?;
+        rows.into_iter()
+            .map(|(id, recipient_id, address, given_name, nonce)| {
+                let nonce: [u8; 16] = nonce
+                    .try_into()
+                    .map_err(|_| corrupt("delivery link nonce", id, "not 16 bytes".into()))?;
+                Ok(PendingDelivery {
+                    id,
+                    recipient_id,
+                    address,
+                    given_name,
+                    link_nonce: LinkNonce(nonce),
+                })
+            })
+            .collect()
+    }
+
+    async fn record_outcomes(
+        &self,
+        outcomes: &[DeliveryOutcome],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if outcomes.is_empty() {
+            return Ok(());
+        }
+        // In id order, so two transactions never lock the same rows in opposite orders.
+        let mut sorted: Vec<&DeliveryOutcome> = outcomes.iter().collect();
+        sorted.sort_unstable_by_key(|o| o.id);
+        let ids: Vec<i64> = sorted.iter().map(|o| o.id).collect();
+        let statuses: Vec<&str> = sorted.iter().map(|o| o.status.as_str()).collect();
+        let sent = |o: &&DeliveryOutcome| o.status == DeliveryStatus::Sent;
+        let providers: Vec<Option<&str>> = sorted
+            .iter()
+            .map(|o| sent(o).then_some(o.detail.as_str()))
+            .collect();
+        let reasons: Vec<Option<&str>> = sorted
+            .iter()
+            .map(|o| (!sent(o)).then_some(o.detail.as_str()))
+            .collect();
+        let attempts: Vec<i32> = sorted
+            .iter()
+            .map(|o| i32::try_from(o.attempts).unwrap_or(i32::MAX))
+            .collect();
+        // One statement is one transaction: every outcome is recorded, or none.
+        sqlx::query(
+            "UPDATE deliveries d SET status = v.status, provider_id = v.provider_id, \
+             reason = v.reason, attempts = d.attempts + v.attempts, updated_at = $6 \
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[]) \
+             AS v (id, status, provider_id, reason, attempts) \
+             WHERE d.id = v.id AND d.status = 'sending'",
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&providers)
+        .bind(&reasons)
+        .bind(&attempts)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn requeue_in_flight(
+        &self,
+        campaign: CampaignId,
+        round: i32,
+        shard: Option<Shard>,
+        claimed_before: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let mut q = QueryBuilder::<Postgres>::new(
+            "UPDATE deliveries SET status = 'pending' WHERE status = 'sending' AND campaign_id = ",
+        );
+        q.push_bind(campaign.0)
+            .push(" AND round = ")
+            .push_bind(round);
+        push_shard(&mut q, shard);
+        if let Some(before) = claimed_before {
+            q.push(" AND updated_at <= ").push_bind(before);
+        }
+        let done = q.build().execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
+        // Text ordered bytewise and NULLs first, as SQLite orders them.
+        let rows = sqlx::query(
+            "SELECT channel, round, status, reason, COUNT(*), COALESCE(SUM(segments), 0) \
+             FROM deliveries WHERE campaign_id = $1 GROUP BY channel, round, status, reason \
+             ORDER BY round, channel COLLATE \"C\", status COLLATE \"C\", reason COLLATE \"C\" NULLS FIRST",
+        )
+        .bind(campaign.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let channel: String = r.try_get(0)?;
+                let status: String = r.try_get(2)?;
+                let bad = |why: String| corrupt("delivery of campaign", campaign.0, why);
+                Ok(DeliveryCount {
+                    channel: Channel::parse(&channel).map_err(bad)?,
+                    round: r.try_get(1)?,
+                    status: DeliveryStatus::parse(&status)
+                        .ok_or_else(|| bad(format!("unknown status {status:?}")))?,
+                    reason: r.try_get(3)?,
+                    count: count(r.try_get(4)?),
+                    segments: count(r.try_get(5)?),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,124 @@
+//! The PostgreSQL store (and Aurora PostgreSQL), feature `postgres`.
+//!
+//! The schema (`migrations/postgres`) has the SQLite schema's tables, columns, keys and
+//! constraints in native types: identity keys, `date`, `timestamptz`, `boolean`,
+//! `bytea`. Bulk writes take PostgreSQL's fast paths: patients, recipients and
+//! deliveries are streamed with `COPY ... FROM STDIN` ([`copy`]), outcomes and condition
+//! codes are bound as arrays and spread with `UNNEST`, each inside one transaction, so a
+//! failed import or campaign creation leaves nothing behind.
+//!
+//! Several senders, in one process or many (Lambda invocations), can work one campaign at
+//! once: a claim is one `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)`, so
+//! concurrent claimers take disjoint batches without waiting for each other.
+//!
+//! The URL is the standard `postgres://user:password@host:port/database?sslmode=...`;
+//! TLS (rustls) follows its `sslmode` and `sslrootcert`, and the `PG*` environment
+//! variables fill what it leaves out (`PGPASSWORD`, ...). Neither the URL nor the
+//! password appears in any error or log line.
+
+mod campaigns;
+pub(crate) mod copy;
+mod follow_up;
+mod patients;
+mod scratch;
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use scratch::ScratchDatabase;
+
+use crate::error::{Error, Result};
+use crate::sql::SqlValue;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Arguments, ConnectOptions, Connection};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Connections one store opens at most: a sender holds at most two at a time (a claim and
+/// a record), the form service one per request in flight.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The PostgreSQL store.
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to the `postgres://` (or `postgresql://`) URL and applies the migrations.
+    /// TLS follows the URL's `sslmode` / `sslrootcert`; errors never repeat the URL.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url).map_err(|_| {
+            Error::Config(
+                "the database URL is not a valid postgres:// URL (postgres://user:password@host:port/database)"
+                    .into(),
+            )
+        })?;
+        Self::connect_with(options).await
+    }
+
+    /// Connects with `options` (built in code, e.g. with an IAM authentication token as
+    /// the password) and applies the migrations.
+    pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
+        // Bulk statements legitimately take seconds: keep them out of warnings.
+        let options = options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
+        // One connection first: a wrong host, port or password fails at once (a pool
+        // would retry until its timeout), and migrations run on it. The migrator takes
+        // an advisory lock, so processes starting together migrate once.
+        let mut first = options.connect().await.map_err(connect_error)?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&mut first)
+            .await?;
+        first.close().await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(connect_error)?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// The connection pool, for queries outside the traits (reports, checks, tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+/// A connection failure, said without the URL (sqlx's own message names no password, but
+/// configuration errors may quote the option they reject).
+fn connect_error(e: sqlx::Error) -> Error {
+    match e {
+        sqlx::Error::Configuration(_) => {
+            Error::Config("the PostgreSQL connection options are invalid".into())
+        }
+        other => Error::Database(other),
+    }
+}
+
+/// Binds compiled-filter and response values, in order.
+fn arguments(params: &[SqlValue]) -> Result<PgArguments> {
+    let mut args = PgArguments::default();
+    for p in params {
+        let added = match p {
+            SqlValue::Null => args.add(None::<String>),
+            SqlValue::Text(s) => args.add(s.as_str()),
+            SqlValue::Int(i) => args.add(*i),
+            SqlValue::Bool(b) => args.add(*b),
+            SqlValue::Date(d) => args.add(*d),
+        };
+        added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
+    }
+    Ok(args)
+}
+
+/// A stored row that does not decode into the domain type.
+fn corrupt(what: &str, id: i64, why: String) -> Error {
+    Error::Database(sqlx::Error::Decode(
+        format!("stored {what} {id} is invalid: {why}").into(),
+    ))
+}
+
+/// A count read from the database.
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
