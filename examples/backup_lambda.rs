@@ -5,33 +5,25 @@
 //!
 //! The handler is generic over that call ([`DailyBackup`]), so tests pass a stand-in and a
 //! sample event. `main` builds everything once (the Lambda init phase), then hands the
-//! handler to `lambda_runtime`. Until the AWS issue lands, the transport is the local
-//! (on-premises) folder sink: `MEDICARE_DIR` names the workspace (database and keys),
-//! `MEDICARE_BACKUP_DIR` the backup folder. Failures become the Lambda diagnostic
-//! (`errorType`, `errorMessage`), never carrying personal data.
+//! handler to `lambda_runtime`. The workspace comes from the environment (see
+//! [`lambda_support`]): the database (Aurora, from its secret), the backup sink
+//! (`MEDICARE_BACKUPS`: a folder, or `s3://bucket/prefix` with SSE-KMS and a KMS envelope)
+//! and the backup keys, installed from the secret `MEDICARE_BACKUP_KEYS_SECRET_ARN` (the
+//! public age recipients and the manifest signing key; the age identity that decrypts
+//! stays on premises). Failures become the Lambda diagnostic (`errorType`,
+//! `errorMessage`), never carrying personal data.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use medicare_core::backup::keys::{BackupKeys, KeyPaths};
-use medicare_core::backup::local::LocalFolderSink;
 use medicare_core::backup::{Backups, DailyReport};
 use medicare_core::clock::SystemClock;
-use medicare_core::store::sqlite::SqliteStore;
-use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use medicare_core::store::Database;
+use medicare_core::Workspace;
+use medicare_examples::lambda_support::{
+    install_key_files, open_workspace, HandlerError, ScheduledEvent,
+};
+use serde::Serialize;
 use std::sync::Arc;
-
-/// The fields of an EventBridge scheduled event the handler reads.
-#[derive(Debug, Clone, Deserialize)]
-pub struct ScheduledEvent {
-    /// The event id.
-    pub id: String,
-    /// Must be `Scheduled Event`.
-    #[serde(rename = "detail-type")]
-    pub detail_type: String,
-    /// When the schedule fired.
-    pub time: DateTime<Utc>,
-}
 
 /// What the handler returns (ids, counts and sizes only: no personal data).
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -48,17 +40,6 @@ pub struct BackupResponse {
     pub pruned: usize,
 }
 
-/// A failure, as the Lambda diagnostic (`errorType`, `errorMessage`) reports it.
-#[derive(Debug, Clone, Serialize, PartialEq, thiserror::Error)]
-#[error("{error_type}: {error_message}")]
-#[serde(rename_all = "camelCase")]
-pub struct HandlerError {
-    /// A stable type name.
-    pub error_type: String,
-    /// The message (library errors never carry personal data).
-    pub error_message: String,
-}
-
 /// The library call the handler makes, as a seam for tests.
 #[async_trait]
 pub trait DailyBackup: Send + Sync {
@@ -66,21 +47,22 @@ pub trait DailyBackup: Send + Sync {
     async fn daily(&self) -> medicare_core::Result<DailyReport>;
 }
 
-/// The real job: a workspace's database, keys and on-premises sink, built once.
+/// The real job: a workspace's database, backup keys and backup sink, built once.
 #[derive(Debug)]
 pub struct WorkspaceBackup {
-    store: SqliteStore,
+    database: Arc<dyn Database>,
     keys: BackupKeys,
     backups: Backups,
 }
 
 impl WorkspaceBackup {
-    /// Opens the workspace at `dir`, backing up into the folder `to`.
-    pub async fn open(dir: &std::path::Path, to: PathBuf) -> medicare_core::Result<Self> {
+    /// Backs up `ws`'s database into its backup sink (a folder, or S3 with SSE-KMS), with
+    /// the keys in its `keys/` folder.
+    pub fn new(ws: &Workspace) -> medicare_core::Result<Self> {
         Ok(WorkspaceBackup {
-            store: SqliteStore::open(&dir.join("medicare.db")).await?,
-            keys: BackupKeys::for_backup(&KeyPaths::in_workspace(dir))?,
-            backups: Backups::new(Arc::new(LocalFolderSink::new(to)), Arc::new(SystemClock)),
+            database: ws.database().clone(),
+            keys: BackupKeys::for_backup(&KeyPaths::in_workspace(ws.dir()))?,
+            backups: Backups::new(ws.backup_sink().clone(), Arc::new(SystemClock)),
         })
     }
 
@@ -94,7 +76,7 @@ impl WorkspaceBackup {
 #[async_trait]
 impl DailyBackup for WorkspaceBackup {
     async fn daily(&self) -> medicare_core::Result<DailyReport> {
-        self.backups.daily(&self.store, &self.keys).await
+        self.backups.daily(&*self.database, &self.keys).await
     }
 }
 
@@ -103,19 +85,11 @@ pub async fn handler(
     event: ScheduledEvent,
     job: &dyn DailyBackup,
 ) -> Result<BackupResponse, HandlerError> {
-    if event.detail_type != "Scheduled Event" {
-        return Err(HandlerError {
-            error_type: "UnexpectedEvent".into(),
-            error_message: format!(
-                "event {} is a {:?}, not a scheduled event",
-                event.id, event.detail_type
-            ),
-        });
-    }
-    let report = job.daily().await.map_err(|e| HandlerError {
-        error_type: "BackupFailed".into(),
-        error_message: e.to_string(),
-    })?;
+    event.check()?;
+    let report = job
+        .daily()
+        .await
+        .map_err(|e| HandlerError::new("BackupFailed", e))?;
     Ok(BackupResponse {
         backup_id: report.backup.id.clone(),
         kind: report.backup.kind.as_str().to_string(),
@@ -125,22 +99,13 @@ pub async fn handler(
     })
 }
 
-impl From<HandlerError> for lambda_runtime::Diagnostic {
-    fn from(e: HandlerError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: e.error_type,
-            error_message: e.error_message,
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let dir = PathBuf::from(std::env::var("MEDICARE_DIR").unwrap_or_else(|_| ".".into()));
-    let to = std::env::var("MEDICARE_BACKUP_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| dir.join("backups"));
-    let job = WorkspaceBackup::open(&dir, to).await?;
+    let ws = open_workspace().await?;
+    if let Ok(arn) = std::env::var("MEDICARE_BACKUP_KEYS_SECRET_ARN") {
+        install_key_files(ws.dir(), &arn, ws.config().aws_endpoint_url.as_deref()).await?;
+    }
+    let job = WorkspaceBackup::new(&ws)?;
     let job = &job;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<ScheduledEvent>| async move {
@@ -180,20 +145,16 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_scheduled_event_takes_the_daily_backup() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("medicare.db"))
-            .await
-            .unwrap();
-        use medicare_core::store::PatientStore;
-        store
-            .insert_patients(&generate(GenerateOptions { count: 50, seed: 3 }))
+        let ws = Workspace::open(dir.path(), Default::default()).await.unwrap();
+        ws.engine()
+            .import_patients(&generate(GenerateOptions { count: 50, seed: 3 }))
             .await
             .unwrap();
         let paths = KeyPaths::in_workspace(dir.path());
         generate_identity(&paths.identity(), &paths.recipients()).unwrap();
-        let at: DateTime<Utc> = "2026-03-02T02:00:00Z".parse().unwrap();
+        let at: chrono::DateTime<chrono::Utc> = "2026-03-02T02:00:00Z".parse().unwrap();
         let sink = Arc::new(MemorySink::new());
-        let job = WorkspaceBackup::open(dir.path(), dir.path().join("unused"))
-            .await
+        let job = WorkspaceBackup::new(&ws)
             .unwrap()
             .with_backups(Backups::new(sink, Arc::new(FixedClock::new(at))));
 

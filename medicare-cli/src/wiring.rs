@@ -29,10 +29,7 @@ pub fn demo_config(database: Option<&SecretString>) -> Result<Config, Error> {
 
 /// The services `config` names outside the workspace folder.
 pub async fn backends(config: &Config) -> Result<Backends, Error> {
-    // The AWS backends are wired in once medicare-aws has them; until then the workspace
-    // refuses AWS settings with a configuration error naming the setting.
-    let _ = config;
-    Ok(Backends::default())
+    medicare_aws::backends(config).await
 }
 
 /// Opens the workspace in `dir` as its settings say.
