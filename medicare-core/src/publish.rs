@@ -82,9 +82,57 @@ impl FormPublisher for LocalFolderPublisher {
     }
 }
 
+/// A behaviour suite every [`FormPublisher`] must pass; each function takes a publisher
+/// with nothing published yet (a fresh folder, a random prefix).
+pub mod conformance {
+    use super::FormPublisher;
+    use crate::error::Error;
+
+    /// A page (with non-ASCII text) reads back exactly; publishing again replaces it; an
+    /// unknown key is [`Error::NotFound`]; the location names the page.
+    pub async fn publishes_fetches_and_replaces(publisher: &dyn FormPublisher) {
+        let page = "<!doctype html><p>Caf\u{e9} \u{2014} r\u{e9}pondez \u{2713}</p>";
+        let location = publisher.publish("conformance_page", page).await.unwrap();
+        assert!(location.contains("conformance_page"), "{location}");
+        assert_eq!(publisher.fetch("conformance_page").await.unwrap(), page);
+        publisher
+            .publish("conformance_page", "<p>second</p>")
+            .await
+            .unwrap();
+        assert_eq!(
+            publisher.fetch("conformance_page").await.unwrap(),
+            "<p>second</p>"
+        );
+        assert!(matches!(
+            publisher.fetch("conformance_missing").await,
+            Err(Error::NotFound { .. })
+        ));
+    }
+
+    /// Keys that are not form names (paths, upper case, empty) are refused by both calls.
+    pub async fn refuses_hostile_keys(publisher: &dyn FormPublisher) {
+        for bad in ["../x", "a/b", "", "X", "a b", "x?y", "x.html"] {
+            let refused = |r: Result<String, Error>| matches!(r, Err(Error::InvalidInput { .. }));
+            assert!(
+                refused(publisher.publish(bad, "x").await),
+                "publish {bad:?}"
+            );
+            assert!(refused(publisher.fetch(bad).await), "fetch {bad:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_local_folder_passes_the_conformance_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = LocalFolderPublisher::new(dir.path().join("forms"));
+        conformance::publishes_fetches_and_replaces(&p).await;
+        conformance::refuses_hostile_keys(&p).await;
+    }
 
     #[tokio::test]
     async fn publishes_and_fetches_and_refuses_hostile_keys() {

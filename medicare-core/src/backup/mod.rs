@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod conformance;
 pub mod format;
 pub mod keys;
 pub mod local;

@@ -6,6 +6,7 @@
 //! implementation (the outbox file, the in-memory recorder, SNS, SES) gets them for free
 //! and behaves the same under throttling.
 
+pub mod conformance;
 mod cost;
 mod outbox;
 mod recording;
