@@ -145,7 +145,9 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_scheduled_event_takes_the_daily_backup() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace::open(dir.path(), Default::default()).await.unwrap();
+        let ws = Workspace::open(dir.path(), Default::default())
+            .await
+            .unwrap();
         ws.engine()
             .import_patients(&generate(GenerateOptions { count: 50, seed: 3 }))
             .await

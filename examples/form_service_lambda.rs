@@ -35,7 +35,6 @@ async fn client_ip(mut request: Request, next: Next) -> Response {
         .and_then(|context| match context {
             RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
             RequestContext::ApiGatewayV1(c) => c.identity.source_ip.clone(),
-            _ => None,
         })
         .and_then(|ip| ip.parse::<IpAddr>().ok());
     if let Some(ip) = ip {
@@ -85,7 +84,9 @@ mod tests {
     #[tokio::test]
     async fn an_api_gateway_event_opens_the_patients_form() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace::open(dir.path(), Config::default()).await.unwrap();
+        let ws = Workspace::open(dir.path(), Config::default())
+            .await
+            .unwrap();
         let engine = ws.engine();
         engine
             .import_patients(&generate(GenerateOptions { count: 40, seed: 8 }))
@@ -96,7 +97,11 @@ mod tests {
             .await
             .unwrap();
         let id = engine
-            .create_campaign(&CampaignRequest::new("lambda", form.id, Arc::new(Filter::all())))
+            .create_campaign(&CampaignRequest::new(
+                "lambda",
+                form.id,
+                Arc::new(Filter::all()),
+            ))
             .await
             .unwrap();
         engine.send(id, &Default::default(), &()).await.unwrap();
@@ -115,7 +120,9 @@ mod tests {
             response.headers()["referrer-policy"].to_str().unwrap(),
             "no-referrer"
         );
-        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
         assert!(String::from_utf8_lossy(&body).contains("Register for your vaccination"));
 
         let unknown = lambda_http::request::from_str(&api_gateway_event(

@@ -118,7 +118,10 @@ pub async fn install_key_files(
         if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
             anyhow::bail!("secret {arn} names a file {name:?} outside the keys folder");
         }
-        write_private(&dir.join("keys").join(&name), text.expose_secret().as_bytes())?;
+        write_private(
+            &dir.join("keys").join(&name),
+            text.expose_secret().as_bytes(),
+        )?;
     }
     Ok(())
 }
@@ -176,8 +179,9 @@ fn database_url(secret: &SecretString) -> anyhow::Result<SecretString> {
         username: String,
         password: SecretString,
     }
-    let master: Master = serde_json::from_str(secret.expose_secret())
-        .map_err(|_| anyhow::anyhow!("the database secret is not {{\"username\", \"password\"}} JSON"))?;
+    let master: Master = serde_json::from_str(secret.expose_secret()).map_err(|_| {
+        anyhow::anyhow!("the database secret is not {{\"username\", \"password\"}} JSON")
+    })?;
     let var = |k: &str| std::env::var(k).map_err(|_| anyhow::anyhow!("{k} is not set"));
     let scheme = var("MEDICARE_DATABASE_SCHEME")?;
     let host = var("MEDICARE_DATABASE_HOST")?;
@@ -226,7 +230,10 @@ mod tests {
     #[test]
     fn the_database_url_is_built_from_the_secret_with_tls_and_escaping() {
         std::env::set_var("MEDICARE_DATABASE_SCHEME", "postgres");
-        std::env::set_var("MEDICARE_DATABASE_HOST", "db.cluster.eu-west-2.rds.amazonaws.com");
+        std::env::set_var(
+            "MEDICARE_DATABASE_HOST",
+            "db.cluster.eu-west-2.rds.amazonaws.com",
+        );
         std::env::set_var("MEDICARE_DATABASE_NAME", "medicare");
         let secret = SecretString::from(r#"{"username":"admin","password":"p@ss/w:rd"}"#);
         let url = database_url(&secret).unwrap();

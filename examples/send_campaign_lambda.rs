@@ -104,10 +104,15 @@ mod tests {
     #[tokio::test]
     async fn sample_events_send_a_campaign_shard_by_shard() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace::open(dir.path(), Config::default()).await.unwrap();
+        let ws = Workspace::open(dir.path(), Config::default())
+            .await
+            .unwrap();
         let engine = ws.engine();
         engine
-            .import_patients(&generate(GenerateOptions { count: 200, seed: 4 }))
+            .import_patients(&generate(GenerateOptions {
+                count: 200,
+                seed: 4,
+            }))
             .await
             .unwrap();
         let form = engine

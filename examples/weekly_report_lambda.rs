@@ -157,7 +157,9 @@ mod tests {
     #[tokio::test]
     async fn a_scheduled_event_writes_the_weekly_report() {
         let dir = tempfile::tempdir().unwrap();
-        let ws = Workspace::open(dir.path(), Config::default()).await.unwrap();
+        let ws = Workspace::open(dir.path(), Config::default())
+            .await
+            .unwrap();
         let engine = ws.engine();
         engine
             .import_patients(&generate(GenerateOptions { count: 60, seed: 2 }))
@@ -168,7 +170,11 @@ mod tests {
             .await
             .unwrap();
         let id = engine
-            .create_campaign(&CampaignRequest::new("lambda", form.id, Arc::new(Filter::all())))
+            .create_campaign(&CampaignRequest::new(
+                "lambda",
+                form.id,
+                Arc::new(Filter::all()),
+            ))
             .await
             .unwrap();
         engine.send(id, &Default::default(), &()).await.unwrap();
@@ -176,11 +182,17 @@ mod tests {
         let event: ScheduledEvent = serde_json::from_str(SAMPLE).unwrap();
         let response = handler(event, &ws, &KeepLocal).await.unwrap();
         assert_eq!(response.campaigns, 1);
-        let reached = engine.store().tracking_counts(id).await.unwrap().sent;
-        assert_eq!(response.non_respondents, reached, "nobody has answered yet");
+        let recipients = engine.store().tracking_counts(id).await.unwrap().recipients;
+        assert_eq!(
+            response.non_respondents, recipients,
+            "nobody has answered yet"
+        );
         assert_eq!(response.stored.len(), 3);
         for file in &response.stored {
-            assert!(std::path::Path::new(file).starts_with(ws.reports_dir()), "{file}");
+            assert!(
+                std::path::Path::new(file).starts_with(ws.reports_dir()),
+                "{file}"
+            );
         }
 
         let mut wrong: ScheduledEvent = serde_json::from_str(SAMPLE).unwrap();

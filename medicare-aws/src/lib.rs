@@ -66,6 +66,7 @@
 pub mod connect;
 mod error;
 
+mod backends;
 mod backup;
 mod kms;
 mod location;
@@ -75,7 +76,9 @@ mod s3;
 mod ses;
 mod sns;
 
+pub use backends::backends;
 pub use backup::S3BackupSink;
+pub use connect::sdk_config;
 pub use kms::KmsEnvelope;
 pub use location::S3Location;
 pub use presign::{PresignedLinkSigner, MAX_PRESIGNED_EXPIRY};

@@ -14,7 +14,8 @@ use std::process::{Command, Output, Stdio};
 
 fn demo(into: &Path, count: u32, envs: &[(&str, &str)], database: Option<&str>) -> Value {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_medicare"));
-    cmd.env("MEDICARE_LOG", "warn").env_remove("MEDICARE_DATABASE_URL");
+    cmd.env("MEDICARE_LOG", "warn")
+        .env_remove("MEDICARE_DATABASE_URL");
     if let Some(url) = database {
         cmd.args(["--database", url]);
     }
@@ -24,11 +25,18 @@ fn demo(into: &Path, count: u32, envs: &[(&str, &str)], database: Option<&str>) 
         .stdin(Stdio::null());
     let out: Output = cmd.output().expect("medicare runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "status {:?}\nstderr {stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "status {:?}\nstderr {stderr}",
+        out.status
+    );
     if let Some(url) = database {
         let password = url.split('@').next().and_then(|s| s.rsplit(':').next());
         if let Some(p) = password.filter(|p| p.len() > 3) {
-            assert!(!stderr.contains(p), "the database password leaked to stderr");
+            assert!(
+                !stderr.contains(p),
+                "the database password leaked to stderr"
+            );
         }
     }
     serde_json::from_slice(&out.stdout).expect("JSON summary")
@@ -66,11 +74,7 @@ struct ServerDatabase {
 
 impl ServerDatabase {
     async fn create(admin_url: &str) -> ServerDatabase {
-        let name = format!(
-            "medicare_cli_{}_{}",
-            std::process::id(),
-            rand_suffix()
-        );
+        let name = format!("medicare_cli_{}_{}", std::process::id(), rand_suffix());
         let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
         let url = format!("{base}/{name}");
         execute(admin_url, &format!("CREATE DATABASE {name}")).await;
@@ -89,7 +93,12 @@ impl ServerDatabase {
 fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
     h.finish() % 1_000_000_000
 }
 
@@ -127,7 +136,12 @@ async fn demo_on_server(admin_url: &str) {
         .arg(dir2.path().join("demo"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(5), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(5),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     db.drop_it().await;
 }
 
@@ -224,7 +238,10 @@ async fn the_demo_runs_on_s3_sns_and_ses_in_moto() {
     .await
     .unwrap();
     check_summary(&summary, 2_000);
-    assert!(summary["outbox_lines"].is_null(), "nothing went to the outbox");
+    assert!(
+        summary["outbox_lines"].is_null(),
+        "nothing went to the outbox"
+    );
 
     // What moto received, this run's messages only.
     let data: Value = reqwest::get(format!("{moto}/moto-api/data.json"))
@@ -252,7 +269,10 @@ async fn the_demo_runs_on_s3_sns_and_ses_in_moto() {
         .filter(|m| m["source"] == sender.as_str())
         .map(|m| {
             (
-                m["destinations"]["ToAddresses"][0].as_str().unwrap().to_string(),
+                m["destinations"]["ToAddresses"][0]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
                 m["body"].as_str().unwrap().to_string(),
             )
         })
@@ -261,8 +281,16 @@ async fn the_demo_runs_on_s3_sns_and_ses_in_moto() {
     let reminded = &summary["follow_up"]["remind"]["send"]["sent"];
     let per = |v: &Value, k: &str| v[k].as_u64().unwrap_or(0);
     assert_eq!(sms.len() as u64, per(sent, "sms") + per(reminded, "sms"));
-    assert_eq!(emails.len() as u64, per(sent, "email") + per(reminded, "email"));
-    assert!(sms.len() > 300 && emails.len() > 300, "{} SMS, {} emails", sms.len(), emails.len());
+    assert_eq!(
+        emails.len() as u64,
+        per(sent, "email") + per(reminded, "email")
+    );
+    assert!(
+        sms.len() > 300 && emails.len() > 300,
+        "{} SMS, {} emails",
+        sms.len(),
+        emails.len()
+    );
 
     // Every message carries its own patient's link: the token hashes to a recipient whose
     // frozen contact is the address moto delivered to.
@@ -281,7 +309,10 @@ async fn the_demo_runs_on_s3_sns_and_ses_in_moto() {
             .await
             .unwrap_or_else(|e| panic!("a {channel} link matches no recipient: {e}"));
             let (recipient, address): (i64, String) = (row.get(0), row.get(1));
-            assert_eq!(&address, to, "recipient {recipient}'s {channel} went elsewhere");
+            assert_eq!(
+                &address, to,
+                "recipient {recipient}'s {channel} went elsewhere"
+            );
             seen.insert((channel, recipient));
         }
     }
@@ -293,9 +324,21 @@ async fn the_demo_runs_on_s3_sns_and_ses_in_moto() {
         "every first-round message went to a different recipient"
     );
     // The form page went to S3, encrypted with the KMS key, as HTML.
-    let listed = s3.list_objects_v2().bucket(&bucket).prefix("forms/").send().await.unwrap();
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("forms/")
+        .send()
+        .await
+        .unwrap();
     let page_key = listed.contents()[0].key().unwrap().to_string();
-    let page = s3.head_object().bucket(&bucket).key(&page_key).send().await.unwrap();
+    let page = s3
+        .head_object()
+        .bucket(&bucket)
+        .key(&page_key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.content_type(), Some("text/html; charset=utf-8"));
     assert_eq!(
         page.server_side_encryption(),

@@ -1,0 +1,75 @@
+//! From settings to services: the AWS implementations a [`Config`] names, ready for
+//! [`medicare_core::Workspace::open_with`]. The CLI and the Lambda examples call
+//! [`backends`], so choosing S3, SNS, SES or KMS is configuration, never code.
+
+use crate::{
+    sdk_config, EmailOptions, S3BackupSink, S3FormPublisher, S3Location, SesEmailNotifier,
+    SmsOptions, SnsSmsNotifier,
+};
+use medicare_core::config::{Backends, Config, EmailTransport, SmsTransport};
+use medicare_core::notify::Channel;
+use medicare_core::{Error, Result};
+use std::sync::Arc;
+
+/// The AWS services `config` names (`forms`/`backups` on `s3://`, `sms = "sns"`,
+/// `email = "ses"`), built from one aws-config chain with `aws_endpoint_url` as the
+/// endpoint override; what it names locally is left to the embedded defaults. The SNS
+/// notifier's opted-out list is loaded before it is returned.
+pub async fn backends(config: &Config) -> Result<Backends> {
+    let mut backends = Backends::default();
+    if !config.uses_aws() {
+        return Ok(backends);
+    }
+    let sdk = sdk_config(config.aws_endpoint_url.as_deref()).await?;
+    let s3 = |setting: &Option<String>| -> Result<Option<S3Location>> {
+        match setting.as_deref() {
+            Some(s) if s.starts_with("s3://") => S3Location::parse(s).map(Some),
+            _ => Ok(None),
+        }
+    };
+    if let Some(location) = s3(&config.forms)? {
+        backends.publisher = Some(Arc::new(S3FormPublisher::new(
+            &sdk,
+            location,
+            config.kms_key_id.clone(),
+        )));
+    }
+    if let Some(location) = s3(&config.backups)? {
+        backends.backup_sink = Some(Arc::new(S3BackupSink::new(
+            &sdk,
+            location,
+            config.kms_key_id.clone(),
+        )));
+    }
+    if config.sms == SmsTransport::Sns {
+        let sns = SnsSmsNotifier::new(
+            &sdk,
+            SmsOptions {
+                sender_id: config.sms_sender_id.clone(),
+                ..SmsOptions::default()
+            },
+        )?;
+        let opted_out = sns.sync_opted_out().await?;
+        tracing::info!(opted_out, "SNS opted-out list loaded");
+        backends.notifiers.insert(Channel::Sms, Arc::new(sns));
+    }
+    if config.email == EmailTransport::Ses {
+        let from = config.email_from.clone().ok_or_else(|| {
+            Error::Config(
+                "email = \"ses\" needs email_from (MEDICARE_EMAIL_FROM): a verified SES identity"
+                    .into(),
+            )
+        })?;
+        backends.notifiers.insert(
+            Channel::Email,
+            Arc::new(SesEmailNotifier::new(
+                &sdk,
+                EmailOptions {
+                    from,
+                    configuration_set: config.ses_configuration_set.clone(),
+                },
+            )?),
+        );
+    }
+    Ok(backends)
+}
