@@ -395,42 +395,22 @@ mod tests {
 
             scratch(|target_db| async move {
                 let target = target_db.store();
-                backups
-                    .restore(
+                let restore = |replace| {
+                    backups.restore(
                         &manifest.id,
                         &identities,
                         &keys.trusted,
                         target,
                         "target",
-                        false,
+                        replace,
                     )
-                    .await
-                    .unwrap();
+                };
+                restore(false).await.unwrap();
                 assert_eq!(table_summaries(target).await.unwrap(), expected);
                 // A target holding rows is refused unless replaced; replaced, it is the same.
-                let err = backups
-                    .restore(
-                        &manifest.id,
-                        &identities,
-                        &keys.trusted,
-                        target,
-                        "target",
-                        false,
-                    )
-                    .await
-                    .unwrap_err();
+                let err = restore(false).await.unwrap_err();
                 assert!(matches!(err, crate::Error::Conflict(_)), "{err}");
-                backups
-                    .restore(
-                        &manifest.id,
-                        &identities,
-                        &keys.trusted,
-                        target,
-                        "target",
-                        true,
-                    )
-                    .await
-                    .unwrap();
+                restore(true).await.unwrap();
                 assert_eq!(table_summaries(target).await.unwrap(), expected);
                 // New rows take ids after the restored ones.
                 let mut more = generate(GenerateOptions { count: 1, seed: 99 });
