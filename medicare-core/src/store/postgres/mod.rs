@@ -34,7 +34,7 @@ use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Connections one store opens at most: a sender holds at most two at a time (a claim and
+/// Connections one store opens at most: a sender holds one or two per channel (a claim,
 /// a record), the form service one per request in flight.
 const MAX_CONNECTIONS: u32 = 8;
 
@@ -57,8 +57,8 @@ impl PostgresStore {
         Self::connect_with(options).await
     }
 
-    /// Connects with `options` (built in code, e.g. with an IAM authentication token as
-    /// the password) and applies the migrations.
+    /// Connects with `options` (built in code rather than parsed from a URL) and applies
+    /// the migrations.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
         // Bulk statements legitimately take seconds: keep them out of warnings.
         let options = options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
