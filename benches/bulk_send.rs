@@ -5,6 +5,9 @@
 //! in-memory recording notifier with no rate limit, so what is measured is the engine
 //! and the store, not a provider. Throughput is reported in recipients per second.
 //! A second group measures the demo's audience (patients with a lung condition).
+//!
+//! Other backends follow at the end, each run only when its server's admin URL is set
+//! (`MEDICARE_BENCH_POSTGRES_URL`), on a scratch database dropped afterwards.
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
@@ -18,6 +21,7 @@ use medicare_core::notify::{Channel, RecordingNotifier};
 use medicare_core::patient::{generate, GenerateOptions};
 use medicare_core::publish::LocalFolderPublisher;
 use medicare_core::store::sqlite::SqliteStore;
+use medicare_core::store::Store;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,6 +40,11 @@ async fn setup() -> Setup {
             .await
             .expect("store"),
     );
+    setup_on(store, dir).await
+}
+
+/// The bench's patients and form on `store` (any backend).
+async fn setup_on(store: Arc<dyn Store>, dir: tempfile::TempDir) -> Setup {
     let signer = Arc::new(
         HmacLinkSigner::from_key_file(&dir.path().join("link.key"), "https://forms.example.org")
             .expect("signer"),
@@ -127,9 +136,101 @@ fn bulk_send(c: &mut Criterion) {
     }
 }
 
+/// Creates and sends one campaign over every patient, timing each phase.
+async fn timed_create_and_send(setup: &Setup, n: u64) -> (Duration, Duration) {
+    let notifier = Arc::new(RecordingNotifier::new());
+    let engine = setup
+        .engine
+        .clone()
+        .with_notifier(Channel::Sms, notifier.clone())
+        .with_notifier(Channel::Email, notifier);
+    let request = CampaignRequest::new(format!("bench {n}"), setup.form, Arc::new(Filter::all()));
+    let start = Instant::now();
+    let id = engine.create_campaign(&request).await.expect("create");
+    let created = start.elapsed();
+    let report = engine
+        .send(id, &SendOptions::default(), &())
+        .await
+        .expect("send");
+    let sent = start.elapsed() - created;
+    assert!(report.sent.values().sum::<u64>() > 0);
+    let recipients = engine.store().recipient_count(id).await.expect("count");
+    assert_eq!(recipients, PATIENTS as u64);
+    (created, sent)
+}
+
+/// The create-and-send group of a server backend: `group` names it; the phase figures
+/// (campaign creation, send, total, recipients per second) are printed after it.
+fn server_group(c: &mut Criterion, rt: &tokio::runtime::Runtime, setup: &Setup, group: &str) {
+    let mut n = 0;
+    let (mut created, mut sent) = (Duration::ZERO, Duration::ZERO);
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10)
+        .sampling_mode(criterion::SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(30))
+        .throughput(Throughput::Elements(PATIENTS as u64));
+    g.bench_function("all_112500_patients", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                n += 1;
+                let (c, s) = rt.block_on(timed_create_and_send(setup, n));
+                created += c;
+                sent += s;
+                total += c + s;
+            }
+            total
+        });
+    });
+    g.finish();
+    let runs = u32::try_from(n).unwrap_or(u32::MAX).max(1);
+    let (created, sent) = (created / runs, sent / runs);
+    let per_second = |d: Duration| PATIENTS as f64 / d.as_secs_f64();
+    println!(
+        "{group}: {PATIENTS} recipients, mean of {runs} runs: campaign create {created:.2?} \
+         ({:.0} recipients/s), send {sent:.2?} ({:.0}/s), total {:.2?} ({:.0}/s)",
+        per_second(created),
+        per_second(sent),
+        created + sent,
+        per_second(created + sent),
+    );
+}
+
+/// PostgreSQL: the same campaign on a scratch database of the server at
+/// `MEDICARE_BENCH_POSTGRES_URL` (an admin URL); skipped, saying so, without it.
+fn bulk_send_postgres(c: &mut Criterion) {
+    use medicare_core::store::postgres::ScratchDatabase;
+    let Some(url) = std::env::var("MEDICARE_BENCH_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped create_and_send_postgres: MEDICARE_BENCH_POSTGRES_URL is not set");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let db = rt
+        .block_on(ScratchDatabase::create(&url))
+        .expect("scratch database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let start = Instant::now();
+    let setup = rt.block_on(setup_on(Arc::new(db.store().clone()), dir));
+    let import = start.elapsed();
+    println!(
+        "postgres: import of {PATIENTS} patients {import:.2?} ({:.0} patients/s)",
+        PATIENTS as f64 / import.as_secs_f64()
+    );
+    server_group(c, &rt, &setup, "create_and_send_postgres");
+    rt.block_on(db.drop_database())
+        .expect("drop the scratch database");
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default();
-    targets = bulk_send
+    targets = bulk_send, bulk_send_postgres
 }
 criterion_main!(benches);

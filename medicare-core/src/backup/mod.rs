@@ -49,6 +49,7 @@ pub mod sink;
 pub mod snapshot;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod tables;
 #[cfg(test)]
 mod tests;
 

@@ -10,11 +10,10 @@
 //! leaves the target as it was and a finished one takes new rows at once.
 
 use super::snapshot::{
-    checked_name, sort_for_restore, Blob, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot,
-    SnapshotSource, TableInfo, Value,
+    Blob, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
 };
+use super::tables::{checked_name, prepare_statements, sort_for_restore, visit_rows};
 use crate::error::{Error, Result};
-use crate::form::{response_table_ddl, FormSpec};
 use crate::sql::Dialect;
 use crate::store::postgres::copy::copy_in;
 use crate::store::postgres::PostgresStore;
@@ -23,9 +22,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::TryStreamExt;
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Postgres, Row as _, Transaction};
-
-/// Rows one scan batch carries.
-const BATCH: usize = 1_000;
 
 /// How a column is read into a [`Value`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,27 +188,17 @@ impl Snapshot for PostgresSnapshot {
             .position(|t| t == table)
             .ok_or_else(|| Error::not_found(format!("table {} in the snapshot", table.name)))?;
         let (sql, kinds) = &self.reads[index];
-        let mut stream = sqlx::query(sql).fetch(&mut *self.tx);
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut count = 0u64;
-        while let Some(row) = stream.try_next().await? {
-            batch.push(
+        let rows = sqlx::query(sql)
+            .fetch(&mut *self.tx)
+            .map_err(Error::from)
+            .and_then(|row| async move {
                 kinds
                     .iter()
                     .enumerate()
                     .map(|(i, kind)| kind.read(&row, i))
-                    .collect::<Result<Row>>()?,
-            );
-            if batch.len() == BATCH {
-                count += BATCH as u64;
-                visitor.rows(std::mem::take(&mut batch)).await?;
-            }
-        }
-        count += batch.len() as u64;
-        if !batch.is_empty() {
-            visitor.rows(batch).await?;
-        }
-        Ok(count)
+                    .collect()
+            });
+        visit_rows(rows, visitor).await
     }
 }
 
@@ -271,36 +257,21 @@ struct PostgresRestore {
 #[async_trait]
 impl RestoreTx for PostgresRestore {
     async fn prepare_table(&mut self, table: &TableInfo) -> Result<()> {
-        let quoted = checked_name(&table.name)?;
-        let existing = columns(&mut self.tx, &table.name).await?;
-        if existing.is_empty() {
-            let spec: Option<String> =
-                sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = $1")
-                    .bind(&table.name)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-            let Some(spec) = spec else {
-                return Err(Error::invalid(
-                    format!("backup table {}", table.name),
-                    "the target database has no such table and no form names it as its response table (restore into a database of the same version)",
-                ));
-            };
-            let spec: FormSpec = serde_json::from_str(&spec).map_err(|_| {
-                Error::invalid(
-                    format!("backup table {}", table.name),
-                    "its form's stored spec does not parse",
-                )
-            })?;
-            for ddl in response_table_ddl(&spec, &table.name, Dialect::Postgres)? {
-                sqlx::query(&ddl).execute(&mut *self.tx).await?;
-            }
-            return Ok(());
-        }
-        if existing.iter().map(|(c, _)| c).ne(table.columns.iter()) {
-            return Err(Error::invalid(
-                format!("backup table {} ({quoted})", table.name),
-                "its columns differ from the target database's (restore into a database of the same version)",
-            ));
+        let existing: Vec<String> = columns(&mut self.tx, &table.name)
+            .await?
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect();
+        let spec: Option<String> = if existing.is_empty() {
+            sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = $1")
+                .bind(&table.name)
+                .fetch_optional(&mut *self.tx)
+                .await?
+        } else {
+            None
+        };
+        for ddl in prepare_statements(table, &existing, spec.as_deref(), Dialect::Postgres)? {
+            sqlx::query(&ddl).execute(&mut *self.tx).await?;
         }
         Ok(())
     }
@@ -424,42 +395,22 @@ mod tests {
 
             scratch(|target_db| async move {
                 let target = target_db.store();
-                backups
-                    .restore(
+                let restore = |replace| {
+                    backups.restore(
                         &manifest.id,
                         &identities,
                         &keys.trusted,
                         target,
                         "target",
-                        false,
+                        replace,
                     )
-                    .await
-                    .unwrap();
+                };
+                restore(false).await.unwrap();
                 assert_eq!(table_summaries(target).await.unwrap(), expected);
                 // A target holding rows is refused unless replaced; replaced, it is the same.
-                let err = backups
-                    .restore(
-                        &manifest.id,
-                        &identities,
-                        &keys.trusted,
-                        target,
-                        "target",
-                        false,
-                    )
-                    .await
-                    .unwrap_err();
+                let err = restore(false).await.unwrap_err();
                 assert!(matches!(err, crate::Error::Conflict(_)), "{err}");
-                backups
-                    .restore(
-                        &manifest.id,
-                        &identities,
-                        &keys.trusted,
-                        target,
-                        "target",
-                        true,
-                    )
-                    .await
-                    .unwrap();
+                restore(true).await.unwrap();
                 assert_eq!(table_summaries(target).await.unwrap(), expected);
                 // New rows take ids after the restored ones.
                 let mut more = generate(GenerateOptions { count: 1, seed: 99 });

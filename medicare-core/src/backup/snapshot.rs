@@ -7,7 +7,7 @@
 //! from the database itself, not from a fixed list, so tables added later (per-form
 //! response tables, non-respondent rounds) are covered without touching this module.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -114,43 +114,4 @@ pub trait RestoreTx: Send {
 
     /// Makes the restore visible, all at once.
     async fn commit(self: Box<Self>) -> Result<()>;
-}
-
-/// The tables the migrations create, in an order that respects their references; every
-/// other table follows in name order (the same on every engine).
-const KNOWN_ORDER: [&str; 6] = [
-    "patients",
-    "patient_conditions",
-    "forms",
-    "campaigns",
-    "recipients",
-    "deliveries",
-];
-
-/// Sorts table names into restore order (see [`KNOWN_ORDER`]); names must come in name
-/// order.
-pub(crate) fn sort_for_restore(names: &mut [String]) {
-    let rank = |n: &String| {
-        KNOWN_ORDER
-            .iter()
-            .position(|k| k == n)
-            .unwrap_or(KNOWN_ORDER.len())
-    };
-    names.sort_by_key(|n| rank(n));
-}
-
-/// Checks a table or column name read from a database or a backup, and quotes it for SQL
-/// (SQLite and PostgreSQL quote alike).
-pub(crate) fn checked_name(name: &str) -> Result<String> {
-    if !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        Ok(crate::sql::Dialect::Sqlite.quote_ident(name))
-    } else {
-        Err(Error::invalid(
-            "table or column name in backup",
-            "only ASCII letters, digits and underscores are allowed",
-        ))
-    }
 }

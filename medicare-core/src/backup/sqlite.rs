@@ -7,20 +7,16 @@
 //! restore leaves the target exactly as it was.
 
 use super::snapshot::{
-    checked_name, sort_for_restore, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot,
-    SnapshotSource, TableInfo, Value,
+    RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
 };
+use super::tables::{checked_name, prepare_statements, sort_for_restore, visit_rows};
 use crate::error::{Error, Result};
-use crate::form::{response_table_ddl, FormSpec};
 use crate::sql::Dialect;
 use crate::store::sqlite::SqliteStore;
 use async_trait::async_trait;
 use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo, ValueRef};
-
-/// Rows one scan batch carries.
-const BATCH: usize = 1_000;
 
 /// Values one multi-row `INSERT` binds at most (SQLite allows 32,766).
 const MAX_BINDS: usize = 30_000;
@@ -127,25 +123,12 @@ impl Snapshot for SqliteSnapshot {
             checked_name(&table.name)?,
             self.order[index]
         );
-        let mut stream = sqlx::query(&sql).fetch(&mut *self.tx);
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut count = 0u64;
-        while let Some(row) = stream.try_next().await? {
-            batch.push(
-                (0..cols.len())
-                    .map(|i| value(&row, i))
-                    .collect::<Result<Row>>()?,
-            );
-            if batch.len() == BATCH {
-                count += BATCH as u64;
-                visitor.rows(std::mem::take(&mut batch)).await?;
-            }
-        }
-        count += batch.len() as u64;
-        if !batch.is_empty() {
-            visitor.rows(batch).await?;
-        }
-        Ok(count)
+        let width = cols.len();
+        let rows = sqlx::query(&sql)
+            .fetch(&mut *self.tx)
+            .map_err(Error::from)
+            .and_then(|row| async move { (0..width).map(|i| value(&row, i)).collect() });
+        visit_rows(rows, visitor).await
     }
 }
 
@@ -197,36 +180,17 @@ struct SqliteRestore {
 #[async_trait]
 impl RestoreTx for SqliteRestore {
     async fn prepare_table(&mut self, table: &TableInfo) -> Result<()> {
-        let quoted = checked_name(&table.name)?;
         let (existing, _) = columns(&mut self.tx, &table.name).await?;
-        if existing.is_empty() {
-            let spec: Option<String> =
-                sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = ?")
-                    .bind(&table.name)
-                    .fetch_optional(&mut *self.tx)
-                    .await?;
-            let Some(spec) = spec else {
-                return Err(Error::invalid(
-                    format!("backup table {}", table.name),
-                    "the target database has no such table and no form names it as its response table (restore into a database of the same version)",
-                ));
-            };
-            let spec: FormSpec = serde_json::from_str(&spec).map_err(|_| {
-                Error::invalid(
-                    format!("backup table {}", table.name),
-                    "its form's stored spec does not parse",
-                )
-            })?;
-            for ddl in response_table_ddl(&spec, &table.name, Dialect::Sqlite)? {
-                sqlx::query(&ddl).execute(&mut *self.tx).await?;
-            }
-            return Ok(());
-        }
-        if existing != table.columns {
-            return Err(Error::invalid(
-                format!("backup table {} ({quoted})", table.name),
-                "its columns differ from the target database's (restore into a database of the same version)",
-            ));
+        let spec: Option<String> = if existing.is_empty() {
+            sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = ?")
+                .bind(&table.name)
+                .fetch_optional(&mut *self.tx)
+                .await?
+        } else {
+            None
+        };
+        for ddl in prepare_statements(table, &existing, spec.as_deref(), Dialect::Sqlite)? {
+            sqlx::query(&ddl).execute(&mut *self.tx).await?;
         }
         Ok(())
     }

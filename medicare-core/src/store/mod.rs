@@ -10,6 +10,7 @@
 pub mod conformance;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+mod rows;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

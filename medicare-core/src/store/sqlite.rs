@@ -6,30 +6,30 @@
 //! `UPDATE ... RETURNING`, so several senders, even in several processes, never claim the
 //! same row.
 
+use super::rows::{self, corrupt, CAMPAIGN_COLUMNS, FORM_COLUMNS, LINK_QUERY, PATIENT_COLUMNS};
 use super::{
     CampaignStore, DeliveryStore, FollowUpStore, FormStore, LinkRecord, NonRespondent,
-    NonResponseReason, PatientStore, RecipientTracking, ResponseRow, ResponseStore, RoundInfo,
-    StoredForm, SubmitOutcome, TrackingCounts,
+    PatientStore, RecipientTracking, ResponseRow, ResponseStore, RoundInfo, StoredForm,
+    SubmitOutcome, TrackingCounts,
 };
 use crate::campaign::{
-    Campaign, CampaignId, CampaignMessages, CampaignState, DeliveryCount, DeliveryOutcome,
-    DeliveryStatus, FormId, NewCampaign, NewRecipient, PatientContact, PendingDelivery, Shard,
+    Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, DeliveryStatus, FormId,
+    NewCampaign, NewRecipient, PatientContact, PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::form::{insert_response, response_table_ddl, Answers, FormSpec};
 use crate::link::{LinkNonce, TokenHash};
 use crate::notify::Channel;
-use crate::patient::{ConditionCode, Email, NhsNumber, Patient, PatientId, Phone, Postcode, Sex};
+use crate::patient::{Email, Patient, PatientId, Phone};
 use crate::sql::{Dialect, SqlValue};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::{
-    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Arguments, ConnectOptions, Connection, QueryBuilder, Row, Sqlite, SqlitePool};
-use std::collections::{BTreeSet, HashMap};
+use sqlx::{Arguments, ConnectOptions, Connection, QueryBuilder, Sqlite, SqlitePool};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -105,20 +105,9 @@ impl SqliteStore {
     }
 }
 
-/// Binds compiled-filter values, in order.
+/// Binds compiled values, in order.
 fn arguments(params: &[SqlValue]) -> Result<SqliteArguments<'_>> {
-    let mut args = SqliteArguments::default();
-    for p in params {
-        let added = match p {
-            SqlValue::Null => args.add(None::<String>),
-            SqlValue::Text(s) => args.add(s.as_str()),
-            SqlValue::Int(i) => args.add(*i),
-            SqlValue::Bool(b) => args.add(*b),
-            SqlValue::Date(d) => args.add(*d),
-        };
-        added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
-    }
-    Ok(args)
+    rows::arguments(params)
 }
 
 /// Runs `sql`, which selects one JSON array (SQLite's `json_group_array`), and decodes
@@ -164,12 +153,6 @@ fn shard_params(shard: Option<Shard>) -> Vec<SqlValue> {
             ]
         })
         .unwrap_or_default()
-}
-
-fn corrupt(what: &str, id: i64, why: String) -> Error {
-    Error::Database(sqlx::Error::Decode(
-        format!("stored {what} {id} is invalid: {why}").into(),
-    ))
 }
 
 #[async_trait]
@@ -280,67 +263,14 @@ impl PatientStore for SqliteStore {
     }
 
     async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.external_id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, \
-             p.sex, p.phone, p.email, p.postcode, p.sms_opt_out, p.email_opt_out, \
+        let sql = format!(
+            "SELECT {PATIENT_COLUMNS}, \
              (SELECT group_concat(c.code, ';') FROM patient_conditions c WHERE c.patient_id = p.id) \
-             FROM patients p ORDER BY p.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(patient_from_row).collect()
+             FROM patients p ORDER BY p.id"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(rows::patient).collect()
     }
-}
-
-fn patient_from_row(r: &SqliteRow) -> Result<(PatientId, Patient)> {
-    let id: i64 = r.try_get(0)?;
-    let bad = |why: String| corrupt("patient", id, why);
-    let conditions: Option<String> = r.try_get(12)?;
-    let conditions = conditions
-        .unwrap_or_default()
-        .split(';')
-        .filter(|c| !c.is_empty())
-        .map(ConditionCode::parse)
-        .collect::<std::result::Result<BTreeSet<_>, _>>()
-        .map_err(bad)?;
-    let patient = Patient {
-        external_id: r.try_get(1)?,
-        nhs_number: NhsNumber::parse(r.try_get(2)?).map_err(bad)?,
-        given_name: r.try_get(3)?,
-        family_name: r.try_get(4)?,
-        date_of_birth: r.try_get(5)?,
-        sex: Sex::parse(r.try_get(6)?).map_err(bad)?,
-        phone: r
-            .try_get::<Option<&str>, _>(7)?
-            .map(Phone::parse)
-            .transpose()
-            .map_err(bad)?,
-        email: r
-            .try_get::<Option<&str>, _>(8)?
-            .map(Email::parse)
-            .transpose()
-            .map_err(bad)?,
-        postcode: Postcode::parse(r.try_get(9)?).map_err(bad)?,
-        sms_opt_out: r.try_get(10)?,
-        email_opt_out: r.try_get(11)?,
-        conditions,
-    };
-    Ok((PatientId(id), patient))
-}
-
-const FORM_COLUMNS: &str = "id, spec_json, response_table, page_location, created_at";
-
-fn form_from_row(r: &SqliteRow) -> Result<StoredForm> {
-    let id: i64 = r.try_get(0)?;
-    let spec: FormSpec =
-        serde_json::from_str(r.try_get(1)?).map_err(|e| corrupt("form", id, e.to_string()))?;
-    Ok(StoredForm {
-        id: FormId(id),
-        spec,
-        response_table: r.try_get(2)?,
-        page_location: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-    })
 }
 
 #[async_trait]
@@ -394,7 +324,7 @@ impl FormStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| Error::not_found(format!("form {id}")))?;
-        form_from_row(&row)
+        rows::form(&row)
     }
 
     async fn form_by_name(&self, name: &str) -> Result<StoredForm> {
@@ -409,43 +339,14 @@ impl FormStore for SqliteStore {
                     name.chars().take(64).collect::<String>()
                 ))
             })?;
-        form_from_row(&row)
+        rows::form(&row)
     }
 
     async fn forms(&self) -> Result<Vec<StoredForm>> {
         let sql = format!("SELECT {FORM_COLUMNS} FROM forms ORDER BY id");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(form_from_row).collect()
+        rows.iter().map(rows::form).collect()
     }
-}
-
-const CAMPAIGN_COLUMNS: &str =
-    "id, name, form_id, filter, channels, state, messages_json, link_expires_at, created_at";
-
-fn campaign_from_row(r: &SqliteRow) -> Result<Campaign> {
-    let id: i64 = r.try_get(0)?;
-    let bad = |why: String| corrupt("campaign", id, why);
-    let channels: String = r.try_get(4)?;
-    let channels = channels
-        .split(',')
-        .map(Channel::parse)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(bad)?;
-    let state: String = r.try_get(5)?;
-    let messages: CampaignMessages =
-        serde_json::from_str(r.try_get(6)?).map_err(|e| bad(e.to_string()))?;
-    Ok(Campaign {
-        id: CampaignId(id),
-        name: r.try_get(1)?,
-        form_id: FormId(r.try_get(2)?),
-        filter: r.try_get(3)?,
-        channels,
-        state: CampaignState::parse(&state)
-            .ok_or_else(|| bad(format!("unknown state {state:?}")))?,
-        messages,
-        link_expires_at: r.try_get(7)?,
-        created_at: r.try_get(8)?,
-    })
 }
 
 #[async_trait]
@@ -541,13 +442,13 @@ impl CampaignStore for SqliteStore {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| Error::not_found(format!("campaign {id}")))?;
-        campaign_from_row(&row)
+        rows::campaign(&row)
     }
 
     async fn campaigns(&self) -> Result<Vec<Campaign>> {
         let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY id");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(campaign_from_row).collect()
+        rows.iter().map(rows::campaign).collect()
     }
 
     async fn set_campaign_state(
@@ -720,20 +621,7 @@ impl DeliveryStore for SqliteStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                let channel: String = r.try_get(0)?;
-                let status: String = r.try_get(2)?;
-                let bad = |why: String| corrupt("delivery of campaign", campaign.0, why);
-                Ok(DeliveryCount {
-                    channel: Channel::parse(&channel).map_err(bad)?,
-                    round: r.try_get(1)?,
-                    status: DeliveryStatus::parse(&status)
-                        .ok_or_else(|| bad(format!("unknown status {status:?}")))?,
-                    reason: r.try_get(3)?,
-                    count: r.try_get::<i64, _>(4)? as u64,
-                    segments: r.try_get::<i64, _>(5)? as u64,
-                })
-            })
+            .map(|r| rows::delivery_count(r, campaign))
             .collect()
     }
 }
@@ -741,30 +629,12 @@ impl DeliveryStore for SqliteStore {
 #[async_trait]
 impl ResponseStore for SqliteStore {
     async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>> {
-        let row = sqlx::query(
-            "SELECT r.id, r.campaign_id, c.state, c.form_id, r.token_hash, c.link_expires_at, r.submitted_at \
-             FROM recipients r JOIN campaigns c ON c.id = r.campaign_id WHERE r.token_hash = ?",
-        )
-        .bind(token_hash.0.as_slice())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let id: i64 = r.try_get(0)?;
-        let state: String = r.try_get(2)?;
-        let hash: Vec<u8> = r.try_get(4)?;
-        let hash: [u8; 32] = hash
-            .try_into()
-            .map_err(|_| corrupt("recipient token hash", id, "wrong length".into()))?;
-        Ok(Some(LinkRecord {
-            recipient_id: id,
-            campaign_id: CampaignId(r.try_get(1)?),
-            campaign_state: CampaignState::parse(&state)
-                .ok_or_else(|| corrupt("campaign state of recipient", id, state.clone()))?,
-            form_id: FormId(r.try_get(3)?),
-            token_hash: TokenHash(hash),
-            expires_at: r.try_get(5)?,
-            submitted_at: r.try_get(6)?,
-        }))
+        let sql = format!("{LINK_QUERY} WHERE r.token_hash = ?");
+        let row = sqlx::query(&sql)
+            .bind(token_hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::link).transpose()
     }
 
     async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
@@ -891,17 +761,8 @@ impl FollowUpStore for SqliteStore {
         .bind(campaign.0)
         .fetch_all(&self.pool)
         .await?;
-        let mut rounds: Vec<RoundInfo> = rows
-            .iter()
-            .map(|r| {
-                Ok(RoundInfo {
-                    round: r.try_get(0)?,
-                    recipients: r.try_get::<i64, _>(1)? as u64,
-                    unfinished: r.try_get::<i64, _>(2)? as u64,
-                    last_activity: r.try_get(3)?,
-                })
-            })
-            .collect::<Result<_>>()?;
+        let mut rounds: Vec<RoundInfo> =
+            rows.iter().map(rows::round_info).collect::<Result<_>>()?;
         // A reminder round whose non-respondents all had no delivery still counts.
         let planned: Vec<(i32, i64)> = sqlx::query_as(
             "SELECT round, COUNT(*) FROM non_respondents WHERE campaign_id = ? GROUP BY round",
@@ -949,23 +810,7 @@ impl FollowUpStore for SqliteStore {
         .bind(campaign.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let open_count = r.try_get::<i64, _>(3)? as u64;
-                Ok(NonRespondent {
-                    recipient_id: r.try_get(0)?,
-                    patient_id: PatientId(r.try_get(1)?),
-                    external_id: r.try_get(2)?,
-                    reason: if open_count == 0 {
-                        NonResponseReason::NotOpened
-                    } else {
-                        NonResponseReason::OpenedNotSubmitted
-                    },
-                    open_count,
-                    reminders: r.try_get::<i64, _>(4)? as u64,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::non_respondent).collect()
     }
 
     async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
@@ -981,16 +826,7 @@ impl FollowUpStore for SqliteStore {
         .bind(campaign.0)
         .fetch_one(&self.pool)
         .await?;
-        let n = |i: usize| -> Result<u64> { Ok(r.try_get::<i64, _>(i)? as u64) };
-        Ok(TrackingCounts {
-            recipients: n(0)?,
-            opened: n(1)?,
-            responded: n(2)?,
-            sent: n(3)?,
-            delivered_to_provider: n(4)?,
-            suppressed: n(5)?,
-            failed: n(6)?,
-        })
+        rows::tracking_counts(&r)
     }
 
     async fn recipient_tracking(&self, recipient_id: i64) -> Result<RecipientTracking> {
@@ -1001,12 +837,7 @@ impl FollowUpStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| Error::not_found(format!("recipient {recipient_id}")))?;
-        Ok(RecipientTracking {
-            recipient_id,
-            first_opened_at: r.try_get(0)?,
-            open_count: r.try_get::<i64, _>(1)? as u64,
-            submitted_at: r.try_get(2)?,
-        })
+        rows::recipient_tracking(&r, recipient_id)
     }
 
     async fn responses_by_day(&self, campaign: CampaignId) -> Result<Vec<(NaiveDate, u64)>> {
@@ -1052,20 +883,13 @@ impl FollowUpStore for SqliteStore {
             .bind(campaign.0)
             .fetch_all(&self.pool)
             .await?;
+        // Timestamps are text here: compare them as times, not as strings.
         let mut out = Vec::new();
         for r in &rows {
-            let submitted_at: DateTime<Utc> = r.try_get(1)?;
-            if submitted_at < from || submitted_at >= to {
-                continue;
+            let row = rows::response_row(r, form.spec.fields.len())?;
+            if row.submitted_at >= from && row.submitted_at < to {
+                out.push(row);
             }
-            let values = (0..form.spec.fields.len())
-                .map(|i| r.try_get::<Option<String>, _>(i + 2))
-                .collect::<std::result::Result<_, _>>()?;
-            out.push(ResponseRow {
-                recipient_id: r.try_get(0)?,
-                submitted_at,
-                values,
-            });
         }
         Ok(out)
     }

@@ -2,49 +2,20 @@
 //! (claimed with `FOR UPDATE SKIP LOCKED`, outcomes recorded through `UNNEST`).
 
 use super::copy::copy_in;
-use super::{corrupt, count, PostgresStore};
+use super::PostgresStore;
 use crate::campaign::{
-    Campaign, CampaignId, CampaignMessages, CampaignState, DeliveryCount, DeliveryOutcome,
-    DeliveryStatus, FormId, NewCampaign, NewRecipient, PendingDelivery, Shard,
+    Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, DeliveryStatus,
+    NewCampaign, NewRecipient, PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
 use crate::notify::Channel;
+use crate::store::rows::{self, corrupt, count, CAMPAIGN_COLUMNS};
 use crate::store::{CampaignStore, DeliveryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Postgres, QueryBuilder};
 use std::collections::HashMap;
-
-const CAMPAIGN_COLUMNS: &str =
-    "id, name, form_id, filter, channels, state, messages_json, link_expires_at, created_at";
-
-fn campaign_from_row(r: &PgRow) -> Result<Campaign> {
-    let id: i64 = r.try_get(0)?;
-    let bad = |why: String| corrupt("campaign", id, why);
-    let channels: String = r.try_get(4)?;
-    let channels = channels
-        .split(',')
-        .map(Channel::parse)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(bad)?;
-    let state: String = r.try_get(5)?;
-    let messages: CampaignMessages =
-        serde_json::from_str(r.try_get(6)?).map_err(|e| bad(e.to_string()))?;
-    Ok(Campaign {
-        id: CampaignId(id),
-        name: r.try_get(1)?,
-        form_id: FormId(r.try_get(2)?),
-        filter: r.try_get(3)?,
-        channels,
-        state: CampaignState::parse(&state)
-            .ok_or_else(|| bad(format!("unknown state {state:?}")))?,
-        messages,
-        link_expires_at: r.try_get(7)?,
-        created_at: r.try_get(8)?,
-    })
-}
 
 /// `AND recipient_id % count = index` for a shard; nothing without one.
 fn push_shard(q: &mut QueryBuilder<'_, Postgres>, shard: Option<Shard>) {
@@ -143,13 +114,13 @@ impl CampaignStore for PostgresStore {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| Error::not_found(format!("campaign {id}")))?;
-        campaign_from_row(&row)
+        rows::campaign(&row)
     }
 
     async fn campaigns(&self) -> Result<Vec<Campaign>> {
         let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY id");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(campaign_from_row).collect()
+        rows.iter().map(rows::campaign).collect()
     }
 
     async fn set_campaign_state(
@@ -315,20 +286,7 @@ impl DeliveryStore for PostgresStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| {
-                let channel: String = r.try_get(0)?;
-                let status: String = r.try_get(2)?;
-                let bad = |why: String| corrupt("delivery of campaign", campaign.0, why);
-                Ok(DeliveryCount {
-                    channel: Channel::parse(&channel).map_err(bad)?,
-                    round: r.try_get(1)?,
-                    status: DeliveryStatus::parse(&status)
-                        .ok_or_else(|| bad(format!("unknown status {status:?}")))?,
-                    reason: r.try_get(3)?,
-                    count: count(r.try_get(4)?),
-                    segments: count(r.try_get(5)?),
-                })
-            })
+            .map(|r| rows::delivery_count(r, campaign))
             .collect()
     }
 }

@@ -1,48 +1,29 @@
 //! Links, opens and responses (the form service's side), and the follow-up: reminder
 //! rounds, non-respondents and tracking figures.
 
-use super::{arguments, corrupt, count, PostgresStore};
-use crate::campaign::{CampaignId, CampaignState, FormId};
+use super::{arguments, PostgresStore};
+use crate::campaign::CampaignId;
 use crate::error::{Error, Result};
 use crate::form::{insert_response, Answers, FieldType};
 use crate::link::TokenHash;
-use crate::patient::PatientId;
 use crate::sql::Dialect;
+use crate::store::rows::{self, count, LINK_QUERY};
 use crate::store::{
-    FollowUpStore, LinkRecord, NonRespondent, NonResponseReason, RecipientTracking, ResponseRow,
-    ResponseStore, RoundInfo, StoredForm, SubmitOutcome, TrackingCounts,
+    FollowUpStore, LinkRecord, NonRespondent, RecipientTracking, ResponseRow, ResponseStore,
+    RoundInfo, StoredForm, SubmitOutcome, TrackingCounts,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::Row;
 
 #[async_trait]
 impl ResponseStore for PostgresStore {
     async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>> {
-        let row = sqlx::query(
-            "SELECT r.id, r.campaign_id, c.state, c.form_id, r.token_hash, c.link_expires_at, r.submitted_at \
-             FROM recipients r JOIN campaigns c ON c.id = r.campaign_id WHERE r.token_hash = $1",
-        )
-        .bind(token_hash.0.as_slice())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let id: i64 = r.try_get(0)?;
-        let state: String = r.try_get(2)?;
-        let hash: Vec<u8> = r.try_get(4)?;
-        let hash: [u8; 32] = hash
-            .try_into()
-            .map_err(|_| corrupt("recipient token hash", id, "wrong length".into()))?;
-        Ok(Some(LinkRecord {
-            recipient_id: id,
-            campaign_id: CampaignId(r.try_get(1)?),
-            campaign_state: CampaignState::parse(&state)
-                .ok_or_else(|| corrupt("campaign state of recipient", id, state.clone()))?,
-            form_id: FormId(r.try_get(3)?),
-            token_hash: TokenHash(hash),
-            expires_at: r.try_get(5)?,
-            submitted_at: r.try_get(6)?,
-        }))
+        let sql = format!("{LINK_QUERY} WHERE r.token_hash = $1");
+        let row = sqlx::query(&sql)
+            .bind(token_hash.0.as_slice())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::link).transpose()
     }
 
     async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
@@ -189,16 +170,7 @@ impl FollowUpStore for PostgresStore {
         .bind(campaign.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(RoundInfo {
-                    round: r.try_get(0)?,
-                    recipients: count(r.try_get(1)?),
-                    unfinished: count(r.try_get(2)?),
-                    last_activity: r.try_get(3)?,
-                })
-            })
-            .collect()
+        rows.iter().map(rows::round_info).collect()
     }
 
     async fn round_non_respondents(&self, campaign: CampaignId, round: i32) -> Result<Vec<i64>> {
@@ -222,23 +194,7 @@ impl FollowUpStore for PostgresStore {
         .bind(campaign.0)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let open_count = count(r.try_get(3)?);
-                Ok(NonRespondent {
-                    recipient_id: r.try_get(0)?,
-                    patient_id: PatientId(r.try_get(1)?),
-                    external_id: r.try_get(2)?,
-                    reason: if open_count == 0 {
-                        NonResponseReason::NotOpened
-                    } else {
-                        NonResponseReason::OpenedNotSubmitted
-                    },
-                    open_count,
-                    reminders: count(r.try_get(4)?),
-                })
-            })
-            .collect()
+        rows.iter().map(rows::non_respondent).collect()
     }
 
     async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
@@ -256,16 +212,7 @@ impl FollowUpStore for PostgresStore {
         .bind(campaign.0)
         .fetch_one(&self.pool)
         .await?;
-        let n = |i: usize| -> Result<u64> { Ok(count(r.try_get(i)?)) };
-        Ok(TrackingCounts {
-            recipients: n(0)?,
-            opened: n(1)?,
-            responded: n(2)?,
-            sent: n(3)?,
-            delivered_to_provider: n(4)?,
-            suppressed: n(5)?,
-            failed: n(6)?,
-        })
+        rows::tracking_counts(&r)
     }
 
     async fn recipient_tracking(&self, recipient_id: i64) -> Result<RecipientTracking> {
@@ -276,12 +223,7 @@ impl FollowUpStore for PostgresStore {
         .fetch_optional(&self.pool)
         .await?
         .ok_or_else(|| Error::not_found(format!("recipient {recipient_id}")))?;
-        Ok(RecipientTracking {
-            recipient_id,
-            first_opened_at: r.try_get(0)?,
-            open_count: count(r.try_get(1)?),
-            submitted_at: r.try_get(2)?,
-        })
+        rows::recipient_tracking(&r, recipient_id)
     }
 
     async fn responses_by_day(&self, campaign: CampaignId) -> Result<Vec<(NaiveDate, u64)>> {
@@ -326,15 +268,7 @@ impl FollowUpStore for PostgresStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| {
-                Ok(ResponseRow {
-                    recipient_id: r.try_get(0)?,
-                    submitted_at: r.try_get(1)?,
-                    values: (0..form.spec.fields.len())
-                        .map(|i| r.try_get::<Option<String>, _>(i + 2))
-                        .collect::<std::result::Result<_, _>>()?,
-                })
-            })
+            .map(|r| rows::response_row(r, form.spec.fields.len()))
             .collect()
     }
 }

@@ -28,12 +28,13 @@ pub use scratch::ScratchDatabase;
 
 use crate::error::{Error, Result};
 use crate::sql::SqlValue;
+use crate::store::rows;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Arguments, ConnectOptions, Connection};
+use sqlx::{ConnectOptions, Connection};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// Connections one store opens at most: a sender holds at most two at a time (a claim and
+/// Connections one store opens at most: a sender holds one or two per channel (a claim,
 /// a record), the form service one per request in flight.
 const MAX_CONNECTIONS: u32 = 8;
 
@@ -56,8 +57,8 @@ impl PostgresStore {
         Self::connect_with(options).await
     }
 
-    /// Connects with `options` (built in code, e.g. with an IAM authentication token as
-    /// the password) and applies the migrations.
+    /// Connects with `options` (built in code rather than parsed from a URL) and applies
+    /// the migrations.
     pub async fn connect_with(options: PgConnectOptions) -> Result<Self> {
         // Bulk statements legitimately take seconds: keep them out of warnings.
         let options = options.log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
@@ -97,28 +98,5 @@ fn connect_error(e: sqlx::Error) -> Error {
 
 /// Binds compiled-filter and response values, in order.
 fn arguments(params: &[SqlValue]) -> Result<PgArguments> {
-    let mut args = PgArguments::default();
-    for p in params {
-        let added = match p {
-            SqlValue::Null => args.add(None::<String>),
-            SqlValue::Text(s) => args.add(s.as_str()),
-            SqlValue::Int(i) => args.add(*i),
-            SqlValue::Bool(b) => args.add(*b),
-            SqlValue::Date(d) => args.add(*d),
-        };
-        added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
-    }
-    Ok(args)
-}
-
-/// A stored row that does not decode into the domain type.
-fn corrupt(what: &str, id: i64, why: String) -> Error {
-    Error::Database(sqlx::Error::Decode(
-        format!("stored {what} {id} is invalid: {why}").into(),
-    ))
-}
-
-/// A count read from the database.
-fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
+    rows::arguments(params)
 }

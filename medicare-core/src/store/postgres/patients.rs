@@ -1,18 +1,17 @@
 //! Patients (bulk import by `COPY`) and forms (each with its response table).
 
 use super::copy::copy_in;
-use super::{arguments, corrupt, count, PostgresStore};
+use super::{arguments, PostgresStore};
 use crate::campaign::{FormId, PatientContact};
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::form::{response_table_ddl, FormSpec};
-use crate::patient::{ConditionCode, Email, NhsNumber, Patient, PatientId, Phone, Postcode, Sex};
+use crate::patient::{Email, Patient, PatientId, Phone};
 use crate::sql::Dialect;
+use crate::store::rows::{self, count, FORM_COLUMNS, PATIENT_COLUMNS};
 use crate::store::{FormStore, PatientStore, StoredForm};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::postgres::PgRow;
-use sqlx::Row;
 
 /// What the import's error says (the clash is in the constraint, never a value).
 const NOTHING_IMPORTED: &str = "nothing was imported";
@@ -139,64 +138,14 @@ impl PatientStore for PostgresStore {
     }
 
     async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.external_id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, \
-             p.sex, p.phone, p.email, p.postcode, p.sms_opt_out, p.email_opt_out, \
-             ARRAY(SELECT c.code FROM patient_conditions c WHERE c.patient_id = p.id) \
-             FROM patients p ORDER BY p.id",
-        )
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(patient_from_row).collect()
+        let sql = format!(
+            "SELECT {PATIENT_COLUMNS}, \
+             (SELECT string_agg(c.code, ';') FROM patient_conditions c WHERE c.patient_id = p.id) \
+             FROM patients p ORDER BY p.id"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        rows.iter().map(rows::patient).collect()
     }
-}
-
-fn patient_from_row(r: &PgRow) -> Result<(PatientId, Patient)> {
-    let id: i64 = r.try_get(0)?;
-    let bad = |why: String| corrupt("patient", id, why);
-    let conditions: Vec<String> = r.try_get(12)?;
-    let patient = Patient {
-        external_id: r.try_get(1)?,
-        nhs_number: NhsNumber::parse(r.try_get(2)?).map_err(bad)?,
-        given_name: r.try_get(3)?,
-        family_name: r.try_get(4)?,
-        date_of_birth: r.try_get(5)?,
-        sex: Sex::parse(r.try_get(6)?).map_err(bad)?,
-        phone: r
-            .try_get::<Option<&str>, _>(7)?
-            .map(Phone::parse)
-            .transpose()
-            .map_err(bad)?,
-        email: r
-            .try_get::<Option<&str>, _>(8)?
-            .map(Email::parse)
-            .transpose()
-            .map_err(bad)?,
-        postcode: Postcode::parse(r.try_get(9)?).map_err(bad)?,
-        sms_opt_out: r.try_get(10)?,
-        email_opt_out: r.try_get(11)?,
-        conditions: conditions
-            .iter()
-            .map(|c| ConditionCode::parse(c))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(bad)?,
-    };
-    Ok((PatientId(id), patient))
-}
-
-const FORM_COLUMNS: &str = "id, spec_json, response_table, page_location, created_at";
-
-fn form_from_row(r: &PgRow) -> Result<StoredForm> {
-    let id: i64 = r.try_get(0)?;
-    let spec: FormSpec =
-        serde_json::from_str(r.try_get(1)?).map_err(|e| corrupt("form", id, e.to_string()))?;
-    Ok(StoredForm {
-        id: FormId(id),
-        spec,
-        response_table: r.try_get(2)?,
-        page_location: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-    })
 }
 
 #[async_trait]
@@ -247,7 +196,7 @@ impl FormStore for PostgresStore {
             .fetch_optional(&self.pool)
             .await?
             .ok_or_else(|| Error::not_found(format!("form {id}")))?;
-        form_from_row(&row)
+        rows::form(&row)
     }
 
     async fn form_by_name(&self, name: &str) -> Result<StoredForm> {
@@ -262,12 +211,12 @@ impl FormStore for PostgresStore {
                     name.chars().take(64).collect::<String>()
                 ))
             })?;
-        form_from_row(&row)
+        rows::form(&row)
     }
 
     async fn forms(&self) -> Result<Vec<StoredForm>> {
         let sql = format!("SELECT {FORM_COLUMNS} FROM forms ORDER BY id");
         let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(form_from_row).collect()
+        rows.iter().map(rows::form).collect()
     }
 }
