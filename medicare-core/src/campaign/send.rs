@@ -145,8 +145,14 @@ impl Engine {
             .send_round(&campaign, 0, options, observer, started)
             .await?;
         if report.channels.iter().all(ChannelSummary::is_complete) {
+            // Several senders (shards) can finish together and each find the campaign
+            // complete: the first marks it sent, the others find it so.
             self.store
-                .set_campaign_state(id, &[CampaignState::Sending], CampaignState::Sent)
+                .set_campaign_state(
+                    id,
+                    &[CampaignState::Sending, CampaignState::Sent],
+                    CampaignState::Sent,
+                )
                 .await?;
         }
         Ok(report)
