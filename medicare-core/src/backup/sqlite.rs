@@ -14,23 +14,8 @@ use crate::form::{response_table_ddl, FormSpec};
 use crate::sql::Dialect;
 use crate::store::sqlite::SqliteStore;
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo, ValueRef};
-
-/// The tables the migrations create, in an order that respects their references;
-/// every other table follows in name order.
-const KNOWN_ORDER: [&str; 6] = [
-    "patients",
-    "patient_conditions",
-    "forms",
-    "campaigns",
-    "recipients",
-    "deliveries",
-];
-
-/// Rows one scan batch carries.
-const BATCH: usize = 1_000;
 
 /// Values one multi-row `INSERT` binds at most (SQLite allows 32,766).
 const MAX_BINDS: usize = 30_000;
@@ -38,17 +23,7 @@ const MAX_BINDS: usize = 30_000;
 /// Checks a table or column name read from a database or a backup before it is quoted
 /// into SQL.
 pub(crate) fn checked_name(name: &str) -> Result<String> {
-    if !name.is_empty()
-        && name.len() <= 63
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        Ok(Dialect::Sqlite.quote_ident(name))
-    } else {
-        Err(Error::invalid(
-            "table or column name in backup",
-            "only ASCII letters, digits and underscores are allowed",
-        ))
-    }
+    super::snapshot::quoted_name(name, Dialect::Sqlite)
 }
 
 async fn table_names(conn: &mut SqliteConnection) -> Result<Vec<String>> {
@@ -58,13 +33,7 @@ async fn table_names(conn: &mut SqliteConnection) -> Result<Vec<String>> {
     )
     .fetch_all(&mut *conn)
     .await?;
-    let rank = |n: &String| {
-        KNOWN_ORDER
-            .iter()
-            .position(|k| k == n)
-            .unwrap_or(KNOWN_ORDER.len())
-    };
-    names.sort_by_key(|n| rank(n));
+    super::snapshot::sort_for_restore(&mut names);
     Ok(names)
 }
 
@@ -143,11 +112,7 @@ impl Snapshot for SqliteSnapshot {
     }
 
     async fn scan(&mut self, table: &TableInfo, visitor: &mut dyn RowVisitor) -> Result<u64> {
-        let index = self
-            .tables
-            .iter()
-            .position(|t| t == table)
-            .ok_or_else(|| Error::not_found(format!("table {} in the snapshot", table.name)))?;
+        let index = super::snapshot::table_index(&self.tables, table)?;
         let cols = table
             .columns
             .iter()
@@ -159,25 +124,9 @@ impl Snapshot for SqliteSnapshot {
             checked_name(&table.name)?,
             self.order[index]
         );
-        let mut stream = sqlx::query(&sql).fetch(&mut *self.tx);
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut count = 0u64;
-        while let Some(row) = stream.try_next().await? {
-            batch.push(
-                (0..cols.len())
-                    .map(|i| value(&row, i))
-                    .collect::<Result<Row>>()?,
-            );
-            if batch.len() == BATCH {
-                count += BATCH as u64;
-                visitor.rows(std::mem::take(&mut batch)).await?;
-            }
-        }
-        count += batch.len() as u64;
-        if !batch.is_empty() {
-            visitor.rows(batch).await?;
-        }
-        Ok(count)
+        let stream = sqlx::query(&sql).fetch(&mut *self.tx);
+        let read = |row: &SqliteRow| (0..cols.len()).map(|i| value(row, i)).collect();
+        super::snapshot::visit_rows(stream, read, visitor).await
     }
 }
 

@@ -8,14 +8,16 @@
 //! [`conformance`].
 
 pub mod conformance;
+pub(crate) mod rows;
+pub(crate) mod shared;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+use crate::backup::snapshot::{RestoreTarget, SnapshotSource};
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, FormId, NewCampaign,
     NewRecipient, PatientContact, PendingDelivery, Shard,
 };
-use crate::backup::snapshot::{RestoreTarget, SnapshotSource};
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::form::FormSpec;
@@ -184,9 +186,9 @@ pub async fn open_database(url: &SecretString) -> Result<Arc<dyn Database>> {
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open_url(url).await?)),
         other => Err(Error::Config(match other {
-            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => format!(
-                "this build of medicare has no {scheme} support: enable its cargo feature"
-            ),
+            "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
+                format!("this build of medicare has no {scheme} support: enable its cargo feature")
+            }
             _ => "the database URL must start with sqlite:, postgres:// or mysql://".to_string(),
         })),
     }

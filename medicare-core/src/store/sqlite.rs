@@ -6,21 +6,23 @@
 //! `UPDATE ... RETURNING`, so several senders, even in several processes, never claim the
 //! same row.
 
+use super::rows::{self, corrupt, impl_read_row};
+use super::shared::Shared;
 use super::{
     CampaignStore, DeliveryStore, FollowUpStore, FormStore, LinkRecord, NonRespondent,
-    NonResponseReason, PatientStore, RecipientTracking, ResponseRow, ResponseStore, RoundInfo,
-    StoredForm, SubmitOutcome, TrackingCounts,
+    PatientStore, RecipientTracking, ResponseRow, ResponseStore, RoundInfo, StoredForm,
+    SubmitOutcome, TrackingCounts,
 };
 use crate::campaign::{
-    Campaign, CampaignId, CampaignMessages, CampaignState, DeliveryCount, DeliveryOutcome,
-    DeliveryStatus, FormId, NewCampaign, NewRecipient, PatientContact, PendingDelivery, Shard,
+    Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, DeliveryStatus, FormId,
+    NewCampaign, NewRecipient, PatientContact, PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
-use crate::form::{insert_response, response_table_ddl, Answers, FormSpec};
+use crate::form::{response_table_ddl, Answers, FormSpec};
 use crate::link::{LinkNonce, TokenHash};
 use crate::notify::Channel;
-use crate::patient::{ConditionCode, Email, NhsNumber, Patient, PatientId, Phone, Postcode, Sex};
+use crate::patient::{Email, Patient, PatientId, Phone};
 use crate::sql::{Dialect, SqlValue};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -29,7 +31,7 @@ use sqlx::sqlite::{
     SqliteSynchronous,
 };
 use sqlx::{Arguments, ConnectOptions, Connection, QueryBuilder, Row, Sqlite, SqlitePool};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
@@ -103,21 +105,22 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// The statements SQLite runs like every backend.
+    fn shared(&self) -> Shared<'_, Sqlite> {
+        Shared {
+            pool: &self.pool,
+            dialect: Dialect::Sqlite,
+        }
+    }
 }
+
+impl_read_row!(SqliteRow, sqlx::sqlite::SqliteQueryResult);
 
 /// Binds compiled-filter values, in order.
 fn arguments(params: &[SqlValue]) -> Result<SqliteArguments<'_>> {
     let mut args = SqliteArguments::default();
-    for p in params {
-        let added = match p {
-            SqlValue::Null => args.add(None::<String>),
-            SqlValue::Text(s) => args.add(s.as_str()),
-            SqlValue::Int(i) => args.add(*i),
-            SqlValue::Bool(b) => args.add(*b),
-            SqlValue::Date(d) => args.add(*d),
-        };
-        added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
-    }
+    rows::bind_values::<Sqlite>(&mut args, params)?;
     Ok(args)
 }
 
@@ -164,12 +167,6 @@ fn shard_params(shard: Option<Shard>) -> Vec<SqlValue> {
             ]
         })
         .unwrap_or_default()
-}
-
-fn corrupt(what: &str, id: i64, why: String) -> Error {
-    Error::Database(sqlx::Error::Decode(
-        format!("stored {what} {id} is invalid: {why}").into(),
-    ))
 }
 
 #[async_trait]
@@ -244,12 +241,7 @@ impl PatientStore for SqliteStore {
     }
 
     async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
-        let predicate = filter.to_sql(Dialect::Sqlite, today);
-        let sql = format!("SELECT COUNT(*) FROM patients p WHERE {}", predicate.sql);
-        let n: i64 = sqlx::query_scalar_with(&sql, arguments(&predicate.params)?)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n as u64)
+        self.shared().count_patients(filter, today).await
     }
 
     async fn matching_contacts(
@@ -280,67 +272,22 @@ impl PatientStore for SqliteStore {
     }
 
     async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
-        let rows = sqlx::query(
-            "SELECT p.id, p.external_id, p.nhs_number, p.given_name, p.family_name, p.date_of_birth, \
-             p.sex, p.phone, p.email, p.postcode, p.sms_opt_out, p.email_opt_out, \
-             (SELECT group_concat(c.code, ';') FROM patient_conditions c WHERE c.patient_id = p.id) \
-             FROM patients p ORDER BY p.id",
-        )
+        let found = sqlx::query(&format!(
+            "SELECT {}, (SELECT group_concat(c.code, ';') FROM patient_conditions c \
+             WHERE c.patient_id = p.id) FROM patients p ORDER BY p.id",
+            rows::PATIENT_COLUMNS
+        ))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(patient_from_row).collect()
+        found
+            .iter()
+            .map(|r| {
+                let codes: Option<String> = r.try_get(12)?;
+                let codes = codes.unwrap_or_default();
+                rows::patient(r, codes.split(';').filter(|c| !c.is_empty()))
+            })
+            .collect()
     }
-}
-
-fn patient_from_row(r: &SqliteRow) -> Result<(PatientId, Patient)> {
-    let id: i64 = r.try_get(0)?;
-    let bad = |why: String| corrupt("patient", id, why);
-    let conditions: Option<String> = r.try_get(12)?;
-    let conditions = conditions
-        .unwrap_or_default()
-        .split(';')
-        .filter(|c| !c.is_empty())
-        .map(ConditionCode::parse)
-        .collect::<std::result::Result<BTreeSet<_>, _>>()
-        .map_err(bad)?;
-    let patient = Patient {
-        external_id: r.try_get(1)?,
-        nhs_number: NhsNumber::parse(r.try_get(2)?).map_err(bad)?,
-        given_name: r.try_get(3)?,
-        family_name: r.try_get(4)?,
-        date_of_birth: r.try_get(5)?,
-        sex: Sex::parse(r.try_get(6)?).map_err(bad)?,
-        phone: r
-            .try_get::<Option<&str>, _>(7)?
-            .map(Phone::parse)
-            .transpose()
-            .map_err(bad)?,
-        email: r
-            .try_get::<Option<&str>, _>(8)?
-            .map(Email::parse)
-            .transpose()
-            .map_err(bad)?,
-        postcode: Postcode::parse(r.try_get(9)?).map_err(bad)?,
-        sms_opt_out: r.try_get(10)?,
-        email_opt_out: r.try_get(11)?,
-        conditions,
-    };
-    Ok((PatientId(id), patient))
-}
-
-const FORM_COLUMNS: &str = "id, spec_json, response_table, page_location, created_at";
-
-fn form_from_row(r: &SqliteRow) -> Result<StoredForm> {
-    let id: i64 = r.try_get(0)?;
-    let spec: FormSpec =
-        serde_json::from_str(r.try_get(1)?).map_err(|e| corrupt("form", id, e.to_string()))?;
-    Ok(StoredForm {
-        id: FormId(id),
-        spec,
-        response_table: r.try_get(2)?,
-        page_location: r.try_get(3)?,
-        created_at: r.try_get(4)?,
-    })
 }
 
 #[async_trait]
@@ -388,64 +335,16 @@ impl FormStore for SqliteStore {
     }
 
     async fn form(&self, id: FormId) -> Result<StoredForm> {
-        let sql = format!("SELECT {FORM_COLUMNS} FROM forms WHERE id = ?");
-        let row = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("form {id}")))?;
-        form_from_row(&row)
+        self.shared().form(id).await
     }
 
     async fn form_by_name(&self, name: &str) -> Result<StoredForm> {
-        let sql = format!("SELECT {FORM_COLUMNS} FROM forms WHERE name = ?");
-        let row = sqlx::query(&sql)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "form {:?}",
-                    name.chars().take(64).collect::<String>()
-                ))
-            })?;
-        form_from_row(&row)
+        self.shared().form_by_name(name).await
     }
 
     async fn forms(&self) -> Result<Vec<StoredForm>> {
-        let sql = format!("SELECT {FORM_COLUMNS} FROM forms ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(form_from_row).collect()
+        self.shared().forms().await
     }
-}
-
-const CAMPAIGN_COLUMNS: &str =
-    "id, name, form_id, filter, channels, state, messages_json, link_expires_at, created_at";
-
-fn campaign_from_row(r: &SqliteRow) -> Result<Campaign> {
-    let id: i64 = r.try_get(0)?;
-    let bad = |why: String| corrupt("campaign", id, why);
-    let channels: String = r.try_get(4)?;
-    let channels = channels
-        .split(',')
-        .map(Channel::parse)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(bad)?;
-    let state: String = r.try_get(5)?;
-    let messages: CampaignMessages =
-        serde_json::from_str(r.try_get(6)?).map_err(|e| bad(e.to_string()))?;
-    Ok(Campaign {
-        id: CampaignId(id),
-        name: r.try_get(1)?,
-        form_id: FormId(r.try_get(2)?),
-        filter: r.try_get(3)?,
-        channels,
-        state: CampaignState::parse(&state)
-            .ok_or_else(|| bad(format!("unknown state {state:?}")))?,
-        messages,
-        link_expires_at: r.try_get(7)?,
-        created_at: r.try_get(8)?,
-    })
 }
 
 #[async_trait]
@@ -535,19 +434,11 @@ impl CampaignStore for SqliteStore {
     }
 
     async fn campaign(&self, id: CampaignId) -> Result<Campaign> {
-        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?");
-        let row = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("campaign {id}")))?;
-        campaign_from_row(&row)
+        self.shared().campaign(id).await
     }
 
     async fn campaigns(&self) -> Result<Vec<Campaign>> {
-        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(campaign_from_row).collect()
+        self.shared().campaigns().await
     }
 
     async fn set_campaign_state(
@@ -556,35 +447,11 @@ impl CampaignStore for SqliteStore {
         from: &[CampaignState],
         to: CampaignState,
     ) -> Result<()> {
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE campaigns SET state = ");
-        q.push_bind(to.as_str());
-        q.push(" WHERE id = ");
-        q.push_bind(id.0);
-        q.push(" AND state IN (");
-        let mut states = q.separated(", ");
-        for s in from {
-            states.push_bind(s.as_str());
-        }
-        q.push(")");
-        if q.build().execute(&self.pool).await?.rows_affected() == 1 {
-            return Ok(());
-        }
-        let current = self.campaign(id).await?.state;
-        Err(Error::Conflict(format!(
-            "campaign {id} is {current}; this needs it to be {}",
-            from.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )))
+        self.shared().set_campaign_state(id, from, to).await
     }
 
     async fn recipient_count(&self, id: CampaignId) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recipients WHERE campaign_id = ?")
-            .bind(id.0)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n as u64)
+        self.shared().recipient_count(id).await
     }
 }
 
@@ -712,71 +579,18 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
-        let rows = sqlx::query(
-            "SELECT channel, round, status, reason, COUNT(*), SUM(segments) FROM deliveries \
-             WHERE campaign_id = ? GROUP BY channel, round, status, reason ORDER BY round, channel, status, reason",
-        )
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let channel: String = r.try_get(0)?;
-                let status: String = r.try_get(2)?;
-                let bad = |why: String| corrupt("delivery of campaign", campaign.0, why);
-                Ok(DeliveryCount {
-                    channel: Channel::parse(&channel).map_err(bad)?,
-                    round: r.try_get(1)?,
-                    status: DeliveryStatus::parse(&status)
-                        .ok_or_else(|| bad(format!("unknown status {status:?}")))?,
-                    reason: r.try_get(3)?,
-                    count: r.try_get::<i64, _>(4)? as u64,
-                    segments: r.try_get::<i64, _>(5)? as u64,
-                })
-            })
-            .collect()
+        self.shared().delivery_counts(campaign).await
     }
 }
 
 #[async_trait]
 impl ResponseStore for SqliteStore {
     async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>> {
-        let row = sqlx::query(
-            "SELECT r.id, r.campaign_id, c.state, c.form_id, r.token_hash, c.link_expires_at, r.submitted_at \
-             FROM recipients r JOIN campaigns c ON c.id = r.campaign_id WHERE r.token_hash = ?",
-        )
-        .bind(token_hash.0.as_slice())
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        let id: i64 = r.try_get(0)?;
-        let state: String = r.try_get(2)?;
-        let hash: Vec<u8> = r.try_get(4)?;
-        let hash: [u8; 32] = hash
-            .try_into()
-            .map_err(|_| corrupt("recipient token hash", id, "wrong length".into()))?;
-        Ok(Some(LinkRecord {
-            recipient_id: id,
-            campaign_id: CampaignId(r.try_get(1)?),
-            campaign_state: CampaignState::parse(&state)
-                .ok_or_else(|| corrupt("campaign state of recipient", id, state.clone()))?,
-            form_id: FormId(r.try_get(3)?),
-            token_hash: TokenHash(hash),
-            expires_at: r.try_get(5)?,
-            submitted_at: r.try_get(6)?,
-        }))
+        self.shared().link(token_hash).await
     }
 
     async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE recipients SET open_count = open_count + 1, \
-             first_opened_at = COALESCE(first_opened_at, ?) WHERE id = ?",
-        )
-        .bind(now)
-        .bind(recipient_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.shared().record_open(recipient_id, now).await
     }
 
     async fn submit_response(
@@ -786,32 +600,9 @@ impl ResponseStore for SqliteStore {
         answers: &Answers,
         now: DateTime<Utc>,
     ) -> Result<SubmitOutcome> {
-        let insert = insert_response(
-            &form.spec,
-            &form.response_table,
-            Dialect::Sqlite,
-            recipient_id,
-            now,
-            answers,
-        )?;
-        let mut tx = self.pool.begin().await?;
-        // Spending first takes the write lock: a racing submission waits, then finds the
-        // link spent. The response table's unique recipient_id is the second line.
-        let spent = sqlx::query(
-            "UPDATE recipients SET submitted_at = ? WHERE id = ? AND submitted_at IS NULL",
-        )
-        .bind(now)
-        .bind(recipient_id)
-        .execute(&mut *tx)
-        .await?;
-        if spent.rows_affected() == 0 {
-            return Ok(SubmitOutcome::AlreadySubmitted);
-        }
-        sqlx::query_with(&insert.sql, arguments(&insert.params)?)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(SubmitOutcome::Stored)
+        self.shared()
+            .submit_response(recipient_id, form, answers, now)
+            .await
     }
 }
 
@@ -883,130 +674,23 @@ impl FollowUpStore for SqliteStore {
     }
 
     async fn rounds(&self, campaign: CampaignId) -> Result<Vec<RoundInfo>> {
-        let rows = sqlx::query(
-            "SELECT round, COUNT(DISTINCT recipient_id), \
-             SUM(status IN ('pending', 'sending')), MAX(updated_at) \
-             FROM deliveries WHERE campaign_id = ? GROUP BY round ORDER BY round",
-        )
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut rounds: Vec<RoundInfo> = rows
-            .iter()
-            .map(|r| {
-                Ok(RoundInfo {
-                    round: r.try_get(0)?,
-                    recipients: r.try_get::<i64, _>(1)? as u64,
-                    unfinished: r.try_get::<i64, _>(2)? as u64,
-                    last_activity: r.try_get(3)?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        // A reminder round whose non-respondents all had no delivery still counts.
-        let planned: Vec<(i32, i64)> = sqlx::query_as(
-            "SELECT round, COUNT(*) FROM non_respondents WHERE campaign_id = ? GROUP BY round",
-        )
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        for (round, n) in planned {
-            match rounds.iter_mut().find(|r| r.round == round) {
-                Some(r) => r.recipients = n as u64,
-                None => rounds.push(RoundInfo {
-                    round,
-                    recipients: n as u64,
-                    unfinished: 0,
-                    last_activity: None,
-                }),
-            }
-        }
-        rounds.sort_by_key(|r| r.round);
-        Ok(rounds)
+        self.shared().rounds(campaign).await
     }
 
     async fn round_non_respondents(&self, campaign: CampaignId, round: i32) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT recipient_id FROM non_respondents WHERE campaign_id = ? AND round = ? ORDER BY recipient_id",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .fetch_all(&self.pool)
-        .await?)
+        self.shared().round_non_respondents(campaign, round).await
     }
 
     async fn non_respondents(&self, campaign: CampaignId) -> Result<Vec<NonRespondent>> {
-        let rows = sqlx::query(
-            // Reminders are counted once for the campaign and joined: a per-recipient
-            // subquery cannot seek `non_respondents` by recipient (its key leads with the
-            // round) and made this quadratic, 37 s for 20,000 non-respondents.
-            "SELECT r.id, r.patient_id, p.external_id, r.open_count, COALESCE(n.reminders, 0) \
-             FROM recipients r JOIN patients p ON p.id = r.patient_id \
-             LEFT JOIN (SELECT recipient_id, COUNT(*) AS reminders FROM non_respondents \
-                        WHERE campaign_id = ? GROUP BY recipient_id) n ON n.recipient_id = r.id \
-             WHERE r.campaign_id = ? AND r.submitted_at IS NULL ORDER BY r.id",
-        )
-        .bind(campaign.0)
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let open_count = r.try_get::<i64, _>(3)? as u64;
-                Ok(NonRespondent {
-                    recipient_id: r.try_get(0)?,
-                    patient_id: PatientId(r.try_get(1)?),
-                    external_id: r.try_get(2)?,
-                    reason: if open_count == 0 {
-                        NonResponseReason::NotOpened
-                    } else {
-                        NonResponseReason::OpenedNotSubmitted
-                    },
-                    open_count,
-                    reminders: r.try_get::<i64, _>(4)? as u64,
-                })
-            })
-            .collect()
+        self.shared().non_respondents(campaign).await
     }
 
     async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
-        let r = sqlx::query(
-            "SELECT COUNT(*), COALESCE(SUM(first_opened_at IS NOT NULL), 0), \
-             COALESCE(SUM(submitted_at IS NOT NULL), 0), \
-             (SELECT COUNT(DISTINCT recipient_id) FROM deliveries WHERE campaign_id = ?1 AND status = 'sent'), \
-             (SELECT COUNT(*) FROM deliveries WHERE campaign_id = ?1 AND status = 'sent'), \
-             (SELECT COUNT(*) FROM deliveries WHERE campaign_id = ?1 AND status = 'suppressed'), \
-             (SELECT COUNT(*) FROM deliveries WHERE campaign_id = ?1 AND status = 'failed') \
-             FROM recipients WHERE campaign_id = ?1",
-        )
-        .bind(campaign.0)
-        .fetch_one(&self.pool)
-        .await?;
-        let n = |i: usize| -> Result<u64> { Ok(r.try_get::<i64, _>(i)? as u64) };
-        Ok(TrackingCounts {
-            recipients: n(0)?,
-            opened: n(1)?,
-            responded: n(2)?,
-            sent: n(3)?,
-            delivered_to_provider: n(4)?,
-            suppressed: n(5)?,
-            failed: n(6)?,
-        })
+        self.shared().tracking_counts(campaign).await
     }
 
     async fn recipient_tracking(&self, recipient_id: i64) -> Result<RecipientTracking> {
-        let r = sqlx::query(
-            "SELECT first_opened_at, open_count, submitted_at FROM recipients WHERE id = ?",
-        )
-        .bind(recipient_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("recipient {recipient_id}")))?;
-        Ok(RecipientTracking {
-            recipient_id,
-            first_opened_at: r.try_get(0)?,
-            open_count: r.try_get::<i64, _>(1)? as u64,
-            submitted_at: r.try_get(2)?,
-        })
+        self.shared().recipient_tracking(recipient_id).await
     }
 
     async fn responses_by_day(&self, campaign: CampaignId) -> Result<Vec<(NaiveDate, u64)>> {
