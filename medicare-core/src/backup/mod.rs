@@ -40,6 +40,8 @@ pub mod format;
 pub mod keys;
 pub mod local;
 pub mod manifest;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod pipeline;
 pub mod retention;
 pub mod sink;

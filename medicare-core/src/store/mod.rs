@@ -8,6 +8,8 @@
 //! [`conformance`].
 
 pub mod conformance;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub(crate) mod rows;
 pub(crate) mod shared;
 #[cfg(feature = "sqlite")]
@@ -185,6 +187,8 @@ pub async fn open_database(url: &SecretString) -> Result<Arc<dyn Database>> {
     match scheme {
         #[cfg(feature = "sqlite")]
         "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open_url(url).await?)),
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => Ok(Arc::new(mysql::MySqlStore::connect(url).await?)),
         other => Err(Error::Config(match other {
             "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
                 format!("this build of medicare has no {scheme} support: enable its cargo feature")
