@@ -41,6 +41,8 @@ pub mod format;
 pub mod keys;
 pub mod local;
 pub mod manifest;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod pipeline;
 #[cfg(feature = "postgres")]
 pub mod postgres;

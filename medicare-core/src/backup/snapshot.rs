@@ -115,3 +115,79 @@ pub trait RestoreTx: Send {
     /// Makes the restore visible, all at once.
     async fn commit(self: Box<Self>) -> Result<()>;
 }
+
+/// The tables the migrations create, in an order that respects their references; every
+/// other table follows in name order (see [`sort_for_restore`]).
+const KNOWN_ORDER: [&str; 6] = [
+    "patients",
+    "patient_conditions",
+    "forms",
+    "campaigns",
+    "recipients",
+    "deliveries",
+];
+
+/// Sorts table names into restore order: a table after those it refers to.
+pub(crate) fn sort_for_restore(names: &mut [String]) {
+    names.sort();
+    let rank = |n: &String| {
+        KNOWN_ORDER
+            .iter()
+            .position(|k| k == n)
+            .unwrap_or(KNOWN_ORDER.len())
+    };
+    names.sort_by_key(rank);
+}
+
+/// Checks a table or column name read from a database or a backup, then quotes it for
+/// `dialect`: only ASCII letters, digits and underscores, at most 63 characters.
+pub(crate) fn quoted_name(name: &str, dialect: crate::sql::Dialect) -> Result<String> {
+    if !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        Ok(dialect.quote_ident(name))
+    } else {
+        Err(crate::error::Error::invalid(
+            "table or column name in backup",
+            "only ASCII letters, digits and underscores are allowed",
+        ))
+    }
+}
+
+/// Rows one scan batch carries.
+const BATCH: usize = 1_000;
+
+/// Feeds the rows of `stream` to `visitor` in batches, each row converted by `read`;
+/// returns how many there were. Every backend's [`Snapshot::scan`] ends here.
+pub(crate) async fn visit_rows<R, S>(
+    mut stream: S,
+    read: impl Fn(&R) -> Result<Row>,
+    visitor: &mut dyn RowVisitor,
+) -> Result<u64>
+where
+    S: futures::Stream<Item = std::result::Result<R, sqlx::Error>> + Unpin,
+{
+    use futures::TryStreamExt;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut count = 0u64;
+    while let Some(row) = stream.try_next().await? {
+        batch.push(read(&row)?);
+        if batch.len() == BATCH {
+            count += BATCH as u64;
+            visitor.rows(std::mem::take(&mut batch)).await?;
+        }
+    }
+    count += batch.len() as u64;
+    if !batch.is_empty() {
+        visitor.rows(batch).await?;
+    }
+    Ok(count)
+}
+
+/// Where `table` is among a snapshot's `tables` (an error if it is not one of them).
+pub(crate) fn table_index(tables: &[TableInfo], table: &TableInfo) -> Result<usize> {
+    tables.iter().position(|t| t == table).ok_or_else(|| {
+        crate::error::Error::not_found(format!("table {} in the snapshot", table.name))
+    })
+}

@@ -186,7 +186,7 @@ fn submitted_at_type(dialect: Dialect) -> &'static str {
 }
 
 /// Fixed-width timestamps, so SQLite's text sorts in time order.
-fn format_timestamp(at: DateTime<Utc>, dialect: Dialect) -> String {
+pub(crate) fn format_timestamp(at: DateTime<Utc>, dialect: Dialect) -> String {
     match dialect {
         Dialect::Mysql => at.format("%Y-%m-%d %H:%M:%S%.6f").to_string(),
         Dialect::Sqlite | Dialect::Postgres => at.to_rfc3339_opts(SecondsFormat::Micros, true),

@@ -8,6 +8,8 @@
 //! [`conformance`].
 
 pub mod conformance;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod rows;
@@ -188,6 +190,8 @@ pub async fn open_database(url: &SecretString) -> Result<Arc<dyn Database>> {
         "sqlite" => Ok(Arc::new(sqlite::SqliteStore::open_url(url).await?)),
         #[cfg(feature = "postgres")]
         "postgres" | "postgresql" => Ok(Arc::new(postgres::PostgresStore::connect(url).await?)),
+        #[cfg(feature = "mysql")]
+        "mysql" | "mariadb" => Ok(Arc::new(mysql::MySqlStore::connect(url).await?)),
         other => Err(Error::Config(match other {
             "sqlite" | "postgres" | "postgresql" | "mysql" | "mariadb" => {
                 format!("this build of medicare has no {scheme} support: enable its cargo feature")

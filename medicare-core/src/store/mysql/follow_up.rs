@@ -1,0 +1,224 @@
+//! Links, responses, reminder rounds and tracking figures on MySQL.
+
+use super::campaigns::every_channel;
+use super::{retry_transient, MySqlStore};
+use crate::campaign::CampaignId;
+use crate::error::{Error, Result};
+use crate::form::{Answers, Decimal, FieldType};
+use crate::link::TokenHash;
+use crate::sql::Dialect;
+use crate::store::{
+    FollowUpStore, LinkRecord, NonRespondent, RecipientTracking, ResponseRow, ResponseStore,
+    RoundInfo, StoredForm, SubmitOutcome, TrackingCounts,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
+use std::str::FromStr;
+
+#[async_trait]
+impl ResponseStore for MySqlStore {
+    async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>> {
+        self.shared().link(token_hash).await
+    }
+
+    async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
+        self.shared().record_open(recipient_id, now).await
+    }
+
+    async fn submit_response(
+        &self,
+        recipient_id: i64,
+        form: &StoredForm,
+        answers: &Answers,
+        now: DateTime<Utc>,
+    ) -> Result<SubmitOutcome> {
+        self.shared()
+            .submit_response(recipient_id, form, answers, now)
+            .await
+    }
+}
+
+impl MySqlStore {
+    /// One transaction planning reminder `round`.
+    async fn plan_round_once(
+        &self,
+        campaign: CampaignId,
+        round: i32,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        // Re-planning inserts nothing twice: rows already there are left as they are.
+        sqlx::query(
+            "INSERT INTO non_respondents (campaign_id, round, recipient_id, patient_id, reason, created_at) \
+             SELECT r.campaign_id, ?, r.id, r.patient_id, \
+             CASE WHEN r.first_opened_at IS NULL THEN 'not_opened' ELSE 'opened_not_submitted' END, ? \
+             FROM recipients r WHERE r.campaign_id = ? AND r.submitted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM non_respondents n \
+                             WHERE n.campaign_id = r.campaign_id AND n.round = ? AND n.recipient_id = r.id)",
+        )
+        .bind(round)
+        .bind(now)
+        .bind(campaign.0)
+        .bind(round)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) \
+             SELECT d.campaign_id, d.recipient_id, d.channel, n.round, \
+             CASE WHEN d.status = 'suppressed' THEN 'suppressed' ELSE 'pending' END, \
+             CASE WHEN d.status = 'suppressed' THEN d.reason END, d.segments \
+             FROM non_respondents n JOIN deliveries d \
+             ON d.campaign_id = n.campaign_id AND d.recipient_id = n.recipient_id AND d.round = 0 \
+             WHERE n.campaign_id = ? AND n.round = ? \
+             AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.campaign_id = d.campaign_id \
+                             AND x.recipient_id = d.recipient_id AND x.channel = d.channel \
+                             AND x.round = n.round)",
+        )
+        .bind(campaign.0)
+        .bind(round)
+        .execute(&mut *tx)
+        .await?;
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM non_respondents WHERE campaign_id = ? AND round = ?",
+        )
+        .bind(campaign.0)
+        .bind(round)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(n as u64)
+    }
+}
+
+/// A response value read as text, the way every backend reports it: decimals in their
+/// normalised form (MySQL pads the fraction with zeros to the column's scale).
+fn response_text(kind: FieldType, value: Option<String>) -> Option<String> {
+    match (kind, value) {
+        (FieldType::Decimal, Some(v)) => {
+            Some(Decimal::from_str(&v).map(|d| d.to_string()).unwrap_or(v))
+        }
+        (_, value) => value,
+    }
+}
+
+#[async_trait]
+impl FollowUpStore for MySqlStore {
+    async fn plan_reminder_round(
+        &self,
+        campaign: CampaignId,
+        round: i32,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        if round < 1 {
+            return Err(Error::invalid("reminder round", "must be 1 or more"));
+        }
+        retry_transient(|| self.plan_round_once(campaign, round, now)).await
+    }
+
+    async fn suppress_responded(
+        &self,
+        campaign: CampaignId,
+        round: i32,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let sql = format!(
+            "UPDATE deliveries d JOIN recipients r ON r.id = d.recipient_id \
+             SET d.status = 'suppressed', d.reason = 'responded', d.updated_at = ? \
+             WHERE d.campaign_id = ? AND d.round = ? AND d.{} AND d.status = 'pending' \
+             AND r.submitted_at IS NOT NULL",
+            every_channel()
+        );
+        retry_transient(|| async {
+            let done = sqlx::query(&sql)
+                .bind(now)
+                .bind(campaign.0)
+                .bind(round)
+                .execute(&self.pool)
+                .await?;
+            Ok(done.rows_affected())
+        })
+        .await
+    }
+
+    async fn rounds(&self, campaign: CampaignId) -> Result<Vec<RoundInfo>> {
+        self.shared().rounds(campaign).await
+    }
+
+    async fn round_non_respondents(&self, campaign: CampaignId, round: i32) -> Result<Vec<i64>> {
+        self.shared().round_non_respondents(campaign, round).await
+    }
+
+    async fn non_respondents(&self, campaign: CampaignId) -> Result<Vec<NonRespondent>> {
+        self.shared().non_respondents(campaign).await
+    }
+
+    async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
+        self.shared().tracking_counts(campaign).await
+    }
+
+    async fn recipient_tracking(&self, recipient_id: i64) -> Result<RecipientTracking> {
+        self.shared().recipient_tracking(recipient_id).await
+    }
+
+    async fn responses_by_day(&self, campaign: CampaignId) -> Result<Vec<(NaiveDate, u64)>> {
+        // Times are stored in UTC, so DATE() is the UTC day.
+        let rows: Vec<(NaiveDate, i64)> = sqlx::query_as(
+            "SELECT DATE(submitted_at) AS day, COUNT(*) FROM recipients \
+             WHERE campaign_id = ? AND submitted_at IS NOT NULL GROUP BY day ORDER BY day",
+        )
+        .bind(campaign.0)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(d, n)| (d, n as u64)).collect())
+    }
+
+    async fn responses(
+        &self,
+        campaign: CampaignId,
+        form: &StoredForm,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<ResponseRow>> {
+        form.spec.validate()?;
+        crate::form::validate_table_name(&form.response_table)
+            .map_err(|m| Error::invalid("response table", m))?;
+        let q = |name: &str| Dialect::Mysql.quote_ident(name);
+        let columns: Vec<String> = form
+            .spec
+            .fields
+            .iter()
+            .map(|f| format!(", CAST(t.{} AS CHAR)", q(&f.name)))
+            .collect();
+        let sql = format!(
+            "SELECT r.id, r.submitted_at{} FROM {} t JOIN recipients r ON r.id = t.{} \
+             WHERE r.campaign_id = ? AND r.submitted_at >= ? AND r.submitted_at < ? \
+             ORDER BY r.submitted_at, r.id",
+            columns.concat(),
+            q(&form.response_table),
+            q("recipient_id"),
+        );
+        let rows = sqlx::query(&sql)
+            .bind(campaign.0)
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let values = form
+                    .spec
+                    .fields
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| Ok(response_text(f.kind, r.try_get(i + 2)?)))
+                    .collect::<Result<_>>()?;
+                Ok(ResponseRow {
+                    recipient_id: r.try_get(0)?,
+                    submitted_at: r.try_get(1)?,
+                    values,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,174 @@
+//! Patients on MySQL: the bulk import and the audience queries.
+
+use super::{arguments, rows_per_statement, MySqlStore};
+use crate::campaign::PatientContact;
+use crate::error::{Error, Result};
+use crate::filter::AnyFilter;
+use crate::patient::{Email, Patient, PatientId, Phone};
+use crate::sql::Dialect;
+use crate::store::mysql::rows::{self, ReadRow};
+use crate::store::PatientStore;
+use async_trait::async_trait;
+use chrono::{NaiveDate, Utc};
+use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
+use std::collections::HashMap;
+
+/// Columns of one patient row in the import.
+const PATIENT_COLUMNS: usize = 12;
+
+#[async_trait]
+impl PatientStore for MySqlStore {
+    async fn insert_patients(&self, patients: &[Patient]) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        for chunk in patients.chunks(rows_per_statement(PATIENT_COLUMNS)) {
+            check_stored(&mut tx, chunk).await?;
+            insert_chunk(&mut tx, chunk).await.map_err(|e| match e {
+                // Not a stored patient (checked just above): a clash inside the batch.
+                Error::AlreadyExists { .. } => Error::AlreadyExists {
+                    what: "patient (an external id or NHS number appears twice in the batch); nothing was imported".into(),
+                },
+                other => other,
+            })?;
+        }
+        tx.commit().await?;
+        Ok(patients.len() as u64)
+    }
+
+    async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
+        self.shared().count_patients(filter, today).await
+    }
+
+    async fn matching_contacts(
+        &self,
+        filter: &AnyFilter,
+        today: NaiveDate,
+    ) -> Result<Vec<PatientContact>> {
+        let predicate = filter.to_sql(Dialect::Mysql, today);
+        let sql = format!(
+            "SELECT p.id, p.given_name, p.phone, p.email, p.sms_opt_out, p.email_opt_out \
+             FROM patients p WHERE {} ORDER BY p.id",
+            predicate.sql
+        );
+        let rows = sqlx::query_with(&sql, arguments(&predicate.params)?)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(PatientContact {
+                    id: PatientId(r.try_get(0)?),
+                    given_name: r.try_get(1)?,
+                    phone: r.try_get(2)?,
+                    email: r.try_get(3)?,
+                    sms_opt_out: r.try_get(4)?,
+                    email_opt_out: r.try_get(5)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
+        // Conditions are read on their own (not with GROUP_CONCAT, whose result MySQL
+        // cuts at 1,024 bytes by default) and joined here.
+        let codes = sqlx::query("SELECT patient_id, code FROM patient_conditions")
+            .fetch_all(&self.pool)
+            .await?;
+        let mut conditions: HashMap<i64, Vec<String>> = HashMap::new();
+        for r in &codes {
+            conditions.entry(r.int(0)?).or_default().push(r.text(1)?);
+        }
+        let sql = format!(
+            "SELECT {} FROM patients p ORDER BY p.id",
+            rows::PATIENT_COLUMNS
+        );
+        let found = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        found
+            .iter()
+            .map(|r| rows::patient(r, conditions.remove(&r.int(0)?).unwrap_or_default()))
+            .collect()
+    }
+}
+
+/// Fails if a patient of `chunk` clashes with a stored one.
+async fn check_stored(conn: &mut MySqlConnection, chunk: &[Patient]) -> Result<()> {
+    let mut check =
+        QueryBuilder::<MySql>::new("SELECT external_id FROM patients WHERE external_id IN (");
+    let mut ids = check.separated(", ");
+    for p in chunk {
+        ids.push_bind(p.external_id.as_str());
+    }
+    check.push(") OR nhs_number IN (");
+    let mut nhs = check.separated(", ");
+    for p in chunk {
+        nhs.push_bind(p.nhs_number.as_str());
+    }
+    check.push(") LIMIT 5");
+    let clashes = check.build().fetch_all(&mut *conn).await?;
+    if !clashes.is_empty() {
+        let ids = clashes
+            .iter()
+            .map(|r| r.text(0))
+            .collect::<Result<Vec<_>>>()?;
+        return Err(Error::AlreadyExists {
+            what: format!(
+                "patient (external id or NHS number already stored; e.g. stored external ids {}); nothing was imported",
+                ids.join(", ")
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Inserts one chunk of patients and their conditions.
+async fn insert_chunk(conn: &mut MySqlConnection, chunk: &[Patient]) -> Result<()> {
+    let now = Utc::now();
+    let mut insert = QueryBuilder::<MySql>::new(
+        "INSERT INTO patients (external_id, nhs_number, given_name, family_name, date_of_birth, \
+         sex, phone, email, postcode, sms_opt_out, email_opt_out, created_at) ",
+    );
+    insert.push_values(chunk, |mut b, p| {
+        b.push_bind(p.external_id.as_str())
+            .push_bind(p.nhs_number.as_str())
+            .push_bind(p.given_name.as_str())
+            .push_bind(p.family_name.as_str())
+            .push_bind(p.date_of_birth)
+            .push_bind(p.sex.as_str())
+            .push_bind(p.phone.as_ref().map(Phone::as_str))
+            .push_bind(p.email.as_ref().map(Email::as_str))
+            .push_bind(p.postcode.as_str())
+            .push_bind(p.sms_opt_out)
+            .push_bind(p.email_opt_out)
+            .push_bind(now);
+    });
+    insert.build().execute(&mut *conn).await?;
+
+    if chunk.iter().all(|p| p.conditions.is_empty()) {
+        return Ok(());
+    }
+    // The new ids, by external id (auto-increment values of one statement are not
+    // guaranteed consecutive under every lock mode, so they are read back).
+    let mut read =
+        QueryBuilder::<MySql>::new("SELECT external_id, id FROM patients WHERE external_id IN (");
+    let mut list = read.separated(", ");
+    for p in chunk.iter().filter(|p| !p.conditions.is_empty()) {
+        list.push_bind(p.external_id.as_str());
+    }
+    read.push(")");
+    let mut ids = HashMap::new();
+    for r in read.build().fetch_all(&mut *conn).await? {
+        ids.insert(r.text(0)?, r.int(1)?);
+    }
+    let codes: Vec<(i64, &str)> = chunk
+        .iter()
+        .filter_map(|p| ids.get(&p.external_id).map(|id| (*id, p)))
+        .flat_map(|(id, p)| p.conditions.iter().map(move |c| (id, c.as_str())))
+        .collect();
+    for codes in codes.chunks(rows_per_statement(2)) {
+        let mut q =
+            QueryBuilder::<MySql>::new("INSERT INTO patient_conditions (patient_id, code) ");
+        q.push_values(codes, |mut b, (id, code)| {
+            b.push_bind(*id).push_bind(*code);
+        });
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
