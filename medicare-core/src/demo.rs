@@ -295,7 +295,10 @@ fn demo_answers(recipient: i64) -> Vec<(String, String)> {
     ];
     let r = recipient.unsigned_abs() as usize;
     [
-        ("wants_vaccination", if r % 7 == 0 { "no" } else { "yes" }),
+        (
+            "wants_vaccination",
+            if r.is_multiple_of(7) { "no" } else { "yes" },
+        ),
         ("preferred_site", sites[r % 3]),
         ("available_days", days[r % 6]),
         ("available_days", days[(r + 2) % 6]),

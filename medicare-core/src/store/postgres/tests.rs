@@ -102,11 +102,11 @@ pub(crate) fn answers(form: &StoredForm, i: usize) -> Answers {
     let pairs: Vec<(String, String)> = [
         (
             "attending",
-            if i % 2 == 0 { "yes" } else { "no" }.to_string(),
+            if i.is_multiple_of(2) { "yes" } else { "no" }.to_string(),
         ),
         (
             "dose_ml",
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 String::new()
             } else {
                 format!("{i}.25")
