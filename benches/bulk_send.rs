@@ -7,7 +7,8 @@
 //! A second group measures the demo's audience (patients with a lung condition).
 //!
 //! Other backends follow at the end, each run only when its server's admin URL is set
-//! (`MEDICARE_BENCH_POSTGRES_URL`), on a scratch database dropped afterwards.
+//! (PostgreSQL: `MEDICARE_BENCH_POSTGRES_URL`; MySQL/MariaDB: `MEDICARE_BENCH_MYSQL_URL`),
+//! each on a scratch database dropped afterwards.
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
@@ -228,9 +229,63 @@ fn bulk_send_postgres(c: &mut Criterion) {
         .expect("drop the scratch database");
 }
 
+/// MySQL / MariaDB: the same campaign on a fresh database of the server at
+/// `MEDICARE_BENCH_MYSQL_URL` (an admin URL), dropped afterwards; skipped, saying so,
+/// without it.
+fn bulk_send_mysql(c: &mut Criterion) {
+    use medicare_core::store::mysql::MySqlStore;
+    use sqlx::Connection;
+    let Some(url) = std::env::var("MEDICARE_BENCH_MYSQL_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped create_and_send_mysql: MEDICARE_BENCH_MYSQL_URL is not set");
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let name = format!("medicare_bench_{}", std::process::id());
+    let admin = |sql: String| {
+        let url = url.clone();
+        async move {
+            let mut conn = sqlx::MySqlConnection::connect(&url)
+                .await
+                .expect("admin connection");
+            sqlx::query(&sql)
+                .execute(&mut conn)
+                .await
+                .expect("admin statement");
+        }
+    };
+    rt.block_on(admin(format!(
+        "CREATE DATABASE `{name}` CHARACTER SET utf8mb4"
+    )));
+    let server = url.split('?').next().unwrap_or_default();
+    let db_url = format!(
+        "{}/{name}",
+        server.rsplit_once('/').map_or(server, |(s, _)| s)
+    );
+    let store = rt
+        .block_on(MySqlStore::connect(&db_url))
+        .expect("MySQL store");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let start = Instant::now();
+    let setup = rt.block_on(setup_on(Arc::new(store), dir));
+    let import = start.elapsed();
+    println!(
+        "mysql: import of {PATIENTS} patients {import:.2?} ({:.0} patients/s)",
+        PATIENTS as f64 / import.as_secs_f64()
+    );
+    server_group(c, &rt, &setup, "create_and_send_mysql");
+    drop(setup);
+    rt.block_on(admin(format!("DROP DATABASE `{name}`")));
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default();
-    targets = bulk_send, bulk_send_postgres
+    targets = bulk_send, bulk_send_postgres, bulk_send_mysql
 }
 criterion_main!(benches);
