@@ -6,7 +6,7 @@ use crate::{
     sdk_config, EmailOptions, S3BackupSink, S3FormPublisher, S3Location, SesEmailNotifier,
     SmsOptions, SnsSmsNotifier,
 };
-use medicare_core::config::{Backends, Config, EmailTransport, SmsTransport};
+use medicare_core::config::{Backends, Config, EmailTransport, Location, SmsTransport};
 use medicare_core::notify::Channel;
 use medicare_core::{Error, Result};
 use std::sync::Arc;
@@ -22,10 +22,9 @@ pub async fn backends(config: &Config) -> Result<Backends> {
     }
     let sdk = sdk_config(config.aws_endpoint_url.as_deref()).await?;
     let s3 = |setting: &Option<String>| -> Result<Option<S3Location>> {
-        match setting.as_deref() {
-            Some(s) if s.starts_with("s3://") => S3Location::parse(s).map(Some),
-            _ => Ok(None),
-        }
+        Location::s3(setting.as_deref())
+            .map(S3Location::parse)
+            .transpose()
     };
     if let Some(location) = s3(&config.forms)? {
         backends.publisher = Some(Arc::new(S3FormPublisher::new(

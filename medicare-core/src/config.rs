@@ -117,11 +117,16 @@ pub enum Location {
 impl Location {
     /// `setting` (absent: `default` in the workspace) as a location.
     pub fn resolve(setting: Option<&str>, dir: &Path, default: &str) -> Location {
-        match setting {
-            Some(s) if s.starts_with("s3://") => Location::S3(s.to_string()),
-            Some(s) => Location::Folder(dir.join(s)),
-            None => Location::Folder(dir.join(default)),
+        match (Location::s3(setting), setting) {
+            (Some(url), _) => Location::S3(url.to_string()),
+            (None, Some(s)) => Location::Folder(dir.join(s)),
+            (None, None) => Location::Folder(dir.join(default)),
         }
+    }
+
+    /// The setting, if it names an S3 location (`s3://...`).
+    pub fn s3(setting: Option<&str>) -> Option<&str> {
+        setting.filter(|s| s.starts_with("s3://"))
     }
 }
 
@@ -275,9 +280,8 @@ impl Config {
 
     /// Whether any setting needs the AWS backends (S3, SNS, SES).
     pub fn uses_aws(&self) -> bool {
-        let s3 = |l: &Option<String>| l.as_deref().is_some_and(|l| l.starts_with("s3://"));
-        s3(&self.forms)
-            || s3(&self.backups)
+        Location::s3(self.forms.as_deref()).is_some()
+            || Location::s3(self.backups.as_deref()).is_some()
             || self.sms == SmsTransport::Sns
             || self.email == EmailTransport::Ses
     }
@@ -340,33 +344,34 @@ impl Backends {
         }
         match Location::resolve(config.backups.as_deref(), dir, "backups") {
             Location::Folder(folder) => Ok(Arc::new(LocalFolderSink::new(folder))),
-            Location::S3(_) => self.check(config).map(|()| unreachable!("checked above")),
+            Location::S3(_) => Err(needs_aws("backups on s3://")),
         }
     }
 
     /// Checks that every setting naming a service outside the folder has one here.
     fn check(&self, config: &Config) -> Result<()> {
-        let missing = |what: &str| {
-            Err(Error::Config(format!(
-                "{what} needs the AWS backends, which this program was built without \
-                 (the medicare CLI and medicare-aws have them)"
-            )))
-        };
-        let s3 = |l: &Option<String>| l.as_deref().is_some_and(|l| l.starts_with("s3://"));
         if config.sms == SmsTransport::Sns && !self.notifiers.contains_key(&Channel::Sms) {
-            return missing("sms = \"sns\"");
+            return Err(needs_aws("sms = \"sns\""));
         }
         if config.email == EmailTransport::Ses && !self.notifiers.contains_key(&Channel::Email) {
-            return missing("email = \"ses\"");
+            return Err(needs_aws("email = \"ses\""));
         }
-        if s3(&config.forms) && self.publisher.is_none() {
-            return missing("forms on s3://");
+        if Location::s3(config.forms.as_deref()).is_some() && self.publisher.is_none() {
+            return Err(needs_aws("forms on s3://"));
         }
-        if s3(&config.backups) && self.backup_sink.is_none() {
-            return missing("backups on s3://");
+        if Location::s3(config.backups.as_deref()).is_some() && self.backup_sink.is_none() {
+            return Err(needs_aws("backups on s3://"));
         }
         Ok(())
     }
+}
+
+/// The error for a setting that names an AWS service the program has no backend for.
+fn needs_aws(what: &str) -> Error {
+    Error::Config(format!(
+        "{what} needs the AWS backends, which this program was built without \
+         (the medicare CLI and medicare-aws have them)"
+    ))
 }
 
 /// A folder holding the embedded defaults, wired into an [`Engine`].
