@@ -6,9 +6,10 @@ use crate::progress;
 use clap::{Args, Subcommand};
 use medicare_core::campaign::{CampaignId, RemindReport};
 use medicare_core::report::{weekly_report, write_weekly_report, ReportFiles, WeeklyReport};
+use medicare_core::server::api::{api_token_is_strong, MIN_API_TOKEN_LEN};
 use medicare_core::server::{router, serve, ServerOptions};
 use medicare_core::{Error, Workspace};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -18,7 +19,7 @@ pub struct ServeArgs {
     /// Address to listen on (default: the `bind` setting, 127.0.0.1:8080).
     #[arg(long)]
     bind: Option<String>,
-    /// Bearer token for the JSON API; without one the API is off.
+    /// Bearer token for the JSON API (at least 32 characters); without one the API is off.
     #[arg(long, env = "MEDICARE_API_TOKEN", hide_env_values = true)]
     api_token: Option<SecretString>,
 }
@@ -37,6 +38,15 @@ pub enum ReportCommand {
 /// Runs the form service until Ctrl-C.
 pub async fn run_serve(ws: &Workspace, args: ServeArgs) -> Result<ExitCode, Error> {
     let config = ws.config();
+    if let Some(token) = &args.api_token {
+        if !api_token_is_strong(token.expose_secret()) {
+            return Err(Error::Config(format!(
+                "MEDICARE_API_TOKEN is shorter than {MIN_API_TOKEN_LEN} characters: \
+                 use a random token (for example `openssl rand -hex 32`), or unset it to \
+                 serve the forms without the API"
+            )));
+        }
+    }
     let bind = args.bind.unwrap_or_else(|| config.bind.clone());
     let options = ServerOptions {
         link_requests_per_minute: config.link_requests_per_minute,

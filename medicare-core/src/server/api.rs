@@ -272,26 +272,57 @@ fn digest(s: &[u8]) -> [u8; 32] {
     Sha256::digest(s).into()
 }
 
+/// The shortest API token the service accepts: 32 characters (at least 128 bits when
+/// drawn from a base64 or hex alphabet). A shorter configured token never authenticates
+/// anyone, so an empty or guessable setting cannot open the API.
+pub const MIN_API_TOKEN_LEN: usize = 32;
+
+/// Whether `token` is long enough to guard the API ([`MIN_API_TOKEN_LEN`]).
+pub fn api_token_is_strong(token: &str) -> bool {
+    token.chars().count() >= MIN_API_TOKEN_LEN
+}
+
+/// The credentials of an `Authorization` header using the `Bearer` scheme, whose name is
+/// matched case-insensitively (RFC 9110 §11.1).
+fn bearer_credentials(value: &str) -> Option<&str> {
+    let (scheme, rest) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| rest.trim_start_matches(' '))
+}
+
 /// Refuses API requests without the configured bearer token (compared in constant time).
+/// A configured token shorter than [`MIN_API_TOKEN_LEN`] turns the API off (`403`) rather
+/// than letting an empty or short secret authenticate anyone.
 async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(expected) = &app.options().api_token else {
-        return error_body(
-            StatusCode::FORBIDDEN,
-            "api_disabled",
-            "the API is off: start the service with an API token (MEDICARE_API_TOKEN)",
-        );
+    let expected = match &app.options().api_token {
+        Some(token) if api_token_is_strong(token.expose_secret()) => token,
+        Some(_) => {
+            return error_body(
+                StatusCode::FORBIDDEN,
+                "api_disabled",
+                "the API is off: the configured API token is shorter than 32 characters",
+            )
+        }
+        None => {
+            return error_body(
+                StatusCode::FORBIDDEN,
+                "api_disabled",
+                "the API is off: start the service with an API token (MEDICARE_API_TOKEN)",
+            )
+        }
     };
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_credentials)
         .unwrap_or("");
-    let ok: bool = subtle::ConstantTimeEq::ct_eq(
-        &digest(presented.as_bytes())[..],
-        &digest(expected.expose_secret().as_bytes())[..],
-    )
-    .into();
+    let ok: bool = !presented.is_empty()
+        && bool::from(subtle::ConstantTimeEq::ct_eq(
+            &digest(presented.as_bytes())[..],
+            &digest(expected.expose_secret().as_bytes())[..],
+        ));
     if !ok {
         let mut r = error_body(
             StatusCode::UNAUTHORIZED,

@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
-const API_TOKEN: &str = "test-api-token-0123456789";
+const API_TOKEN: &str = "test-api-token-0123456789abcdef0123456789";
 
 /// A sent SMS campaign over a few patients, served on loopback.
 pub(crate) struct Service {
@@ -499,4 +499,58 @@ async fn the_api_is_off_without_a_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+/// Regression: an empty or short configured token must never authenticate anyone, with
+/// or without an `Authorization` header.
+#[tokio::test]
+async fn an_empty_or_short_token_never_opens_the_api() {
+    for configured in ["", "a", "0123456789abcdef0123456789abcde"] {
+        let options = ServerOptions {
+            api_token: Some(SecretString::from(configured)),
+            ..generous()
+        };
+        let s = Service::start(options, 3).await;
+        let url = format!("{}/api/campaigns", s.base);
+        let requests = [
+            s.client.get(&url),
+            s.client.get(&url).header("authorization", "Bearer "),
+            s.client.get(&url).header("authorization", "Bearer"),
+            s.client.get(&url).bearer_auth(configured),
+        ];
+        for req in requests {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "token {configured:?}");
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["error"]["kind"], "api_disabled");
+        }
+    }
+}
+
+/// The `Bearer` scheme name is case-insensitive (RFC 9110); an empty credential is not
+/// the token.
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_case_insensitively() {
+    let s = Service::start(generous(), 3).await;
+    let url = format!("{}/api/campaigns", s.base);
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let r = s
+            .client
+            .get(&url)
+            .header("authorization", format!("{scheme} {API_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{scheme}");
+    }
+    for header in ["Basic abc", "Bearer", "Bearer ", "Token x", API_TOKEN] {
+        let r = s
+            .client
+            .get(&url)
+            .header("authorization", header)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{header}");
+    }
 }
