@@ -27,19 +27,16 @@ mod campaigns;
 mod follow_up;
 mod forms;
 mod patients;
-mod rows;
-mod shared;
+mod snapshot;
 #[cfg(test)]
 pub(crate) mod tests;
 
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
 use crate::sql::SqlValue;
-use rows::impl_read_row;
-use shared::Shared;
-use sqlx::mysql::{
-    MySqlArguments, MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions, MySqlRow,
-};
+use crate::store::rows;
+use crate::store::shared::Shared;
+use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, MySql, MySqlPool};
 use std::future::Future;
 use std::str::FromStr;
@@ -121,13 +118,9 @@ impl MySqlStore {
     }
 }
 
-impl_read_row!(MySqlRow, sqlx::mysql::MySqlQueryResult);
-
 /// Binds compiled-filter (or response) values, in order.
 fn arguments(params: &[SqlValue]) -> Result<MySqlArguments> {
-    let mut args = MySqlArguments::default();
-    rows::bind_values::<MySql>(&mut args, params)?;
-    Ok(args)
+    rows::arguments::<MySql>(params)
 }
 
 /// Rows a multi-row statement of `columns` bound values a row carries.

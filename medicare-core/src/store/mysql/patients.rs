@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::patient::{Email, Patient, PatientId, Phone};
 use crate::sql::Dialect;
-use crate::store::mysql::rows::{self, ReadRow};
+use crate::store::rows::{self, ReadRow};
 use crate::store::PatientStore;
 use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};

@@ -236,7 +236,7 @@ async fn tls_required_by_the_url_is_enforced() {
         .await
         .unwrap();
     let server_tls = match row {
-        Some(r) => crate::store::mysql::rows::ReadRow::text(&r, 1).unwrap() == "YES",
+        Some(r) => crate::store::rows::ReadRow::text(&r, 1).unwrap() == "YES",
         None => true, // MySQL 8.0.26+ dropped the variable: TLS is always available
     };
     let required = MySqlStore::connect(&format!("{}?ssl-mode=required", db.url())).await;

@@ -762,3 +762,8 @@ fn nhs(day: i64) -> String {
         n += 1;
     }
 }
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
