@@ -36,6 +36,7 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 pub mod format;
 pub mod keys;

@@ -11,7 +11,7 @@ use super::{
     LinkRecord, NonRespondent, RecipientTracking, RoundInfo, StoredForm, SubmitOutcome,
     TrackingCounts,
 };
-use crate::campaign::{Campaign, CampaignId, CampaignState, DeliveryCount, FormId};
+use crate::campaign::{Campaign, CampaignId, CampaignState, DeliveryCount, FormId, PatientContact};
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::form::{insert_response, response_table_ddl, Answers, FormSpec};
@@ -64,6 +64,36 @@ where
     /// The `n`th placeholder (from 1).
     fn p(&self, n: usize) -> String {
         self.dialect.placeholder(n)
+    }
+
+    /// The contact details of every patient matching `filter` on `today`, by id.
+    pub async fn matching_contacts(
+        &self,
+        filter: &AnyFilter,
+        today: NaiveDate,
+    ) -> Result<Vec<PatientContact>> {
+        let predicate = filter.to_sql(self.dialect, today);
+        let sql = format!(
+            "SELECT p.id, p.given_name, p.phone, p.email, p.sms_opt_out, p.email_opt_out \
+             FROM patients p WHERE {} ORDER BY p.id",
+            predicate.sql
+        );
+        let mut args = <DB as Database>::Arguments::default();
+        rows::bind_values::<DB>(&mut args, &predicate.params)?;
+        let found = sqlx::query_with(&sql, args).fetch_all(self.pool).await?;
+        found
+            .iter()
+            .map(|r| {
+                Ok(PatientContact {
+                    id: PatientId(r.int(0)?),
+                    given_name: r.text(1)?,
+                    phone: r.opt_text(2)?,
+                    email: r.opt_text(3)?,
+                    sms_opt_out: r.flag(4)?,
+                    email_opt_out: r.flag(5)?,
+                })
+            })
+            .collect()
     }
 
     /// Every stored patient with its condition codes, by id; the codes are aggregated by

@@ -230,3 +230,53 @@ pub(crate) fn prepare_statements(
         .map_err(|_| Error::invalid(what(), "its form's stored spec does not parse"))?;
     response_table_ddl(&spec, &table.name, dialect)
 }
+
+/// The tables among `names` that hold rows, with their counts (the same statement on
+/// every engine; a backend's [`RestoreTarget::non_empty_tables`] ends here).
+pub(crate) async fn row_counts<DB>(
+    conn: &mut DB::Connection,
+    names: Vec<String>,
+    dialect: Dialect,
+) -> Result<Vec<(String, u64)>>
+where
+    DB: sqlx::Database,
+    DB::Row: super::rows::ReadRow,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    use super::rows::ReadRow;
+    let mut out = Vec::new();
+    for name in names {
+        let sql = format!("SELECT COUNT(*) FROM {}", quoted_name(&name, dialect)?);
+        let n = sqlx::query(&sql).fetch_one(&mut *conn).await?.int(0)?;
+        if n > 0 {
+            out.push((name, n.unsigned_abs()));
+        }
+    }
+    Ok(out)
+}
+
+/// The stored spec of the form whose response table is `table`, if one names it.
+pub(crate) async fn response_table_spec<DB>(
+    conn: &mut DB::Connection,
+    table: &str,
+    dialect: Dialect,
+) -> Result<Option<String>>
+where
+    DB: sqlx::Database,
+    DB::Row: super::rows::ReadRow,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    use super::rows::ReadRow;
+    let sql = format!(
+        "SELECT spec_json FROM forms WHERE response_table = {}",
+        dialect.placeholder(1)
+    );
+    let row = sqlx::query(&sql)
+        .bind(table)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| r.text(0)).transpose()
+}

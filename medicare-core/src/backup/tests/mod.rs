@@ -767,3 +767,30 @@ fn nhs(day: i64) -> String {
 mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
+
+/// The database suite, on SQLite files.
+mod sqlite_suite {
+    use crate::backup::conformance::database as suite;
+    use crate::store::sqlite::SqliteStore;
+    use std::sync::Arc;
+
+    async fn pair(dir: &std::path::Path) -> (Arc<SqliteStore>, Arc<SqliteStore>) {
+        let source = SqliteStore::open(&dir.join("source.db")).await.unwrap();
+        let target = SqliteStore::open(&dir.join("target.db")).await.unwrap();
+        (Arc::new(source), Arc::new(target))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backup_restores_every_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, target) = pair(dir.path()).await;
+        suite::a_backup_restores_every_table(source, target).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_restore_leaves_the_target_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, target) = pair(dir.path()).await;
+        suite::a_failed_restore_leaves_the_target_empty(source, target).await;
+    }
+}

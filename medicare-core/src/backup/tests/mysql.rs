@@ -4,63 +4,14 @@
 use super::super::keys::{generate_identity, BackupKeys, Identities, KeyPaths};
 use super::super::sink::MemorySink;
 use super::super::{table_summaries, Backups};
-use crate::campaign::CampaignRequest;
 use crate::clock::FixedClock;
-use crate::form::FormSpec;
 use crate::store::snapshot::{RestoreTarget, SnapshotSource};
-
-use crate::patient::{generate, GenerateOptions};
 
 use crate::store::mysql::tests::TestDb;
 use crate::store::{DeliveryStore, FollowUpStore, FormStore, PatientStore, Store};
 use chrono::{TimeZone, Utc};
 use std::path::Path;
 use std::sync::Arc;
-
-/// A sent campaign to the patients with a lung condition among `count`, `responses`
-/// of them answered, a reminder round planned: every table holds rows.
-async fn fixture(store: Arc<dyn Store>, dir: &Path, count: usize, responses: usize) {
-    let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-    let engine = crate::store::mysql::tests::engine(store.clone(), dir, start);
-    engine
-        .import_patients(&generate(GenerateOptions { count, seed: 7 }))
-        .await
-        .unwrap();
-    let spec = FormSpec::from_toml_str(crate::demo::DEMO_FORM).unwrap();
-    let form = engine.create_form(&spec).await.unwrap();
-    let filter = Arc::new(crate::demo::lung_filter());
-    let id = engine
-        .create_campaign(&CampaignRequest::new("flu", form.id, filter))
-        .await
-        .unwrap();
-    engine
-        .send(id, &crate::campaign::SendOptions::default(), &())
-        .await
-        .unwrap();
-    let answers = spec
-        .check_submission(&[
-            ("wants_vaccination".into(), "yes".into()),
-            ("available_days".into(), "Monday".into()),
-            ("earliest_date".into(), "2026-04-01".into()),
-            ("access_needs".into(), "step-free access".into()),
-        ])
-        .unwrap();
-    let at = Utc.with_ymd_and_hms(2026, 3, 3, 10, 30, 15).unwrap()
-        + chrono::Duration::microseconds(123_456);
-    for recipient in store
-        .non_respondents(id)
-        .await
-        .unwrap()
-        .iter()
-        .take(responses)
-    {
-        store
-            .submit_response(recipient.recipient_id, &form, &answers, at)
-            .await
-            .unwrap();
-    }
-    store.plan_reminder_round(id, 1, at).await.unwrap();
-}
 
 /// A backup of a fixture database, with what restoring it takes.
 struct Backed {
@@ -78,7 +29,7 @@ impl Backed {
         count: usize,
         responses: usize,
     ) -> Backed {
-        fixture(source.clone(), dir, count, responses).await;
+        crate::test_support::populate(source.clone(), dir, count, responses).await;
         let paths = KeyPaths::in_workspace(dir);
         generate_identity(&paths.identity(), &paths.recipients()).unwrap();
         let keys = BackupKeys::for_backup(&paths).unwrap();
@@ -226,4 +177,26 @@ async fn a_sqlite_backup_restores_into_mysql() {
         target.delivery_counts(campaign).await.unwrap(),
         source.delivery_counts(campaign).await.unwrap()
     );
+}
+
+/// The database suite, on two test databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_suite_passes() {
+    use crate::backup::conformance::database as suite;
+    let Some(source) = TestDb::create().await else {
+        return;
+    };
+    let target = TestDb::create().await.expect("the same server");
+    suite::a_backup_restores_every_table(
+        Arc::new(source.store().await),
+        Arc::new(target.store().await),
+    )
+    .await;
+    let source = TestDb::create().await.expect("the same server");
+    let target = TestDb::create().await.expect("the same server");
+    suite::a_failed_restore_leaves_the_target_empty(
+        Arc::new(source.store().await),
+        Arc::new(target.store().await),
+    )
+    .await;
 }

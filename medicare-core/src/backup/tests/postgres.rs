@@ -119,3 +119,31 @@ async fn backup_round_trip_restores_every_table_on_postgres_and_through_sqlite()
     })
     .await;
 }
+
+/// The database suite, on two scratch databases.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_database_suite_passes() {
+    use crate::backup::conformance::database as suite;
+    scratch(|source| async move {
+        scratch(|target| async move {
+            suite::a_backup_restores_every_table(
+                Arc::new(source.store().clone()),
+                Arc::new(target.store().clone()),
+            )
+            .await;
+        })
+        .await;
+    })
+    .await;
+    scratch(|source| async move {
+        scratch(|target| async move {
+            suite::a_failed_restore_leaves_the_target_empty(
+                Arc::new(source.store().clone()),
+                Arc::new(target.store().clone()),
+            )
+            .await;
+        })
+        .await;
+    })
+    .await;
+}

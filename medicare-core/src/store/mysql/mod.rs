@@ -33,10 +33,8 @@ pub(crate) mod tests;
 
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
-use crate::sql::SqlValue;
-use crate::store::rows;
 use crate::store::shared::Shared;
-use sqlx::mysql::{MySqlArguments, MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, MySql, MySqlPool};
 use std::future::Future;
 use std::str::FromStr;
@@ -116,11 +114,6 @@ impl MySqlStore {
             dialect: Dialect::Mysql,
         }
     }
-}
-
-/// Binds compiled-filter (or response) values, in order.
-fn arguments(params: &[SqlValue]) -> Result<MySqlArguments> {
-    rows::arguments::<MySql>(params)
 }
 
 /// Rows a multi-row statement of `columns` bound values a row carries.

@@ -1,16 +1,15 @@
 //! Patients on MySQL: the bulk import and the audience queries.
 
-use super::{arguments, rows_per_statement, MySqlStore};
+use super::{rows_per_statement, MySqlStore};
 use crate::campaign::PatientContact;
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::patient::{Email, Patient, PatientId, Phone};
-use crate::sql::Dialect;
 use crate::store::rows::{self, ReadRow};
 use crate::store::PatientStore;
 use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
-use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
+use sqlx::{MySql, MySqlConnection, QueryBuilder};
 use std::collections::HashMap;
 
 /// Columns of one patient row in the import.
@@ -43,27 +42,7 @@ impl PatientStore for MySqlStore {
         filter: &AnyFilter,
         today: NaiveDate,
     ) -> Result<Vec<PatientContact>> {
-        let predicate = filter.to_sql(Dialect::Mysql, today);
-        let sql = format!(
-            "SELECT p.id, p.given_name, p.phone, p.email, p.sms_opt_out, p.email_opt_out \
-             FROM patients p WHERE {} ORDER BY p.id",
-            predicate.sql
-        );
-        let rows = sqlx::query_with(&sql, arguments(&predicate.params)?)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PatientContact {
-                    id: PatientId(r.try_get(0)?),
-                    given_name: r.try_get(1)?,
-                    phone: r.try_get(2)?,
-                    email: r.try_get(3)?,
-                    sms_opt_out: r.try_get(4)?,
-                    email_opt_out: r.try_get(5)?,
-                })
-            })
-            .collect()
+        self.shared().matching_contacts(filter, today).await
     }
 
     async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {

@@ -23,8 +23,8 @@ use crate::error::{Error, Result};
 use crate::form::{response_table_ddl, Decimal, FormSpec};
 use crate::sql::Dialect;
 use crate::store::snapshot::{
-    quoted_name, sort_for_restore, table_index, visit_rows, Blob, RestoreTarget, RestoreTx, Row,
-    RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
+    quoted_name, response_table_spec, row_counts, sort_for_restore, table_index, visit_rows, Blob,
+    RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
@@ -293,16 +293,8 @@ impl Snapshot for MySqlSnapshot {
 impl RestoreTarget for MySqlStore {
     async fn non_empty_tables(&self) -> Result<Vec<(String, u64)>> {
         let mut conn = self.pool().acquire().await?;
-        let mut out = Vec::new();
-        for name in table_names(&mut conn).await? {
-            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", q(&name)?))
-                .fetch_one(&mut *conn)
-                .await?;
-            if n > 0 {
-                out.push((name, n as u64));
-            }
-        }
-        Ok(out)
+        let names = table_names(&mut conn).await?;
+        row_counts::<MySql>(&mut conn, names, Dialect::Mysql).await
     }
 
     async fn begin_restore(&self, replace: bool) -> Result<Box<dyn RestoreTx>> {
@@ -342,10 +334,7 @@ impl MySqlRestore {
     async fn create_response_table(&mut self, table: &TableInfo) -> Result<()> {
         let what = || format!("backup table {}", table.name);
         let spec: Option<String> =
-            sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = ?")
-                .bind(&table.name)
-                .fetch_optional(&mut *self.tx)
-                .await?;
+            response_table_spec::<MySql>(&mut *self.tx, &table.name, Dialect::Mysql).await?;
         let Some(spec) = spec else {
             return Err(Error::invalid(
                 what(),

@@ -29,10 +29,8 @@ pub use scratch::ScratchDatabase;
 
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
-use crate::sql::SqlValue;
-use crate::store::rows;
 use crate::store::shared::Shared;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, Postgres};
 use std::str::FromStr;
 use std::time::Duration;
@@ -105,9 +103,4 @@ fn connect_error(e: sqlx::Error) -> Error {
         }
         other => Error::Database(other),
     }
-}
-
-/// Binds compiled-filter and response values, in order.
-fn arguments(params: &[SqlValue]) -> Result<PgArguments> {
-    rows::arguments::<Postgres>(params)
 }

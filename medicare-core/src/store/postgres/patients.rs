@@ -1,13 +1,12 @@
 //! Patients (bulk import by `COPY`) and forms (each with its response table).
 
 use super::copy::copy_in;
-use super::{arguments, PostgresStore};
+use super::PostgresStore;
 use crate::campaign::{FormId, PatientContact};
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::form::FormSpec;
 use crate::patient::{Email, Patient, PatientId, Phone};
-use crate::sql::Dialect;
 use crate::store::{FormStore, PatientStore, StoredForm};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -106,29 +105,7 @@ impl PatientStore for PostgresStore {
         filter: &AnyFilter,
         today: NaiveDate,
     ) -> Result<Vec<PatientContact>> {
-        let predicate = filter.to_sql(Dialect::Postgres, today);
-        let sql = format!(
-            "SELECT p.id, p.given_name, p.phone, p.email, p.sms_opt_out, p.email_opt_out \
-             FROM patients p WHERE {} ORDER BY p.id",
-            predicate.sql
-        );
-        type Contact = (i64, String, Option<String>, Option<String>, bool, bool);
-        let rows: Vec<Contact> = sqlx::query_as_with(&sql, arguments(&predicate.params)?)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, given_name, phone, email, sms_opt_out, email_opt_out)| PatientContact {
-                    id: PatientId(id),
-                    given_name,
-                    phone,
-                    email,
-                    sms_opt_out,
-                    email_opt_out,
-                },
-            )
-            .collect())
+        self.shared().matching_contacts(filter, today).await
     }
 
     async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {

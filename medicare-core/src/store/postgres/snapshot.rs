@@ -14,8 +14,9 @@ use super::PostgresStore;
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
 use crate::store::snapshot::{
-    prepare_statements, quoted_name, sort_for_restore, table_index, visit_rows, Blob,
-    RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
+    prepare_statements, quoted_name, response_table_spec, row_counts, sort_for_restore,
+    table_index, visit_rows, Blob, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot,
+    SnapshotSource, TableInfo, Value,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -204,16 +205,8 @@ impl Snapshot for PostgresSnapshot {
 impl RestoreTarget for PostgresStore {
     async fn non_empty_tables(&self) -> Result<Vec<(String, u64)>> {
         let mut conn = self.pool().acquire().await?;
-        let mut out = Vec::new();
-        for name in table_names(&mut conn).await? {
-            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", q(&name)?))
-                .fetch_one(&mut *conn)
-                .await?;
-            if n > 0 {
-                out.push((name, n.unsigned_abs()));
-            }
-        }
-        Ok(out)
+        let names = table_names(&mut conn).await?;
+        row_counts::<Postgres>(&mut conn, names, Dialect::Postgres).await
     }
 
     async fn begin_restore(&self, replace: bool) -> Result<Box<dyn RestoreTx>> {
@@ -260,10 +253,7 @@ impl RestoreTx for PostgresRestore {
             .map(|(c, _)| c)
             .collect();
         let spec: Option<String> = if existing.is_empty() {
-            sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = $1")
-                .bind(&table.name)
-                .fetch_optional(&mut *self.tx)
-                .await?
+            response_table_spec::<Postgres>(&mut *self.tx, &table.name, Dialect::Postgres).await?
         } else {
             None
         };

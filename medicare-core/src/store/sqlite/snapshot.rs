@@ -10,8 +10,9 @@ use super::SqliteStore;
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
 use crate::store::snapshot::{
-    prepare_statements, quoted_name, sort_for_restore, table_index, visit_rows, RestoreTarget,
-    RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
+    prepare_statements, quoted_name, response_table_spec, row_counts, sort_for_restore,
+    table_index, visit_rows, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource,
+    TableInfo, Value,
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
@@ -138,16 +139,8 @@ impl Snapshot for SqliteSnapshot {
 impl RestoreTarget for SqliteStore {
     async fn non_empty_tables(&self) -> Result<Vec<(String, u64)>> {
         let mut conn = self.pool().acquire().await?;
-        let mut out = Vec::new();
-        for name in table_names(&mut conn).await? {
-            let n: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", q(&name)?))
-                .fetch_one(&mut *conn)
-                .await?;
-            if n > 0 {
-                out.push((name, n as u64));
-            }
-        }
-        Ok(out)
+        let names = table_names(&mut conn).await?;
+        row_counts::<Sqlite>(&mut conn, names, Dialect::Sqlite).await
     }
 
     async fn begin_restore(&self, replace: bool) -> Result<Box<dyn RestoreTx>> {
@@ -183,10 +176,7 @@ impl RestoreTx for SqliteRestore {
     async fn prepare_table(&mut self, table: &TableInfo) -> Result<()> {
         let (existing, _) = columns(&mut self.tx, &table.name).await?;
         let spec: Option<String> = if existing.is_empty() {
-            sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = ?")
-                .bind(&table.name)
-                .fetch_optional(&mut *self.tx)
-                .await?
+            response_table_spec::<Sqlite>(&mut *self.tx, &table.name, Dialect::Sqlite).await?
         } else {
             None
         };
