@@ -418,3 +418,39 @@ pub(crate) fn sort_delivery_counts(counts: &mut [DeliveryCount]) {
         ))
     });
 }
+
+/// The multi-row `INSERT` of `chunk` into `patients`, stamped `now` (the same statement
+/// on every engine that writes patients with bound values).
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(crate) fn insert_patients<'a, DB>(
+    chunk: &'a [Patient],
+    now: DateTime<Utc>,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    NaiveDate: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut insert = sqlx::QueryBuilder::<DB>::new(
+        "INSERT INTO patients (external_id, nhs_number, given_name, family_name, date_of_birth, \
+         sex, phone, email, postcode, sms_opt_out, email_opt_out, created_at) ",
+    );
+    insert.push_values(chunk, |mut b, p| {
+        b.push_bind(p.external_id.as_str())
+            .push_bind(p.nhs_number.as_str())
+            .push_bind(p.given_name.as_str())
+            .push_bind(p.family_name.as_str())
+            .push_bind(p.date_of_birth)
+            .push_bind(p.sex.as_str())
+            .push_bind(p.phone.as_ref().map(Phone::as_str))
+            .push_bind(p.email.as_ref().map(Email::as_str))
+            .push_bind(p.postcode.as_str())
+            .push_bind(p.sms_opt_out)
+            .push_bind(p.email_opt_out)
+            .push_bind(now);
+    });
+    insert
+}

@@ -4,7 +4,7 @@ use super::{rows_per_statement, MySqlStore};
 use crate::campaign::PatientContact;
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
-use crate::patient::{Email, Patient, PatientId, Phone};
+use crate::patient::{Patient, PatientId};
 use crate::store::rows::{self, ReadRow};
 use crate::store::PatientStore;
 use async_trait::async_trait;
@@ -100,24 +100,7 @@ async fn check_stored(conn: &mut MySqlConnection, chunk: &[Patient]) -> Result<(
 /// Inserts one chunk of patients and their conditions.
 async fn insert_chunk(conn: &mut MySqlConnection, chunk: &[Patient]) -> Result<()> {
     let now = Utc::now();
-    let mut insert = QueryBuilder::<MySql>::new(
-        "INSERT INTO patients (external_id, nhs_number, given_name, family_name, date_of_birth, \
-         sex, phone, email, postcode, sms_opt_out, email_opt_out, created_at) ",
-    );
-    insert.push_values(chunk, |mut b, p| {
-        b.push_bind(p.external_id.as_str())
-            .push_bind(p.nhs_number.as_str())
-            .push_bind(p.given_name.as_str())
-            .push_bind(p.family_name.as_str())
-            .push_bind(p.date_of_birth)
-            .push_bind(p.sex.as_str())
-            .push_bind(p.phone.as_ref().map(Phone::as_str))
-            .push_bind(p.email.as_ref().map(Email::as_str))
-            .push_bind(p.postcode.as_str())
-            .push_bind(p.sms_opt_out)
-            .push_bind(p.email_opt_out)
-            .push_bind(now);
-    });
+    let mut insert = rows::insert_patients::<MySql>(chunk, now);
     insert.build().execute(&mut *conn).await?;
 
     if chunk.iter().all(|p| p.conditions.is_empty()) {

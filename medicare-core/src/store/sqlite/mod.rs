@@ -24,7 +24,7 @@ use crate::filter::AnyFilter;
 use crate::form::{Answers, FormSpec};
 use crate::link::{LinkNonce, TokenHash};
 use crate::notify::Channel;
-use crate::patient::{Email, Patient, PatientId, Phone};
+use crate::patient::{Patient, PatientId};
 use crate::sql::{Dialect, SqlValue};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -80,6 +80,7 @@ impl SqliteStore {
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let in_memory = max == 1;
         if !in_memory {
+            create_private(options.get_filename())?;
             // Switching a new file to WAL and migrating it need the database to themselves:
             // do both on one connection before the pool opens several at once.
             let mut first = options.connect().await?;
@@ -113,6 +114,21 @@ impl SqliteStore {
             pool: &self.pool,
             dialect: Dialect::Sqlite,
         }
+    }
+}
+
+/// Creates the database file, if it is missing, readable and writable by its owner only
+/// (0600), whatever the umask: it holds patient data. SQLite gives the `-wal` and `-shm`
+/// files it creates beside it the database file's permissions.
+fn create_private(path: &Path) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    match file.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
     }
 }
 
@@ -195,23 +211,7 @@ impl PatientStore for SqliteStore {
             }
 
             let now = Utc::now();
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO patients (external_id, nhs_number, given_name, family_name, date_of_birth, sex, phone, email, postcode, sms_opt_out, email_opt_out, created_at) ",
-            );
-            insert.push_values(chunk, |mut b, p| {
-                b.push_bind(p.external_id.as_str())
-                    .push_bind(p.nhs_number.as_str())
-                    .push_bind(p.given_name.as_str())
-                    .push_bind(p.family_name.as_str())
-                    .push_bind(p.date_of_birth)
-                    .push_bind(p.sex.as_str())
-                    .push_bind(p.phone.as_ref().map(Phone::as_str))
-                    .push_bind(p.email.as_ref().map(Email::as_str))
-                    .push_bind(p.postcode.as_str())
-                    .push_bind(p.sms_opt_out)
-                    .push_bind(p.email_opt_out)
-                    .push_bind(now);
-            });
+            let mut insert = rows::insert_patients::<Sqlite>(chunk, now);
             insert.build().execute(&mut *tx).await?;
 
             let codes: Vec<(&str, &str)> = chunk
@@ -705,6 +705,26 @@ mod tests {
                 .unwrap(),
             crate::store::SubmitOutcome::Stored
         );
+    }
+
+    /// The database file and the `-wal` and `-shm` files beside it are created 0600
+    /// under a permissive umask: they hold patient data.
+    #[tokio::test]
+    async fn database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let mut spec = c::sample_form();
+        spec.name = "private".into();
+        crate::store::FormStore::create_form(&store, &spec, "x", chrono::Utc::now())
+            .await
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("private.db{suffix}"));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+        }
     }
 
     /// Two stores on one database file stand for two sending processes.
