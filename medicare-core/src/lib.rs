@@ -67,8 +67,8 @@ pub mod report;
 pub mod server;
 pub mod sql;
 pub mod store;
-#[cfg(test)]
-pub(crate) mod test_support;
+#[cfg(any(test, feature = "testing"))]
+pub mod test_support;
 
 pub use config::{Config, Workspace};
 pub use error::{Error, Result};

@@ -1,6 +1,9 @@
-//! What the crate's unit tests share: a sent SMS campaign on a file SQLite store, with a
-//! recording notifier and a pinned clock (Tuesday of ISO week 2026-W47).
+//! The test fixtures every crate's tests share (feature `testing`): an engine over any
+//! store with a recording notifier and a pinned clock, a database filled so that every
+//! table holds rows ([`populate`]), and a sent SMS campaign on a file SQLite store
+//! ([`Fixture`], pinned to Tuesday of ISO week 2026-W47).
 
+use crate::campaign::SendOptions;
 use crate::campaign::{CampaignId, CampaignRequest, Engine};
 use crate::clock::FixedClock;
 use crate::filter::Filter;
@@ -9,21 +12,100 @@ use crate::link::HmacLinkSigner;
 use crate::notify::{Channel, RecordingNotifier};
 use crate::patient::{generate, GenerateOptions};
 use crate::publish::LocalFolderPublisher;
+#[cfg(feature = "sqlite")]
 use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use chrono::DateTime;
 use chrono::{TimeZone, Utc};
 use secrecy::SecretBox;
 use std::sync::Arc;
 
+/// An engine over `store`, publishing forms under `dir`, with a recording notifier on
+/// both channels and a clock pinned at `now`.
+pub fn engine(store: Arc<dyn Store>, dir: &std::path::Path, now: DateTime<Utc>) -> Engine {
+    let signer = HmacLinkSigner::new(
+        SecretBox::new(Box::new([3u8; 32])),
+        "https://forms.example.org",
+    )
+    .expect("a valid link base");
+    let recorder = Arc::new(RecordingNotifier::new());
+    Engine::new(
+        store,
+        Arc::new(LocalFolderPublisher::new(dir.join("forms"))),
+        Arc::new(signer),
+        Arc::new(FixedClock::new(now)),
+    )
+    .with_notifier(Channel::Sms, recorder.clone())
+    .with_notifier(Channel::Email, recorder)
+}
+
+/// Fills `store` so that every table holds rows: `count` generated patients, the demo
+/// form, a campaign to those with a lung condition (sent), `responses` of them
+/// answered at a time with microseconds, and a reminder round planned.
+pub async fn populate(
+    store: Arc<dyn Store>,
+    dir: &std::path::Path,
+    count: usize,
+    responses: usize,
+) -> CampaignId {
+    let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+    let engine = engine(store.clone(), dir, start);
+    engine
+        .import_patients(&generate(GenerateOptions { count, seed: 7 }))
+        .await
+        .unwrap();
+    let spec = FormSpec::from_toml_str(crate::demo::DEMO_FORM).unwrap();
+    let form = engine.create_form(&spec).await.unwrap();
+    let filter = Arc::new(crate::demo::lung_filter());
+    let id = engine
+        .create_campaign(&CampaignRequest::new("flu", form.id, filter))
+        .await
+        .unwrap();
+    engine.send(id, &SendOptions::default(), &()).await.unwrap();
+    let answers = spec
+        .check_submission(&[
+            ("wants_vaccination".into(), "yes".into()),
+            ("available_days".into(), "Monday".into()),
+            ("earliest_date".into(), "2026-04-01".into()),
+            ("access_needs".into(), "step-free access".into()),
+        ])
+        .unwrap();
+    let at = Utc.with_ymd_and_hms(2026, 3, 3, 10, 30, 15).unwrap()
+        + chrono::Duration::microseconds(123_456);
+    for recipient in store
+        .non_respondents(id)
+        .await
+        .unwrap()
+        .iter()
+        .take(responses)
+    {
+        store
+            .submit_response(recipient.recipient_id, &form, &answers, at)
+            .await
+            .unwrap();
+    }
+    store.plan_reminder_round(id, 1, at).await.unwrap();
+    id
+}
+
 /// A sent campaign and everything around it.
-pub(crate) struct Fixture {
+#[cfg(feature = "sqlite")]
+pub struct Fixture {
+    /// The engine.
     pub engine: Engine,
+    /// Its store (a file in `dir`).
     pub store: SqliteStore,
+    /// Its clock.
     pub clock: Arc<FixedClock>,
+    /// What it sent.
     pub recorder: Arc<RecordingNotifier>,
+    /// The sent campaign.
     pub campaign: CampaignId,
+    /// The folder holding the database and the forms.
     pub dir: tempfile::TempDir,
 }
 
+#[cfg(feature = "sqlite")]
 impl Fixture {
     /// `patients` generated patients; the campaign goes by SMS to those with a phone and
     /// its first round is sent.

@@ -36,24 +36,21 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 pub mod format;
 pub mod keys;
 pub mod local;
 pub mod manifest;
-#[cfg(feature = "mysql")]
-pub mod mysql;
 pub mod pipeline;
-#[cfg(feature = "postgres")]
-pub mod postgres;
 pub mod retention;
 pub mod sink;
-pub mod snapshot;
-#[cfg(feature = "sqlite")]
-pub mod sqlite;
-mod tables;
 #[cfg(test)]
 mod tests;
+
+/// The engine-neutral snapshot a backup reads and a restore writes (it lives with the
+/// stores, which implement it; re-exported here, where backups use it).
+pub use crate::store::snapshot;
 
 use crate::clock::Clock;
 use crate::error::{Error, Result};

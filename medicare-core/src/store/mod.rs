@@ -3,20 +3,35 @@
 //! The traits follow the campaign lifecycle, one per concern, each small enough to
 //! implement and mock on its own; [`Store`] is all of them together, which is what the
 //! engine holds (`Arc<dyn Store>`). Every bulk write is one transaction: a failed import or
-//! campaign creation leaves nothing behind. Backends are feature-gated modules
-//! (`sqlite`, the default; `postgres`; MySQL follows) and share one behaviour suite,
-//! [`conformance`].
+//! campaign creation leaves nothing behind.
+//!
+//! Each database is one feature-gated folder (`sqlite`, the default; `postgres`;
+//! `mysql`) holding its connection and migrations, the code that really differs between
+//! engines (bulk writes, claims) and its [`snapshot`] (backup source and restore target).
+//! What they write alike is written once, in the crate-private `shared` core (statements)
+//! and `rows` (bound values and row decoding). With the `testing` feature, `conformance`
+//! holds the behaviour suite every backend passes.
 
+#[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
 mod rows;
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+mod shared;
+pub mod snapshot;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
-use crate::backup::snapshot::{RestoreTarget, SnapshotSource};
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, FormId, NewCampaign,
     NewRecipient, PatientContact, PendingDelivery, Shard,
@@ -30,6 +45,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
+use snapshot::{RestoreTarget, SnapshotSource};
 use std::sync::Arc;
 
 /// A stored form.

@@ -1,14 +1,13 @@
-//! What the SQL stores share to talk to their database: binding compiled values, and
-//! decoding rows into the domain types, so each backend writes only its SQL.
+//! Rows in and out, the same way on every SQL backend.
 //!
-//! [`Cells`] reads one typed value from any sqlx row (SQLite, PostgreSQL, MySQL); the
-//! decoders take the columns in the order their doc comments give, which every backend's
-//! query selects.
+//! A backend writes its own SQL, but what the rows hold is common: a backend reads
+//! columns through [`ReadRow`] (implemented for its row type by [`impl_read_row!`]) and
+//! hands the row to the decoders here, which turn stored text and numbers into domain
+//! types; each decoder's column list is a constant beside it, which the backend's query
+//! selects. A stored value that does not parse is an error naming the row, never the
+//! value (it may be personal data). Bound values ([`SqlValue`]) are added to any
+//! backend's arguments by [`bind_values`].
 
-use super::{
-    LinkRecord, NonRespondent, NonResponseReason, RecipientTracking, ResponseRow, RoundInfo,
-    StoredForm, TrackingCounts,
-};
 use crate::campaign::{
     Campaign, CampaignId, CampaignMessages, CampaignState, DeliveryCount, DeliveryStatus, FormId,
 };
@@ -18,32 +17,109 @@ use crate::link::TokenHash;
 use crate::notify::Channel;
 use crate::patient::{ConditionCode, Email, NhsNumber, Patient, PatientId, Phone, Postcode, Sex};
 use crate::sql::SqlValue;
+use crate::store::{
+    LinkRecord, NonRespondent, NonResponseReason, RecipientTracking, ResponseRow, RoundInfo,
+    StoredForm, TrackingCounts,
+};
 use chrono::{DateTime, NaiveDate, Utc};
-use sqlx::{Arguments, ColumnIndex, Decode, Encode, Row, Type};
+use std::collections::BTreeSet;
 
-/// A stored row that does not decode into the domain type.
-pub(crate) fn corrupt(what: &str, id: i64, why: String) -> Error {
-    Error::Database(sqlx::Error::Decode(
-        format!("stored {what} {id} is invalid: {why}").into(),
-    ))
+/// Typed access to the columns of a result row, by position.
+pub(crate) trait ReadRow {
+    /// An integer column.
+    fn int(&self, i: usize) -> Result<i64>;
+    /// A text column (also a byte-compared text column, e.g. MySQL's `VARBINARY`).
+    fn text(&self, i: usize) -> Result<String>;
+    /// A nullable text column.
+    fn opt_text(&self, i: usize) -> Result<Option<String>>;
+    /// A boolean column.
+    fn flag(&self, i: usize) -> Result<bool>;
+    /// A date column.
+    fn date(&self, i: usize) -> Result<NaiveDate>;
+    /// A time column.
+    fn time(&self, i: usize) -> Result<DateTime<Utc>>;
+    /// A nullable time column.
+    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>>;
+    /// A bytes column.
+    fn bytes(&self, i: usize) -> Result<Vec<u8>>;
 }
 
-/// A count read from the database.
-pub(crate) fn count(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
+/// How many rows a statement changed (or matched, where the driver asks for that).
+pub(crate) trait Affected {
+    /// The count.
+    fn affected(&self) -> u64;
 }
 
-/// Binds compiled-filter and response values, in order.
-pub(crate) fn arguments<'q, A>(params: &'q [SqlValue]) -> Result<A>
+/// Implements [`ReadRow`] and [`Affected`] for a driver's row and query-result types.
+/// Text is decoded without the driver's type check, so byte-compared text columns
+/// (declared binary) read as text too; the bytes must still be UTF-8.
+macro_rules! impl_read_row {
+    ($row:ty, $result:ty) => {
+        impl $crate::store::rows::Affected for $result {
+            fn affected(&self) -> u64 {
+                self.rows_affected()
+            }
+        }
+
+        impl $crate::store::rows::ReadRow for $row {
+            fn int(&self, i: usize) -> $crate::error::Result<i64> {
+                // PostgreSQL's `integer` (rounds, segments) does not decode as i64.
+                match sqlx::Row::try_get::<i64, _>(self, i) {
+                    Err(sqlx::Error::ColumnDecode { .. }) => {
+                        Ok(sqlx::Row::try_get::<i32, _>(self, i)?.into())
+                    }
+                    other => Ok(other?),
+                }
+            }
+            fn text(&self, i: usize) -> $crate::error::Result<String> {
+                Ok(sqlx::Row::try_get_unchecked(self, i)?)
+            }
+            fn opt_text(&self, i: usize) -> $crate::error::Result<Option<String>> {
+                Ok(sqlx::Row::try_get_unchecked(self, i)?)
+            }
+            fn flag(&self, i: usize) -> $crate::error::Result<bool> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn date(&self, i: usize) -> $crate::error::Result<chrono::NaiveDate> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn time(&self, i: usize) -> $crate::error::Result<chrono::DateTime<chrono::Utc>> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn opt_time(
+                &self,
+                i: usize,
+            ) -> $crate::error::Result<Option<chrono::DateTime<chrono::Utc>>> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn bytes(&self, i: usize) -> $crate::error::Result<Vec<u8>> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+        }
+    };
+}
+
+#[cfg(feature = "sqlite")]
+impl_read_row!(sqlx::sqlite::SqliteRow, sqlx::sqlite::SqliteQueryResult);
+#[cfg(feature = "postgres")]
+impl_read_row!(sqlx::postgres::PgRow, sqlx::postgres::PgQueryResult);
+#[cfg(feature = "mysql")]
+impl_read_row!(sqlx::mysql::MySqlRow, sqlx::mysql::MySqlQueryResult);
+
+/// Adds `params` to a backend's arguments, in order.
+pub(crate) fn bind_values<'q, DB>(
+    args: &mut <DB as sqlx::Database>::Arguments<'q>,
+    params: &'q [SqlValue],
+) -> Result<()>
 where
-    A: Arguments<'q> + Default,
-    Option<String>: Encode<'q, A::Database> + Type<A::Database>,
-    &'q str: Encode<'q, A::Database> + Type<A::Database>,
-    i64: Encode<'q, A::Database> + Type<A::Database>,
-    bool: Encode<'q, A::Database> + Type<A::Database>,
-    NaiveDate: Encode<'q, A::Database> + Type<A::Database>,
+    DB: sqlx::Database,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    NaiveDate: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    let mut args = A::default();
+    use sqlx::Arguments;
     for p in params {
         let added = match p {
             SqlValue::Null => args.add(None::<String>),
@@ -54,89 +130,61 @@ where
         };
         added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
     }
+    Ok(())
+}
+
+/// The error for a stored value that does not parse: names the row, not the value.
+pub(crate) fn corrupt(what: &str, id: i64, why: String) -> Error {
+    Error::Database(sqlx::Error::Decode(
+        format!("stored {what} {id} is invalid: {why}").into(),
+    ))
+}
+
+/// A count read as an unsigned number.
+pub(crate) fn count<R: ReadRow>(r: &R, i: usize) -> Result<u64> {
+    Ok(u64::try_from(r.int(i)?).unwrap_or_default())
+}
+
+/// Binds `params` into a fresh argument list.
+pub(crate) fn arguments<'q, DB>(
+    params: &'q [SqlValue],
+) -> Result<<DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    <DB as sqlx::Database>::Arguments<'q>: Default,
+    Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    NaiveDate: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut args = Default::default();
+    bind_values::<DB>(&mut args, params)?;
     Ok(args)
 }
 
-/// Typed reads of a row's columns, by position.
-pub(crate) trait Cells {
-    /// A 64-bit integer (PostgreSQL: `bigint` only).
-    fn int(&self, i: usize) -> Result<i64>;
-    /// A 32-bit integer (PostgreSQL: `integer` only).
-    fn int32(&self, i: usize) -> Result<i32>;
-    /// Text.
-    fn text(&self, i: usize) -> Result<String>;
-    /// Text or `NULL`.
-    fn opt_text(&self, i: usize) -> Result<Option<String>>;
-    /// A timestamp.
-    fn time(&self, i: usize) -> Result<DateTime<Utc>>;
-    /// A timestamp or `NULL`.
-    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>>;
-    /// A date.
-    fn date(&self, i: usize) -> Result<NaiveDate>;
-    /// A boolean.
-    fn flag(&self, i: usize) -> Result<bool>;
-    /// Bytes.
-    fn bytes(&self, i: usize) -> Result<Vec<u8>>;
+/// A round number.
+pub(crate) fn round<R: ReadRow>(r: &R, i: usize) -> Result<i32> {
+    let n = r.int(i)?;
+    i32::try_from(n).map_err(|_| corrupt("round number", n, "out of range".into()))
 }
 
-impl<R> Cells for R
-where
-    R: Row,
-    usize: ColumnIndex<R>,
-    for<'r> i64: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> i32: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> String: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> NaiveDate: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> bool: Decode<'r, R::Database> + Type<R::Database>,
-    for<'r> Vec<u8>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    fn int(&self, i: usize) -> Result<i64> {
-        Ok(self.try_get(i)?)
-    }
-    fn int32(&self, i: usize) -> Result<i32> {
-        Ok(self.try_get(i)?)
-    }
-    fn text(&self, i: usize) -> Result<String> {
-        Ok(self.try_get(i)?)
-    }
-    fn opt_text(&self, i: usize) -> Result<Option<String>> {
-        Ok(self.try_get(i)?)
-    }
-    fn time(&self, i: usize) -> Result<DateTime<Utc>> {
-        Ok(self.try_get(i)?)
-    }
-    fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>> {
-        Ok(self.try_get(i)?)
-    }
-    fn date(&self, i: usize) -> Result<NaiveDate> {
-        Ok(self.try_get(i)?)
-    }
-    fn flag(&self, i: usize) -> Result<bool> {
-        Ok(self.try_get(i)?)
-    }
-    fn bytes(&self, i: usize) -> Result<Vec<u8>> {
-        Ok(self.try_get(i)?)
-    }
-}
-
-/// The patient columns every backend selects, in [`patient`]'s order, from `patients p`;
-/// the condition codes follow as one `;`-joined text (`NULL`: none).
+/// The columns [`patient`] reads (`patients p`), conditions aside.
 pub(crate) const PATIENT_COLUMNS: &str = "p.id, p.external_id, p.nhs_number, p.given_name, \
      p.family_name, p.date_of_birth, p.sex, p.phone, p.email, p.postcode, p.sms_opt_out, \
      p.email_opt_out";
 
-/// A patient: [`PATIENT_COLUMNS`], then its condition codes joined by `;`.
-pub(crate) fn patient(r: &impl Cells) -> Result<(PatientId, Patient)> {
+/// A patient from [`PATIENT_COLUMNS`], with its conditions' codes.
+pub(crate) fn patient<R: ReadRow>(
+    r: &R,
+    codes: impl IntoIterator<Item = impl AsRef<str>>,
+) -> Result<(PatientId, Patient)> {
     let id = r.int(0)?;
     let bad = |why: String| corrupt("patient", id, why);
-    let conditions = r
-        .opt_text(12)?
-        .unwrap_or_default()
-        .split(';')
-        .filter(|c| !c.is_empty())
-        .map(ConditionCode::parse)
-        .collect::<std::result::Result<_, _>>()
+    let conditions = codes
+        .into_iter()
+        .map(|c| ConditionCode::parse(c.as_ref()))
+        .collect::<std::result::Result<BTreeSet<_>, _>>()
         .map_err(bad)?;
     let patient = Patient {
         external_id: r.text(1)?,
@@ -163,11 +211,11 @@ pub(crate) fn patient(r: &impl Cells) -> Result<(PatientId, Patient)> {
     Ok((PatientId(id), patient))
 }
 
-/// The columns [`form`] reads, from `forms`.
+/// The columns [`form`] reads.
 pub(crate) const FORM_COLUMNS: &str = "id, spec_json, response_table, page_location, created_at";
 
-/// A form: [`FORM_COLUMNS`].
-pub(crate) fn form(r: &impl Cells) -> Result<StoredForm> {
+/// A form from [`FORM_COLUMNS`].
+pub(crate) fn form<R: ReadRow>(r: &R) -> Result<StoredForm> {
     let id = r.int(0)?;
     let spec: FormSpec =
         serde_json::from_str(&r.text(1)?).map_err(|e| corrupt("form", id, e.to_string()))?;
@@ -180,12 +228,12 @@ pub(crate) fn form(r: &impl Cells) -> Result<StoredForm> {
     })
 }
 
-/// The columns [`campaign`] reads, from `campaigns`.
+/// The columns [`campaign`] reads.
 pub(crate) const CAMPAIGN_COLUMNS: &str =
     "id, name, form_id, filter, channels, state, messages_json, link_expires_at, created_at";
 
-/// A campaign: [`CAMPAIGN_COLUMNS`].
-pub(crate) fn campaign(r: &impl Cells) -> Result<Campaign> {
+/// A campaign from [`CAMPAIGN_COLUMNS`].
+pub(crate) fn campaign<R: ReadRow>(r: &R) -> Result<Campaign> {
     let id = r.int(0)?;
     let bad = |why: String| corrupt("campaign", id, why);
     let channels = r
@@ -211,13 +259,45 @@ pub(crate) fn campaign(r: &impl Cells) -> Result<Campaign> {
     })
 }
 
-/// The link lookup every backend runs, up to its `WHERE`: [`link`] reads its columns.
-pub(crate) const LINK_QUERY: &str = "SELECT r.id, r.campaign_id, c.state, c.form_id, \
-     r.token_hash, c.link_expires_at, r.submitted_at \
-     FROM recipients r JOIN campaigns c ON c.id = r.campaign_id";
+/// The conflict of a campaign found in `current` state when it had to be in one of `from`.
+pub(crate) fn state_conflict(
+    id: CampaignId,
+    current: CampaignState,
+    from: &[CampaignState],
+) -> Error {
+    Error::Conflict(format!(
+        "campaign {id} is {current}; this needs it to be {}",
+        from.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" or ")
+    ))
+}
 
-/// A link: the columns of [`LINK_QUERY`].
-pub(crate) fn link(r: &impl Cells) -> Result<LinkRecord> {
+/// The columns [`delivery_count`] reads, grouped by all but the last two.
+pub(crate) const DELIVERY_COUNT_COLUMNS: &str = "channel, round, status, reason";
+
+/// A delivery count from [`DELIVERY_COUNT_COLUMNS`], then the count and the segments.
+pub(crate) fn delivery_count<R: ReadRow>(r: &R, campaign: CampaignId) -> Result<DeliveryCount> {
+    let bad = |why: String| corrupt("delivery of campaign", campaign.0, why);
+    let status = r.text(2)?;
+    Ok(DeliveryCount {
+        channel: Channel::parse(&r.text(0)?).map_err(bad)?,
+        round: round(r, 1)?,
+        status: DeliveryStatus::parse(&status)
+            .ok_or_else(|| bad(format!("unknown status {status:?}")))?,
+        reason: r.opt_text(3)?,
+        count: count(r, 4)?,
+        segments: count(r, 5)?,
+    })
+}
+
+/// The columns [`link`] reads (`recipients r JOIN campaigns c`).
+pub(crate) const LINK_COLUMNS: &str =
+    "r.id, r.campaign_id, c.state, c.form_id, r.token_hash, c.link_expires_at, r.submitted_at";
+
+/// A link from [`LINK_COLUMNS`].
+pub(crate) fn link<R: ReadRow>(r: &R) -> Result<LinkRecord> {
     let id = r.int(0)?;
     let state = r.text(2)?;
     let hash: [u8; 32] = r
@@ -236,35 +316,41 @@ pub(crate) fn link(r: &impl Cells) -> Result<LinkRecord> {
     })
 }
 
-/// A delivery count of `campaign`: channel, round, status, reason, count, segments.
-pub(crate) fn delivery_count(r: &impl Cells, campaign: CampaignId) -> Result<DeliveryCount> {
-    let channel = r.text(0)?;
-    let status = r.text(2)?;
-    let bad = |why: String| corrupt("delivery of campaign", campaign.0, why);
-    Ok(DeliveryCount {
-        channel: Channel::parse(&channel).map_err(bad)?,
-        round: r.int32(1)?,
-        status: DeliveryStatus::parse(&status)
-            .ok_or_else(|| bad(format!("unknown status {status:?}")))?,
-        reason: r.opt_text(3)?,
-        count: count(r.int(4)?),
-        segments: count(r.int(5)?),
-    })
-}
-
-/// A round: round, recipients, unfinished deliveries, last activity.
-pub(crate) fn round_info(r: &impl Cells) -> Result<RoundInfo> {
+/// A round from (round, recipients, unfinished, last activity).
+pub(crate) fn round_info<R: ReadRow>(r: &R) -> Result<RoundInfo> {
     Ok(RoundInfo {
-        round: r.int32(0)?,
-        recipients: count(r.int(1)?),
-        unfinished: count(r.int(2)?),
+        round: round(r, 0)?,
+        recipients: count(r, 1)?,
+        unfinished: count(r, 2)?,
         last_activity: r.opt_time(3)?,
     })
 }
 
-/// A non-respondent: recipient, patient, external id, opens, reminders.
-pub(crate) fn non_respondent(r: &impl Cells) -> Result<NonRespondent> {
-    let open_count = count(r.int(3)?);
+/// Adds the reminder rounds' planned non-respondent counts to `rounds` (a round whose
+/// non-respondents all had no delivery still counts), in round order.
+pub(crate) fn with_planned_rounds(
+    mut rounds: Vec<RoundInfo>,
+    planned: Vec<(i32, i64)>,
+) -> Vec<RoundInfo> {
+    for (round, n) in planned {
+        let n = u64::try_from(n).unwrap_or_default();
+        match rounds.iter_mut().find(|r| r.round == round) {
+            Some(r) => r.recipients = n,
+            None => rounds.push(RoundInfo {
+                round,
+                recipients: n,
+                unfinished: 0,
+                last_activity: None,
+            }),
+        }
+    }
+    rounds.sort_by_key(|r| r.round);
+    rounds
+}
+
+/// A non-respondent from (recipient, patient, external id, open count, reminders).
+pub(crate) fn non_respondent<R: ReadRow>(r: &R) -> Result<NonRespondent> {
+    let open_count = count(r, 3)?;
     Ok(NonRespondent {
         recipient_id: r.int(0)?,
         patient_id: PatientId(r.int(1)?),
@@ -275,37 +361,42 @@ pub(crate) fn non_respondent(r: &impl Cells) -> Result<NonRespondent> {
             NonResponseReason::OpenedNotSubmitted
         },
         open_count,
-        reminders: count(r.int(4)?),
+        reminders: count(r, 4)?,
     })
 }
 
-/// Tracking figures: recipients, opened, responded, recipients sent to, messages sent,
-/// suppressed, failed.
-pub(crate) fn tracking_counts(r: &impl Cells) -> Result<TrackingCounts> {
-    let n = |i: usize| -> Result<u64> { Ok(count(r.int(i)?)) };
+/// Tracking counts from (recipients, opened, responded, sent recipients, sent messages,
+/// suppressed, failed).
+pub(crate) fn tracking_counts<R: ReadRow>(r: &R) -> Result<TrackingCounts> {
     Ok(TrackingCounts {
-        recipients: n(0)?,
-        opened: n(1)?,
-        responded: n(2)?,
-        sent: n(3)?,
-        delivered_to_provider: n(4)?,
-        suppressed: n(5)?,
-        failed: n(6)?,
+        recipients: count(r, 0)?,
+        opened: count(r, 1)?,
+        responded: count(r, 2)?,
+        sent: count(r, 3)?,
+        delivered_to_provider: count(r, 4)?,
+        suppressed: count(r, 5)?,
+        failed: count(r, 6)?,
     })
 }
 
-/// One recipient's tracking: first opened, opens, submitted.
-pub(crate) fn recipient_tracking(r: &impl Cells, recipient_id: i64) -> Result<RecipientTracking> {
+/// The columns [`recipient_tracking`] reads.
+pub(crate) const TRACKING_COLUMNS: &str = "first_opened_at, open_count, submitted_at";
+
+/// A recipient's tracking from [`TRACKING_COLUMNS`].
+pub(crate) fn recipient_tracking<R: ReadRow>(
+    r: &R,
+    recipient_id: i64,
+) -> Result<RecipientTracking> {
     Ok(RecipientTracking {
         recipient_id,
         first_opened_at: r.opt_time(0)?,
-        open_count: count(r.int(1)?),
+        open_count: count(r, 1)?,
         submitted_at: r.opt_time(2)?,
     })
 }
 
-/// A response: recipient, submitted, then `fields` answers as text.
-pub(crate) fn response_row(r: &impl Cells, fields: usize) -> Result<ResponseRow> {
+/// A response from (recipient, submitted at, then `fields` answers as text).
+pub(crate) fn response_row<R: ReadRow>(r: &R, fields: usize) -> Result<ResponseRow> {
     Ok(ResponseRow {
         recipient_id: r.int(0)?,
         submitted_at: r.time(1)?,
@@ -313,4 +404,53 @@ pub(crate) fn response_row(r: &impl Cells, fields: usize) -> Result<ResponseRow>
             .map(|i| r.opt_text(i + 2))
             .collect::<Result<_>>()?,
     })
+}
+
+/// Sorts delivery counts the way every backend reports them: by round, channel, status
+/// and reason (no reason first), whatever the database's collation.
+pub(crate) fn sort_delivery_counts(counts: &mut [DeliveryCount]) {
+    counts.sort_by(|a, b| {
+        (a.round, a.channel.as_str(), a.status.as_str(), &a.reason).cmp(&(
+            b.round,
+            b.channel.as_str(),
+            b.status.as_str(),
+            &b.reason,
+        ))
+    });
+}
+
+/// The multi-row `INSERT` of `chunk` into `patients`, stamped `now` (the same statement
+/// on every engine that writes patients with bound values).
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(crate) fn insert_patients<'a, DB>(
+    chunk: &'a [Patient],
+    now: DateTime<Utc>,
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    NaiveDate: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut insert = sqlx::QueryBuilder::<DB>::new(
+        "INSERT INTO patients (external_id, nhs_number, given_name, family_name, date_of_birth, \
+         sex, phone, email, postcode, sms_opt_out, email_opt_out, created_at) ",
+    );
+    insert.push_values(chunk, |mut b, p| {
+        b.push_bind(p.external_id.as_str())
+            .push_bind(p.nhs_number.as_str())
+            .push_bind(p.given_name.as_str())
+            .push_bind(p.family_name.as_str())
+            .push_bind(p.date_of_birth)
+            .push_bind(p.sex.as_str())
+            .push_bind(p.phone.as_ref().map(Phone::as_str))
+            .push_bind(p.email.as_ref().map(Email::as_str))
+            .push_bind(p.postcode.as_str())
+            .push_bind(p.sms_opt_out)
+            .push_bind(p.email_opt_out)
+            .push_bind(now);
+    });
+    insert
 }

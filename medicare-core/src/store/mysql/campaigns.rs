@@ -8,7 +8,7 @@ use crate::campaign::{
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
 use crate::notify::Channel;
-use crate::store::mysql::rows::corrupt;
+use crate::store::rows::corrupt;
 use crate::store::{CampaignStore, DeliveryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

@@ -39,58 +39,6 @@ impl ResponseStore for MySqlStore {
     }
 }
 
-impl MySqlStore {
-    /// One transaction planning reminder `round`.
-    async fn plan_round_once(
-        &self,
-        campaign: CampaignId,
-        round: i32,
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        // Re-planning inserts nothing twice: rows already there are left as they are.
-        sqlx::query(
-            "INSERT INTO non_respondents (campaign_id, round, recipient_id, patient_id, reason, created_at) \
-             SELECT r.campaign_id, ?, r.id, r.patient_id, \
-             CASE WHEN r.first_opened_at IS NULL THEN 'not_opened' ELSE 'opened_not_submitted' END, ? \
-             FROM recipients r WHERE r.campaign_id = ? AND r.submitted_at IS NULL \
-             AND NOT EXISTS (SELECT 1 FROM non_respondents n \
-                             WHERE n.campaign_id = r.campaign_id AND n.round = ? AND n.recipient_id = r.id)",
-        )
-        .bind(round)
-        .bind(now)
-        .bind(campaign.0)
-        .bind(round)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) \
-             SELECT d.campaign_id, d.recipient_id, d.channel, n.round, \
-             CASE WHEN d.status = 'suppressed' THEN 'suppressed' ELSE 'pending' END, \
-             CASE WHEN d.status = 'suppressed' THEN d.reason END, d.segments \
-             FROM non_respondents n JOIN deliveries d \
-             ON d.campaign_id = n.campaign_id AND d.recipient_id = n.recipient_id AND d.round = 0 \
-             WHERE n.campaign_id = ? AND n.round = ? \
-             AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.campaign_id = d.campaign_id \
-                             AND x.recipient_id = d.recipient_id AND x.channel = d.channel \
-                             AND x.round = n.round)",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .execute(&mut *tx)
-        .await?;
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM non_respondents WHERE campaign_id = ? AND round = ?",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(n as u64)
-    }
-}
-
 /// A response value read as text, the way every backend reports it: decimals in their
 /// normalised form (MySQL pads the fraction with zeros to the column's scale).
 fn response_text(kind: FieldType, value: Option<String>) -> Option<String> {
@@ -110,10 +58,8 @@ impl FollowUpStore for MySqlStore {
         round: i32,
         now: DateTime<Utc>,
     ) -> Result<u64> {
-        if round < 1 {
-            return Err(Error::invalid("reminder round", "must be 1 or more"));
-        }
-        retry_transient(|| self.plan_round_once(campaign, round, now)).await
+        let shared = self.shared();
+        retry_transient(|| shared.plan_reminder_round(campaign, round, now)).await
     }
 
     async fn suppress_responded(

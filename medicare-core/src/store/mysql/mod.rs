@@ -27,19 +27,14 @@ mod campaigns;
 mod follow_up;
 mod forms;
 mod patients;
-mod rows;
-mod shared;
+mod snapshot;
 #[cfg(test)]
 pub(crate) mod tests;
 
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
-use crate::sql::SqlValue;
-use rows::impl_read_row;
-use shared::Shared;
-use sqlx::mysql::{
-    MySqlArguments, MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions, MySqlRow,
-};
+use crate::store::shared::Shared;
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
 use sqlx::{ConnectOptions, Connection, Executor, MySql, MySqlPool};
 use std::future::Future;
 use std::str::FromStr;
@@ -119,15 +114,6 @@ impl MySqlStore {
             dialect: Dialect::Mysql,
         }
     }
-}
-
-impl_read_row!(MySqlRow, sqlx::mysql::MySqlQueryResult);
-
-/// Binds compiled-filter (or response) values, in order.
-fn arguments(params: &[SqlValue]) -> Result<MySqlArguments> {
-    let mut args = MySqlArguments::default();
-    rows::bind_values::<MySql>(&mut args, params)?;
-    Ok(args)
 }
 
 /// Rows a multi-row statement of `columns` bound values a row carries.

@@ -1,16 +1,15 @@
 //! Patients on MySQL: the bulk import and the audience queries.
 
-use super::{arguments, rows_per_statement, MySqlStore};
+use super::{rows_per_statement, MySqlStore};
 use crate::campaign::PatientContact;
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
-use crate::patient::{Email, Patient, PatientId, Phone};
-use crate::sql::Dialect;
-use crate::store::mysql::rows::{self, ReadRow};
+use crate::patient::{Patient, PatientId};
+use crate::store::rows::{self, ReadRow};
 use crate::store::PatientStore;
 use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
-use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
+use sqlx::{MySql, MySqlConnection, QueryBuilder};
 use std::collections::HashMap;
 
 /// Columns of one patient row in the import.
@@ -43,27 +42,7 @@ impl PatientStore for MySqlStore {
         filter: &AnyFilter,
         today: NaiveDate,
     ) -> Result<Vec<PatientContact>> {
-        let predicate = filter.to_sql(Dialect::Mysql, today);
-        let sql = format!(
-            "SELECT p.id, p.given_name, p.phone, p.email, p.sms_opt_out, p.email_opt_out \
-             FROM patients p WHERE {} ORDER BY p.id",
-            predicate.sql
-        );
-        let rows = sqlx::query_with(&sql, arguments(&predicate.params)?)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PatientContact {
-                    id: PatientId(r.try_get(0)?),
-                    given_name: r.try_get(1)?,
-                    phone: r.try_get(2)?,
-                    email: r.try_get(3)?,
-                    sms_opt_out: r.try_get(4)?,
-                    email_opt_out: r.try_get(5)?,
-                })
-            })
-            .collect()
+        self.shared().matching_contacts(filter, today).await
     }
 
     async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
@@ -121,24 +100,7 @@ async fn check_stored(conn: &mut MySqlConnection, chunk: &[Patient]) -> Result<(
 /// Inserts one chunk of patients and their conditions.
 async fn insert_chunk(conn: &mut MySqlConnection, chunk: &[Patient]) -> Result<()> {
     let now = Utc::now();
-    let mut insert = QueryBuilder::<MySql>::new(
-        "INSERT INTO patients (external_id, nhs_number, given_name, family_name, date_of_birth, \
-         sex, phone, email, postcode, sms_opt_out, email_opt_out, created_at) ",
-    );
-    insert.push_values(chunk, |mut b, p| {
-        b.push_bind(p.external_id.as_str())
-            .push_bind(p.nhs_number.as_str())
-            .push_bind(p.given_name.as_str())
-            .push_bind(p.family_name.as_str())
-            .push_bind(p.date_of_birth)
-            .push_bind(p.sex.as_str())
-            .push_bind(p.phone.as_ref().map(Phone::as_str))
-            .push_bind(p.email.as_ref().map(Email::as_str))
-            .push_bind(p.postcode.as_str())
-            .push_bind(p.sms_opt_out)
-            .push_bind(p.email_opt_out)
-            .push_bind(now);
-    });
+    let mut insert = rows::insert_patients::<MySql>(chunk, now);
     insert.build().execute(&mut *conn).await?;
 
     if chunk.iter().all(|p| p.conditions.is_empty()) {

@@ -4,15 +4,11 @@
 //! they fail).
 
 use super::MySqlStore;
-use crate::campaign::{CampaignRequest, Engine, FormId};
-use crate::clock::FixedClock;
+use crate::campaign::{CampaignRequest, FormId};
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::form::FormSpec;
-use crate::link::HmacLinkSigner;
-use crate::notify::{Channel, RecordingNotifier};
 use crate::patient::{generate, GenerateOptions, Patient};
-use crate::publish::LocalFolderPublisher;
 use crate::store::conformance::{self as c, server_url};
 use crate::store::{FormStore, PatientStore, ResponseStore, Store, SubmitOutcome};
 use chrono::{TimeZone, Utc};
@@ -236,7 +232,7 @@ async fn tls_required_by_the_url_is_enforced() {
         .await
         .unwrap();
     let server_tls = match row {
-        Some(r) => crate::store::mysql::rows::ReadRow::text(&r, 1).unwrap() == "YES",
+        Some(r) => crate::store::rows::ReadRow::text(&r, 1).unwrap() == "YES",
         None => true, // MySQL 8.0.26+ dropped the variable: TLS is always available
     };
     let required = MySqlStore::connect(&format!("{}?ssl-mode=required", db.url())).await;
@@ -257,27 +253,7 @@ fn at(day: u32, hour: u32) -> chrono::DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()
 }
 
-/// An engine on `store` at `now`, with a recording notifier on both channels.
-pub(crate) fn engine(
-    store: Arc<dyn Store>,
-    dir: &std::path::Path,
-    now: chrono::DateTime<Utc>,
-) -> Engine {
-    let signer = HmacLinkSigner::new(
-        secrecy::SecretBox::new(Box::new([3u8; 32])),
-        "https://forms.example.org",
-    )
-    .unwrap();
-    let recorder = Arc::new(RecordingNotifier::new());
-    Engine::new(
-        store,
-        Arc::new(LocalFolderPublisher::new(dir.join("forms"))),
-        Arc::new(signer),
-        Arc::new(FixedClock::new(now)),
-    )
-    .with_notifier(Channel::Sms, recorder.clone())
-    .with_notifier(Channel::Email, recorder)
-}
+pub(crate) use crate::test_support::engine;
 
 /// A draft campaign to `count` generated patients with the form `spec`.
 async fn draft_campaign(

@@ -10,7 +10,7 @@ use crate::campaign::{
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
 use crate::notify::Channel;
-use crate::store::rows::{self, corrupt, count, CAMPAIGN_COLUMNS};
+use crate::store::rows::corrupt;
 use crate::store::{CampaignStore, DeliveryStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -108,19 +108,11 @@ impl CampaignStore for PostgresStore {
     }
 
     async fn campaign(&self, id: CampaignId) -> Result<Campaign> {
-        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("campaign {id}")))?;
-        rows::campaign(&row)
+        self.shared().campaign(id).await
     }
 
     async fn campaigns(&self) -> Result<Vec<Campaign>> {
-        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(rows::campaign).collect()
+        self.shared().campaigns().await
     }
 
     async fn set_campaign_state(
@@ -129,29 +121,11 @@ impl CampaignStore for PostgresStore {
         from: &[CampaignState],
         to: CampaignState,
     ) -> Result<()> {
-        let from_names: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
-        let done = sqlx::query("UPDATE campaigns SET state = $1 WHERE id = $2 AND state = ANY($3)")
-            .bind(to.as_str())
-            .bind(id.0)
-            .bind(&from_names)
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 1 {
-            return Ok(());
-        }
-        let current = self.campaign(id).await?.state;
-        Err(Error::Conflict(format!(
-            "campaign {id} is {current}; this needs it to be {}",
-            from_names.join(" or ")
-        )))
+        self.shared().set_campaign_state(id, from, to).await
     }
 
     async fn recipient_count(&self, id: CampaignId) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recipients WHERE campaign_id = $1")
-            .bind(id.0)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(count(n))
+        self.shared().recipient_count(id).await
     }
 }
 
@@ -276,17 +250,6 @@ impl DeliveryStore for PostgresStore {
     }
 
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
-        // Text ordered bytewise and NULLs first, as SQLite orders them.
-        let rows = sqlx::query(
-            "SELECT channel, round, status, reason, COUNT(*), COALESCE(SUM(segments), 0) \
-             FROM deliveries WHERE campaign_id = $1 GROUP BY channel, round, status, reason \
-             ORDER BY round, channel COLLATE \"C\", status COLLATE \"C\", reason COLLATE \"C\" NULLS FIRST",
-        )
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| rows::delivery_count(r, campaign))
-            .collect()
+        self.shared().delivery_counts(campaign).await
     }
 }

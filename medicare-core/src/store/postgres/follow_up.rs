@@ -1,13 +1,13 @@
 //! Links, opens and responses (the form service's side), and the follow-up: reminder
 //! rounds, non-respondents and tracking figures.
 
-use super::{arguments, PostgresStore};
+use super::PostgresStore;
 use crate::campaign::CampaignId;
 use crate::error::{Error, Result};
-use crate::form::{insert_response, Answers, FieldType};
+use crate::form::{Answers, FieldType};
 use crate::link::TokenHash;
 use crate::sql::Dialect;
-use crate::store::rows::{self, count, LINK_QUERY};
+use crate::store::rows;
 use crate::store::{
     FollowUpStore, LinkRecord, NonRespondent, RecipientTracking, ResponseRow, ResponseStore,
     RoundInfo, StoredForm, SubmitOutcome, TrackingCounts,
@@ -18,24 +18,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 #[async_trait]
 impl ResponseStore for PostgresStore {
     async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>> {
-        let sql = format!("{LINK_QUERY} WHERE r.token_hash = $1");
-        let row = sqlx::query(&sql)
-            .bind(token_hash.0.as_slice())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rows::link).transpose()
+        self.shared().link(token_hash).await
     }
 
     async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE recipients SET open_count = open_count + 1, \
-             first_opened_at = COALESCE(first_opened_at, $1) WHERE id = $2",
-        )
-        .bind(now)
-        .bind(recipient_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.shared().record_open(recipient_id, now).await
     }
 
     async fn submit_response(
@@ -45,33 +32,9 @@ impl ResponseStore for PostgresStore {
         answers: &Answers,
         now: DateTime<Utc>,
     ) -> Result<SubmitOutcome> {
-        let insert = insert_response(
-            &form.spec,
-            &form.response_table,
-            Dialect::Postgres,
-            recipient_id,
-            now,
-            answers,
-        )?;
-        let mut tx = self.pool.begin().await?;
-        // The update locks the recipient's row: a racing submission waits for this
-        // transaction, then re-reads the row, finds the link spent and updates nothing.
-        // The response table's unique recipient_id is the second line.
-        let spent = sqlx::query(
-            "UPDATE recipients SET submitted_at = $1 WHERE id = $2 AND submitted_at IS NULL",
-        )
-        .bind(now)
-        .bind(recipient_id)
-        .execute(&mut *tx)
-        .await?;
-        if spent.rows_affected() == 0 {
-            return Ok(SubmitOutcome::AlreadySubmitted);
-        }
-        sqlx::query_with(&insert.sql, arguments(&insert.params)?)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(SubmitOutcome::Stored)
+        self.shared()
+            .submit_response(recipient_id, form, answers, now)
+            .await
     }
 }
 
@@ -94,44 +57,9 @@ impl FollowUpStore for PostgresStore {
         round: i32,
         now: DateTime<Utc>,
     ) -> Result<u64> {
-        if round < 1 {
-            return Err(Error::invalid("reminder round", "must be 1 or more"));
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO non_respondents (campaign_id, round, recipient_id, patient_id, reason, created_at) \
-             SELECT r.campaign_id, $1, r.id, r.patient_id, \
-             CASE WHEN r.first_opened_at IS NULL THEN 'not_opened' ELSE 'opened_not_submitted' END, $2 \
-             FROM recipients r WHERE r.campaign_id = $3 AND r.submitted_at IS NULL \
-             ORDER BY r.id ON CONFLICT DO NOTHING",
-        )
-        .bind(round)
-        .bind(now)
-        .bind(campaign.0)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) \
-             SELECT d.campaign_id, d.recipient_id, d.channel, n.round, \
-             CASE WHEN d.status = 'suppressed' THEN 'suppressed' ELSE 'pending' END, \
-             CASE WHEN d.status = 'suppressed' THEN d.reason END, d.segments \
-             FROM non_respondents n JOIN deliveries d \
-             ON d.campaign_id = n.campaign_id AND d.recipient_id = n.recipient_id AND d.round = 0 \
-             WHERE n.campaign_id = $1 AND n.round = $2 ORDER BY d.id ON CONFLICT DO NOTHING",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .execute(&mut *tx)
-        .await?;
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM non_respondents WHERE campaign_id = $1 AND round = $2",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(count(n))
+        self.shared()
+            .plan_reminder_round(campaign, round, now)
+            .await
     }
 
     async fn suppress_responded(
@@ -140,90 +68,27 @@ impl FollowUpStore for PostgresStore {
         round: i32,
         now: DateTime<Utc>,
     ) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET status = 'suppressed', reason = 'responded', updated_at = $1 \
-             WHERE campaign_id = $2 AND round = $3 AND status = 'pending' AND recipient_id IN \
-             (SELECT id FROM recipients WHERE campaign_id = $2 AND submitted_at IS NOT NULL)",
-        )
-        .bind(now)
-        .bind(campaign.0)
-        .bind(round)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        self.shared().suppress_responded(campaign, round, now).await
     }
 
     async fn rounds(&self, campaign: CampaignId) -> Result<Vec<RoundInfo>> {
-        // Every round with deliveries or materialised non-respondents; a reminder round
-        // covers its non-respondents (some of whom may have had no delivery at all).
-        let rows = sqlx::query(
-            "WITH d AS (SELECT round, COUNT(DISTINCT recipient_id) AS recipients, \
-                        COUNT(*) FILTER (WHERE status IN ('pending', 'sending')) AS unfinished, \
-                        MAX(updated_at) AS last_activity \
-                        FROM deliveries WHERE campaign_id = $1 GROUP BY round), \
-                  n AS (SELECT round, COUNT(*) AS recipients FROM non_respondents \
-                        WHERE campaign_id = $1 GROUP BY round) \
-             SELECT COALESCE(d.round, n.round), COALESCE(n.recipients, d.recipients), \
-                    COALESCE(d.unfinished, 0), d.last_activity \
-             FROM d FULL JOIN n ON n.round = d.round ORDER BY 1",
-        )
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rows::round_info).collect()
+        self.shared().rounds(campaign).await
     }
 
     async fn round_non_respondents(&self, campaign: CampaignId, round: i32) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT recipient_id FROM non_respondents WHERE campaign_id = $1 AND round = $2 ORDER BY recipient_id",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .fetch_all(&self.pool)
-        .await?)
+        self.shared().round_non_respondents(campaign, round).await
     }
 
     async fn non_respondents(&self, campaign: CampaignId) -> Result<Vec<NonRespondent>> {
-        let rows = sqlx::query(
-            "SELECT r.id, r.patient_id, p.external_id, r.open_count, COALESCE(n.reminders, 0) \
-             FROM recipients r JOIN patients p ON p.id = r.patient_id \
-             LEFT JOIN (SELECT recipient_id, COUNT(*) AS reminders FROM non_respondents \
-                        WHERE campaign_id = $1 GROUP BY recipient_id) n ON n.recipient_id = r.id \
-             WHERE r.campaign_id = $1 AND r.submitted_at IS NULL ORDER BY r.id",
-        )
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rows::non_respondent).collect()
+        self.shared().non_respondents(campaign).await
     }
 
     async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
-        let r = sqlx::query(
-            "SELECT \
-             (SELECT COUNT(*) FROM recipients WHERE campaign_id = $1), \
-             (SELECT COUNT(*) FROM recipients WHERE campaign_id = $1 AND first_opened_at IS NOT NULL), \
-             (SELECT COUNT(*) FROM recipients WHERE campaign_id = $1 AND submitted_at IS NOT NULL), \
-             COUNT(DISTINCT recipient_id) FILTER (WHERE status = 'sent'), \
-             COUNT(*) FILTER (WHERE status = 'sent'), \
-             COUNT(*) FILTER (WHERE status = 'suppressed'), \
-             COUNT(*) FILTER (WHERE status = 'failed') \
-             FROM deliveries WHERE campaign_id = $1",
-        )
-        .bind(campaign.0)
-        .fetch_one(&self.pool)
-        .await?;
-        rows::tracking_counts(&r)
+        self.shared().tracking_counts(campaign).await
     }
 
     async fn recipient_tracking(&self, recipient_id: i64) -> Result<RecipientTracking> {
-        let r = sqlx::query(
-            "SELECT first_opened_at, open_count, submitted_at FROM recipients WHERE id = $1",
-        )
-        .bind(recipient_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("recipient {recipient_id}")))?;
-        rows::recipient_tracking(&r, recipient_id)
+        self.shared().recipient_tracking(recipient_id).await
     }
 
     async fn responses_by_day(&self, campaign: CampaignId) -> Result<Vec<(NaiveDate, u64)>> {
@@ -234,7 +99,10 @@ impl FollowUpStore for PostgresStore {
         .bind(campaign.0)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(|(day, n)| (day, count(n))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(day, n)| (day, u64::try_from(n).unwrap_or_default()))
+            .collect())
     }
 
     async fn responses(

@@ -21,16 +21,17 @@ pub(crate) mod copy;
 mod follow_up;
 mod patients;
 mod scratch;
+mod snapshot;
 #[cfg(test)]
 pub(crate) mod tests;
 
 pub use scratch::ScratchDatabase;
 
 use crate::error::{Error, Result};
-use crate::sql::SqlValue;
-use crate::store::rows;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection};
+use crate::sql::Dialect;
+use crate::store::shared::Shared;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, Postgres};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -83,6 +84,14 @@ impl PostgresStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+
+    /// The statements PostgreSQL runs like every backend.
+    fn shared(&self) -> Shared<'_, Postgres> {
+        Shared {
+            pool: &self.pool,
+            dialect: Dialect::Postgres,
+        }
+    }
 }
 
 /// A connection failure, said without the URL (sqlx's own message names no password, but
@@ -94,9 +103,4 @@ fn connect_error(e: sqlx::Error) -> Error {
         }
         other => Error::Database(other),
     }
-}
-
-/// Binds compiled-filter and response values, in order.
-fn arguments(params: &[SqlValue]) -> Result<PgArguments> {
-    rows::arguments(params)
 }

@@ -1,14 +1,12 @@
 //! Patients (bulk import by `COPY`) and forms (each with its response table).
 
 use super::copy::copy_in;
-use super::{arguments, PostgresStore};
+use super::PostgresStore;
 use crate::campaign::{FormId, PatientContact};
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
-use crate::form::{response_table_ddl, FormSpec};
+use crate::form::FormSpec;
 use crate::patient::{Email, Patient, PatientId, Phone};
-use crate::sql::Dialect;
-use crate::store::rows::{self, count, FORM_COLUMNS, PATIENT_COLUMNS};
 use crate::store::{FormStore, PatientStore, StoredForm};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -99,12 +97,7 @@ impl PatientStore for PostgresStore {
     }
 
     async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
-        let predicate = filter.to_sql(Dialect::Postgres, today);
-        let sql = format!("SELECT COUNT(*) FROM patients p WHERE {}", predicate.sql);
-        let n: i64 = sqlx::query_scalar_with(&sql, arguments(&predicate.params)?)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(count(n))
+        self.shared().count_patients(filter, today).await
     }
 
     async fn matching_contacts(
@@ -112,39 +105,11 @@ impl PatientStore for PostgresStore {
         filter: &AnyFilter,
         today: NaiveDate,
     ) -> Result<Vec<PatientContact>> {
-        let predicate = filter.to_sql(Dialect::Postgres, today);
-        let sql = format!(
-            "SELECT p.id, p.given_name, p.phone, p.email, p.sms_opt_out, p.email_opt_out \
-             FROM patients p WHERE {} ORDER BY p.id",
-            predicate.sql
-        );
-        type Contact = (i64, String, Option<String>, Option<String>, bool, bool);
-        let rows: Vec<Contact> = sqlx::query_as_with(&sql, arguments(&predicate.params)?)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(id, given_name, phone, email, sms_opt_out, email_opt_out)| PatientContact {
-                    id: PatientId(id),
-                    given_name,
-                    phone,
-                    email,
-                    sms_opt_out,
-                    email_opt_out,
-                },
-            )
-            .collect())
+        self.shared().matching_contacts(filter, today).await
     }
 
     async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
-        let sql = format!(
-            "SELECT {PATIENT_COLUMNS}, \
-             (SELECT string_agg(c.code, ';') FROM patient_conditions c WHERE c.patient_id = p.id) \
-             FROM patients p ORDER BY p.id"
-        );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(rows::patient).collect()
+        self.shared().all_patients().await
     }
 }
 
@@ -156,67 +121,18 @@ impl FormStore for PostgresStore {
         page_location: &str,
         now: DateTime<Utc>,
     ) -> Result<StoredForm> {
-        spec.validate()?;
-        let spec_json =
-            serde_json::to_string(spec).map_err(|e| Error::invalid("form spec", e.to_string()))?;
-        let mut tx = self.pool.begin().await?;
-        // A second form of the same name waits for this one's unique key, then clashes.
-        let inserted: Option<i64> = sqlx::query_scalar(
-            "INSERT INTO forms (name, spec_json, response_table, page_location, created_at) \
-             VALUES ($1, $2, '', $3, $4) ON CONFLICT (name) DO NOTHING RETURNING id",
-        )
-        .bind(&spec.name)
-        .bind(&spec_json)
-        .bind(page_location)
-        .bind(now)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(id) = inserted else {
-            return Err(Error::AlreadyExists {
-                what: format!("form {:?}", spec.name),
-            });
-        };
-        let table = format!("resp_{id}");
-        sqlx::query("UPDATE forms SET response_table = $1 WHERE id = $2")
-            .bind(&table)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for ddl in response_table_ddl(spec, &table, Dialect::Postgres)? {
-            sqlx::query(&ddl).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        self.form(FormId(id)).await
+        self.shared().create_form(spec, page_location, now).await
     }
 
     async fn form(&self, id: FormId) -> Result<StoredForm> {
-        let sql = format!("SELECT {FORM_COLUMNS} FROM forms WHERE id = $1");
-        let row = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("form {id}")))?;
-        rows::form(&row)
+        self.shared().form(id).await
     }
 
     async fn form_by_name(&self, name: &str) -> Result<StoredForm> {
-        let sql = format!("SELECT {FORM_COLUMNS} FROM forms WHERE name = $1");
-        let row = sqlx::query(&sql)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "form {:?}",
-                    name.chars().take(64).collect::<String>()
-                ))
-            })?;
-        rows::form(&row)
+        self.shared().form_by_name(name).await
     }
 
     async fn forms(&self) -> Result<Vec<StoredForm>> {
-        let sql = format!("SELECT {FORM_COLUMNS} FROM forms ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(rows::form).collect()
+        self.shared().forms().await
     }
 }

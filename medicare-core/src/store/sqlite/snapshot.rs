@@ -6,17 +6,22 @@
 //! restore is one write transaction with foreign keys checked at commit, so a failed
 //! restore leaves the target exactly as it was.
 
-use super::snapshot::{
-    RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
-};
-use super::tables::{checked_name, prepare_statements, sort_for_restore, visit_rows};
+use super::SqliteStore;
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
-use crate::store::sqlite::SqliteStore;
+use crate::store::snapshot::{
+    prepare_statements, quoted_name, response_table_spec, row_counts, sort_for_restore,
+    table_index, visit_rows, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource,
+    TableInfo, Value,
+};
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use sqlx::sqlite::{SqliteArguments, SqliteRow};
 use sqlx::{Arguments, Row as _, Sqlite, SqliteConnection, Transaction, TypeInfo, ValueRef};
+
+/// Checks and quotes a table or column name.
+fn q(name: &str) -> Result<String> {
+    quoted_name(name, Dialect::Sqlite)
+}
 
 /// Values one multi-row `INSERT` binds at most (SQLite allows 32,766).
 const MAX_BINDS: usize = 30_000;
@@ -34,7 +39,7 @@ async fn table_names(conn: &mut SqliteConnection) -> Result<Vec<String>> {
 
 /// A table's columns, and the columns of its primary key in key order.
 async fn columns(conn: &mut SqliteConnection, table: &str) -> Result<(Vec<String>, Vec<String>)> {
-    let rows = sqlx::query(&format!("PRAGMA table_info({})", checked_name(table)?))
+    let rows = sqlx::query(&format!("PRAGMA table_info({})", q(table)?))
         .fetch_all(&mut *conn)
         .await?;
     let mut columns = Vec::with_capacity(rows.len());
@@ -60,7 +65,7 @@ fn value(row: &SqliteRow, i: usize) -> Result<Value> {
     Ok(match kind.as_str() {
         "INTEGER" => Value::Int(row.try_get(i)?),
         "REAL" => Value::Real(row.try_get(i)?),
-        "BLOB" => Value::Blob(super::snapshot::Blob {
+        "BLOB" => Value::Blob(crate::store::snapshot::Blob {
             bytes: row.try_get(i)?,
         }),
         _ => Value::Text(row.try_get(i)?),
@@ -86,7 +91,7 @@ impl SnapshotSource for SqliteStore {
                 "rowid".to_string()
             } else {
                 key.iter()
-                    .map(|k| checked_name(k))
+                    .map(|k| q(k))
                     .collect::<Result<Vec<_>>>()?
                     .join(", ")
             };
@@ -107,28 +112,26 @@ impl Snapshot for SqliteSnapshot {
     }
 
     async fn scan(&mut self, table: &TableInfo, visitor: &mut dyn RowVisitor) -> Result<u64> {
-        let index = self
-            .tables
-            .iter()
-            .position(|t| t == table)
-            .ok_or_else(|| Error::not_found(format!("table {} in the snapshot", table.name)))?;
+        let index = table_index(&self.tables, table)?;
         let cols = table
             .columns
             .iter()
-            .map(|c| checked_name(c))
+            .map(|c| q(c))
             .collect::<Result<Vec<_>>>()?;
         let sql = format!(
             "SELECT {} FROM {} ORDER BY {}",
             cols.join(", "),
-            checked_name(&table.name)?,
+            q(&table.name)?,
             self.order[index]
         );
         let width = cols.len();
-        let rows = sqlx::query(&sql)
-            .fetch(&mut *self.tx)
-            .map_err(Error::from)
-            .and_then(|row| async move { (0..width).map(|i| value(&row, i)).collect() });
-        visit_rows(rows, visitor).await
+        let rows = sqlx::query(&sql).fetch(&mut *self.tx);
+        visit_rows(
+            rows,
+            |row| (0..width).map(|i| value(row, i)).collect(),
+            visitor,
+        )
+        .await
     }
 }
 
@@ -136,17 +139,8 @@ impl Snapshot for SqliteSnapshot {
 impl RestoreTarget for SqliteStore {
     async fn non_empty_tables(&self) -> Result<Vec<(String, u64)>> {
         let mut conn = self.pool().acquire().await?;
-        let mut out = Vec::new();
-        for name in table_names(&mut conn).await? {
-            let n: i64 =
-                sqlx::query_scalar(&format!("SELECT count(*) FROM {}", checked_name(&name)?))
-                    .fetch_one(&mut *conn)
-                    .await?;
-            if n > 0 {
-                out.push((name, n as u64));
-            }
-        }
-        Ok(out)
+        let names = table_names(&mut conn).await?;
+        row_counts::<Sqlite>(&mut conn, names, Dialect::Sqlite).await
     }
 
     async fn begin_restore(&self, replace: bool) -> Result<Box<dyn RestoreTx>> {
@@ -161,9 +155,9 @@ impl RestoreTarget for SqliteStore {
                     .await?;
             for name in table_names(&mut tx).await?.iter().rev() {
                 let sql = if response_tables.contains(name) {
-                    format!("DROP TABLE {}", checked_name(name)?)
+                    format!("DROP TABLE {}", q(name)?)
                 } else {
-                    format!("DELETE FROM {}", checked_name(name)?)
+                    format!("DELETE FROM {}", q(name)?)
                 };
                 sqlx::query(&sql).execute(&mut *tx).await?;
             }
@@ -182,10 +176,7 @@ impl RestoreTx for SqliteRestore {
     async fn prepare_table(&mut self, table: &TableInfo) -> Result<()> {
         let (existing, _) = columns(&mut self.tx, &table.name).await?;
         let spec: Option<String> = if existing.is_empty() {
-            sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = ?")
-                .bind(&table.name)
-                .fetch_optional(&mut *self.tx)
-                .await?
+            response_table_spec::<Sqlite>(&mut *self.tx, &table.name, Dialect::Sqlite).await?
         } else {
             None
         };
@@ -199,14 +190,14 @@ impl RestoreTx for SqliteRestore {
         let cols = table
             .columns
             .iter()
-            .map(|c| checked_name(c))
+            .map(|c| q(c))
             .collect::<Result<Vec<_>>>()?;
         let one = format!("({})", vec!["?"; cols.len()].join(", "));
         let per_statement = (MAX_BINDS / cols.len().max(1)).max(1);
         for chunk in rows.chunks(per_statement) {
             let sql = format!(
                 "INSERT INTO {} ({}) VALUES {}",
-                checked_name(&table.name)?,
+                q(&table.name)?,
                 cols.join(", "),
                 vec![one.as_str(); chunk.len()].join(", ")
             );

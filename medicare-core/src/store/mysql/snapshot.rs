@@ -18,14 +18,14 @@
 //! transaction; tables are never dropped, except an unnamed leftover whose columns differ
 //! from the backup's.
 
-use super::snapshot::{
-    quoted_name, sort_for_restore, table_index, visit_rows, Blob, RestoreTarget, RestoreTx, Row,
-    RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
-};
+use super::MySqlStore;
 use crate::error::{Error, Result};
 use crate::form::{response_table_ddl, Decimal, FormSpec};
 use crate::sql::Dialect;
-use crate::store::mysql::MySqlStore;
+use crate::store::snapshot::{
+    quoted_name, response_table_spec, row_counts, sort_for_restore, table_index, visit_rows, Blob,
+    RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use sqlx::mysql::{MySqlArguments, MySqlRow};
@@ -293,16 +293,8 @@ impl Snapshot for MySqlSnapshot {
 impl RestoreTarget for MySqlStore {
     async fn non_empty_tables(&self) -> Result<Vec<(String, u64)>> {
         let mut conn = self.pool().acquire().await?;
-        let mut out = Vec::new();
-        for name in table_names(&mut conn).await? {
-            let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", q(&name)?))
-                .fetch_one(&mut *conn)
-                .await?;
-            if n > 0 {
-                out.push((name, n as u64));
-            }
-        }
-        Ok(out)
+        let names = table_names(&mut conn).await?;
+        row_counts::<MySql>(&mut conn, names, Dialect::Mysql).await
     }
 
     async fn begin_restore(&self, replace: bool) -> Result<Box<dyn RestoreTx>> {
@@ -342,10 +334,7 @@ impl MySqlRestore {
     async fn create_response_table(&mut self, table: &TableInfo) -> Result<()> {
         let what = || format!("backup table {}", table.name);
         let spec: Option<String> =
-            sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = ?")
-                .bind(&table.name)
-                .fetch_optional(&mut *self.tx)
-                .await?;
+            response_table_spec::<MySql>(&mut *self.tx, &table.name, Dialect::Mysql).await?;
         let Some(spec) = spec else {
             return Err(Error::invalid(
                 what(),
@@ -501,237 +490,4 @@ fn parse_time(s: &str) -> std::result::Result<NaiveDateTime, String> {
         .map(|t| t.naive_utc())
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
         .map_err(|_| "not a time (RFC 3339)".to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    //! Backups of a MySQL database (from `MEDICARE_TEST_MYSQL_URL`): the round trip,
-    //! the refusals, a restore failing part way, and backups across engines.
-
-    use super::super::keys::{generate_identity, BackupKeys, Identities, KeyPaths};
-    use super::super::sink::MemorySink;
-    use super::super::snapshot::{RestoreTarget, SnapshotSource};
-    use super::super::{table_summaries, Backups};
-    use crate::campaign::CampaignRequest;
-    use crate::clock::FixedClock;
-    use crate::form::FormSpec;
-
-    use crate::patient::{generate, GenerateOptions};
-
-    use crate::store::mysql::tests::TestDb;
-    use crate::store::{DeliveryStore, FollowUpStore, FormStore, PatientStore, Store};
-    use chrono::{TimeZone, Utc};
-    use std::path::Path;
-    use std::sync::Arc;
-
-    /// A sent campaign to the patients with a lung condition among `count`, `responses`
-    /// of them answered, a reminder round planned: every table holds rows.
-    async fn fixture(store: Arc<dyn Store>, dir: &Path, count: usize, responses: usize) {
-        let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-        let engine = crate::store::mysql::tests::engine(store.clone(), dir, start);
-        engine
-            .import_patients(&generate(GenerateOptions { count, seed: 7 }))
-            .await
-            .unwrap();
-        let spec = FormSpec::from_toml_str(crate::demo::DEMO_FORM).unwrap();
-        let form = engine.create_form(&spec).await.unwrap();
-        let filter = Arc::new(crate::demo::lung_filter());
-        let id = engine
-            .create_campaign(&CampaignRequest::new("flu", form.id, filter))
-            .await
-            .unwrap();
-        engine
-            .send(id, &crate::campaign::SendOptions::default(), &())
-            .await
-            .unwrap();
-        let answers = spec
-            .check_submission(&[
-                ("wants_vaccination".into(), "yes".into()),
-                ("available_days".into(), "Monday".into()),
-                ("earliest_date".into(), "2026-04-01".into()),
-                ("access_needs".into(), "step-free access".into()),
-            ])
-            .unwrap();
-        let at = Utc.with_ymd_and_hms(2026, 3, 3, 10, 30, 15).unwrap()
-            + chrono::Duration::microseconds(123_456);
-        for recipient in store
-            .non_respondents(id)
-            .await
-            .unwrap()
-            .iter()
-            .take(responses)
-        {
-            store
-                .submit_response(recipient.recipient_id, &form, &answers, at)
-                .await
-                .unwrap();
-        }
-        store.plan_reminder_round(id, 1, at).await.unwrap();
-    }
-
-    /// A backup of a fixture database, with what restoring it takes.
-    struct Backed {
-        backups: Backups,
-        manifest: super::super::manifest::Manifest,
-        keys: BackupKeys,
-        identities: Identities,
-    }
-
-    impl Backed {
-        /// Fills `source` with [`fixture`] and backs it up into memory.
-        async fn of<S: Store + SnapshotSource + 'static>(
-            source: Arc<S>,
-            dir: &Path,
-            count: usize,
-            responses: usize,
-        ) -> Backed {
-            fixture(source.clone(), dir, count, responses).await;
-            let paths = KeyPaths::in_workspace(dir);
-            generate_identity(&paths.identity(), &paths.recipients()).unwrap();
-            let keys = BackupKeys::for_backup(&paths).unwrap();
-            let backups = Backups::new(
-                Arc::new(MemorySink::new()),
-                Arc::new(FixedClock::new(
-                    Utc.with_ymd_and_hms(2026, 3, 4, 2, 0, 0).unwrap(),
-                )),
-            );
-            let manifest = backups.run(source.as_ref(), &keys, None).await.unwrap();
-            Backed {
-                backups,
-                manifest,
-                keys,
-                identities: Identities::from_file(&paths.identity()).unwrap(),
-            }
-        }
-
-        async fn restore(
-            &self,
-            target: &dyn RestoreTarget,
-            replace: bool,
-        ) -> crate::Result<super::super::CheckReport> {
-            let (b, m) = (&self.backups, &self.manifest);
-            b.restore(
-                &m.id,
-                &self.identities,
-                &self.keys.trusted,
-                target,
-                "target",
-                replace,
-            )
-            .await
-        }
-    }
-
-    /// Every table, the response table and the reminder round included, restores into
-    /// an empty MySQL database with the same rows and checksums; a non-empty target is
-    /// refused unless replaced; the backup also restores into SQLite (the restore test).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn backup_round_trip_matches_every_table() {
-        let Some(source_db) = TestDb::create().await else {
-            return;
-        };
-        let target_db = TestDb::create().await.expect("the same server");
-        let dir = tempfile::tempdir().unwrap();
-        let source = Arc::new(source_db.store().await);
-        let backed = Backed::of(source.clone(), dir.path(), 2_000, 40).await;
-        let expected = table_summaries(source.as_ref()).await.unwrap();
-        let rows = |name: &str| {
-            expected
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, s)| s.rows)
-                .unwrap_or_else(|| panic!("{name} missing from {expected:?}"))
-        };
-        assert_eq!(rows("patients"), 2_000);
-        assert_eq!(rows("resp_1"), 40);
-        assert!(rows("patient_conditions") > 0 && rows("non_respondents") > 0);
-        assert!(expected.iter().all(|(n, _)| n != "_sqlx_migrations"));
-
-        let target = target_db.store().await;
-        let report = backed.restore(&target, false).await.unwrap();
-        assert_eq!(report.rows(), backed.manifest.total_rows());
-        assert_eq!(table_summaries(&target).await.unwrap(), expected);
-        assert_eq!(
-            target.all_patients().await.unwrap(),
-            source.all_patients().await.unwrap()
-        );
-        // New rows follow the restored ones.
-        let mut spec = crate::store::conformance::sample_form();
-        spec.name = "after_restore".into();
-        let form = target.create_form(&spec, "x", Utc::now()).await.unwrap();
-        assert_eq!(form.response_table, "resp_2");
-
-        let refused = backed.restore(&target, false).await.unwrap_err();
-        assert!(matches!(refused, crate::Error::Conflict(_)), "{refused}");
-        backed.restore(&target, true).await.unwrap();
-        assert_eq!(table_summaries(&target).await.unwrap(), expected);
-
-        // Into a scratch SQLite database, checksums read back from it.
-        let (b, m) = (&backed.backups, &backed.manifest);
-        b.restore_test(&m.id, &backed.identities, &backed.keys.trusted)
-            .await
-            .unwrap();
-    }
-
-    /// A restore that fails part way (a table of the target differs from the backup's)
-    /// leaves the target as it was: empty.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_restore_failing_part_way_leaves_the_target_empty() {
-        let Some(source_db) = TestDb::create().await else {
-            return;
-        };
-        let target_db = TestDb::create().await.expect("the same server");
-        let dir = tempfile::tempdir().unwrap();
-        let source = Arc::new(source_db.store().await);
-        let backed = Backed::of(source, dir.path(), 300, 5).await;
-        let target = target_db.store().await;
-        sqlx::raw_sql("ALTER TABLE deliveries ADD COLUMN extra INT NULL")
-            .execute(target.pool())
-            .await
-            .unwrap();
-        let err = backed.restore(&target, false).await.unwrap_err();
-        assert!(err.to_string().contains("deliveries"), "{err}");
-        assert_eq!(target.non_empty_tables().await.unwrap(), vec![]);
-    }
-
-    /// A backup of the embedded SQLite store restores into MySQL, which then serves the
-    /// same patients, forms and responses.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_sqlite_backup_restores_into_mysql() {
-        let Some(target_db) = TestDb::create().await else {
-            return;
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let source = Arc::new(
-            crate::store::sqlite::SqliteStore::open(&dir.path().join("s.db"))
-                .await
-                .unwrap(),
-        );
-        let backed = Backed::of(source.clone(), dir.path(), 500, 10).await;
-        let target = target_db.store().await;
-        backed.restore(&target, false).await.unwrap();
-        assert_eq!(
-            target.all_patients().await.unwrap(),
-            source.all_patients().await.unwrap()
-        );
-        let form = target.form(crate::campaign::FormId(1)).await.unwrap();
-        assert_eq!(form, source.form(crate::campaign::FormId(1)).await.unwrap());
-        let campaign = crate::campaign::CampaignId(1);
-        let (from, to) = (
-            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
-            Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0).unwrap(),
-        );
-        assert_eq!(
-            target.responses(campaign, &form, from, to).await.unwrap(),
-            source.responses(campaign, &form, from, to).await.unwrap()
-        );
-        assert_eq!(
-            target.tracking_counts(campaign).await.unwrap(),
-            source.tracking_counts(campaign).await.unwrap()
-        );
-        assert_eq!(
-            target.delivery_counts(campaign).await.unwrap(),
-            source.delivery_counts(campaign).await.unwrap()
-        );
-    }
 }

@@ -6,8 +6,14 @@
 //! be restored into PostgreSQL or MySQL once those stores exist. Tables are discovered
 //! from the database itself, not from a fixed list, so tables added later (per-form
 //! response tables, non-respondent rounds) are covered without touching this module.
+//!
+//! Each backend implements the traits in its own folder (`store/<db>/snapshot.rs`) on the
+//! helpers at the end of this module; the backup format and pipeline (`crate::backup`)
+//! read and write through the traits only.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::form::{response_table_ddl, FormSpec};
+use crate::sql::Dialect;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -141,14 +147,14 @@ pub(crate) fn sort_for_restore(names: &mut [String]) {
 
 /// Checks a table or column name read from a database or a backup, then quotes it for
 /// `dialect`: only ASCII letters, digits and underscores, at most 63 characters.
-pub(crate) fn quoted_name(name: &str, dialect: crate::sql::Dialect) -> Result<String> {
+pub(crate) fn quoted_name(name: &str, dialect: Dialect) -> Result<String> {
     if !name.is_empty()
         && name.len() <= 63
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     {
         Ok(dialect.quote_ident(name))
     } else {
-        Err(crate::error::Error::invalid(
+        Err(Error::invalid(
             "table or column name in backup",
             "only ASCII letters, digits and underscores are allowed",
         ))
@@ -187,7 +193,90 @@ where
 
 /// Where `table` is among a snapshot's `tables` (an error if it is not one of them).
 pub(crate) fn table_index(tables: &[TableInfo], table: &TableInfo) -> Result<usize> {
-    tables.iter().position(|t| t == table).ok_or_else(|| {
-        crate::error::Error::not_found(format!("table {} in the snapshot", table.name))
-    })
+    tables
+        .iter()
+        .position(|t| t == table)
+        .ok_or_else(|| Error::not_found(format!("table {} in the snapshot", table.name)))
+}
+
+/// What a restore must run to prepare `table`, whose columns in the target are `existing`
+/// (empty: it has no such table): nothing when they match the backup's, the response
+/// table's DDL (in `dialect`) from `spec_json`, the spec of the form naming `table` as
+/// its response table, when it is missing, and an error otherwise.
+pub(crate) fn prepare_statements(
+    table: &TableInfo,
+    existing: &[String],
+    spec_json: Option<&str>,
+    dialect: Dialect,
+) -> Result<Vec<String>> {
+    let what = || format!("backup table {}", table.name);
+    if !existing.is_empty() {
+        return if existing == table.columns.as_slice() {
+            Ok(Vec::new())
+        } else {
+            Err(Error::invalid(
+                what(),
+                "its columns differ from the target database's (restore into a database of the same version)",
+            ))
+        };
+    }
+    let Some(spec) = spec_json else {
+        return Err(Error::invalid(
+            what(),
+            "the target database has no such table and no form names it as its response table (restore into a database of the same version)",
+        ));
+    };
+    let spec: FormSpec = serde_json::from_str(spec)
+        .map_err(|_| Error::invalid(what(), "its form's stored spec does not parse"))?;
+    response_table_ddl(&spec, &table.name, dialect)
+}
+
+/// The tables among `names` that hold rows, with their counts (the same statement on
+/// every engine; a backend's [`RestoreTarget::non_empty_tables`] ends here).
+pub(crate) async fn row_counts<DB>(
+    conn: &mut DB::Connection,
+    names: Vec<String>,
+    dialect: Dialect,
+) -> Result<Vec<(String, u64)>>
+where
+    DB: sqlx::Database,
+    DB::Row: super::rows::ReadRow,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    use super::rows::ReadRow;
+    let mut out = Vec::new();
+    for name in names {
+        let sql = format!("SELECT COUNT(*) FROM {}", quoted_name(&name, dialect)?);
+        let n = sqlx::query(&sql).fetch_one(&mut *conn).await?.int(0)?;
+        if n > 0 {
+            out.push((name, n.unsigned_abs()));
+        }
+    }
+    Ok(out)
+}
+
+/// The stored spec of the form whose response table is `table`, if one names it.
+pub(crate) async fn response_table_spec<DB>(
+    conn: &mut DB::Connection,
+    table: &str,
+    dialect: Dialect,
+) -> Result<Option<String>>
+where
+    DB: sqlx::Database,
+    DB::Row: super::rows::ReadRow,
+    for<'q> DB::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    use super::rows::ReadRow;
+    let sql = format!(
+        "SELECT spec_json FROM forms WHERE response_table = {}",
+        dialect.placeholder(1)
+    );
+    let row = sqlx::query(&sql)
+        .bind(table)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| r.text(0)).transpose()
 }

@@ -3,20 +3,21 @@
 //! Most of a store is the same SQL on every engine, bar the placeholders: looking up a
 //! form or a campaign, spending a link, counting what a campaign did. [`Shared`] writes
 //! those statements for a backend's [`Dialect`], runs them on its pool and decodes the
-//! rows with [`super::rows`]; a backend's trait methods delegate to it and keep to
+//! rows with [`super::rows`]; every backend's trait methods delegate to it and keep to
 //! themselves only what really differs (bulk writes, the claim, engine-specific reads).
 
 use super::rows::{self, Affected, ReadRow};
-use crate::campaign::{Campaign, CampaignId, CampaignState, DeliveryCount, FormId};
-use crate::error::{Error, Result};
-use crate::filter::AnyFilter;
-use crate::form::{insert_response, Answers};
-use crate::link::TokenHash;
-use crate::sql::Dialect;
-use crate::store::{
+use super::{
     LinkRecord, NonRespondent, RecipientTracking, RoundInfo, StoredForm, SubmitOutcome,
     TrackingCounts,
 };
+use crate::campaign::{Campaign, CampaignId, CampaignState, DeliveryCount, FormId, PatientContact};
+use crate::error::{Error, Result};
+use crate::filter::AnyFilter;
+use crate::form::{insert_response, response_table_ddl, Answers, FormSpec};
+use crate::link::TokenHash;
+use crate::patient::{Patient, PatientId};
+use crate::sql::Dialect;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 
@@ -63,6 +64,205 @@ where
     /// The `n`th placeholder (from 1).
     fn p(&self, n: usize) -> String {
         self.dialect.placeholder(n)
+    }
+
+    /// The contact details of every patient matching `filter` on `today`, by id.
+    pub async fn matching_contacts(
+        &self,
+        filter: &AnyFilter,
+        today: NaiveDate,
+    ) -> Result<Vec<PatientContact>> {
+        let predicate = filter.to_sql(self.dialect, today);
+        let sql = format!(
+            "SELECT p.id, p.given_name, p.phone, p.email, p.sms_opt_out, p.email_opt_out \
+             FROM patients p WHERE {} ORDER BY p.id",
+            predicate.sql
+        );
+        let mut args = <DB as Database>::Arguments::default();
+        rows::bind_values::<DB>(&mut args, &predicate.params)?;
+        let found = sqlx::query_with(&sql, args).fetch_all(self.pool).await?;
+        found
+            .iter()
+            .map(|r| {
+                Ok(PatientContact {
+                    id: PatientId(r.int(0)?),
+                    given_name: r.text(1)?,
+                    phone: r.opt_text(2)?,
+                    email: r.opt_text(3)?,
+                    sms_opt_out: r.flag(4)?,
+                    email_opt_out: r.flag(5)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Every stored patient with its condition codes, by id; the codes are aggregated by
+    /// the database (`codes`: its aggregate of `c.code` joined by `;`).
+    pub async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
+        let codes = match self.dialect {
+            Dialect::Sqlite => "group_concat(c.code, ';')",
+            Dialect::Postgres => "string_agg(c.code, ';')",
+            Dialect::Mysql => "GROUP_CONCAT(c.code SEPARATOR ';')",
+        };
+        let sql = format!(
+            "SELECT {}, (SELECT {codes} FROM patient_conditions c WHERE c.patient_id = p.id) \
+             FROM patients p ORDER BY p.id",
+            rows::PATIENT_COLUMNS
+        );
+        let found = sqlx::query(&sql).fetch_all(self.pool).await?;
+        found
+            .iter()
+            .map(|r| {
+                let codes = r.opt_text(12)?.unwrap_or_default();
+                rows::patient(r, codes.split(';').filter(|c| !c.is_empty()))
+            })
+            .collect()
+    }
+
+    /// Stores a validated form and creates its response table in one transaction (for
+    /// engines whose DDL is transactional: SQLite and PostgreSQL). A second form of the
+    /// same name waits for this one's unique key, then clashes.
+    pub async fn create_form(
+        &self,
+        spec: &FormSpec,
+        page_location: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StoredForm> {
+        spec.validate()?;
+        let spec_json =
+            serde_json::to_string(spec).map_err(|e| Error::invalid("form spec", e.to_string()))?;
+        let mut tx = self.pool.begin().await?;
+        let insert = format!(
+            "INSERT INTO forms (name, spec_json, response_table, page_location, created_at) \
+             VALUES ({}, {}, '', {}, {}) ON CONFLICT (name) DO NOTHING RETURNING id",
+            self.p(1),
+            self.p(2),
+            self.p(3),
+            self.p(4)
+        );
+        let inserted = sqlx::query(&insert)
+            .bind(spec.name.as_str())
+            .bind(spec_json.as_str())
+            .bind(page_location)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = inserted else {
+            return Err(Error::AlreadyExists {
+                what: format!("form {:?}", spec.name),
+            });
+        };
+        let id = row.int(0)?;
+        let table = format!("resp_{id}");
+        let name = format!(
+            "UPDATE forms SET response_table = {} WHERE id = {}",
+            self.p(1),
+            self.p(2)
+        );
+        sqlx::query(&name)
+            .bind(table.as_str())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for ddl in response_table_ddl(spec, &table, self.dialect)? {
+            sqlx::query(&ddl).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        self.form(FormId(id)).await
+    }
+
+    /// One transaction materialising reminder `round`: its non-respondents, and a
+    /// delivery for each of their first-round deliveries (suppressed ones stay
+    /// suppressed). Planning again inserts nothing twice. Returns the round's size.
+    pub async fn plan_reminder_round(
+        &self,
+        campaign: CampaignId,
+        round: i32,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        if round < 1 {
+            return Err(Error::invalid("reminder round", "must be 1 or more"));
+        }
+        let mut tx = self.pool.begin().await?;
+        let non_respondents = format!(
+            "INSERT INTO non_respondents (campaign_id, round, recipient_id, patient_id, reason, created_at) \
+             SELECT r.campaign_id, {0}, r.id, r.patient_id, \
+             CASE WHEN r.first_opened_at IS NULL THEN 'not_opened' ELSE 'opened_not_submitted' END, {1} \
+             FROM recipients r WHERE r.campaign_id = {2} AND r.submitted_at IS NULL \
+             AND NOT EXISTS (SELECT 1 FROM non_respondents n \
+                             WHERE n.campaign_id = r.campaign_id AND n.round = {3} AND n.recipient_id = r.id) \
+             ORDER BY r.id",
+            self.p(1),
+            self.p(2),
+            self.p(3),
+            self.p(4)
+        );
+        sqlx::query(&non_respondents)
+            .bind(round)
+            .bind(now)
+            .bind(campaign.0)
+            .bind(round)
+            .execute(&mut *tx)
+            .await?;
+        let deliveries = format!(
+            "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) \
+             SELECT d.campaign_id, d.recipient_id, d.channel, n.round, \
+             CASE WHEN d.status = 'suppressed' THEN 'suppressed' ELSE 'pending' END, \
+             CASE WHEN d.status = 'suppressed' THEN d.reason END, d.segments \
+             FROM non_respondents n JOIN deliveries d \
+             ON d.campaign_id = n.campaign_id AND d.recipient_id = n.recipient_id AND d.round = 0 \
+             WHERE n.campaign_id = {} AND n.round = {} \
+             AND NOT EXISTS (SELECT 1 FROM deliveries x WHERE x.campaign_id = d.campaign_id \
+                             AND x.recipient_id = d.recipient_id AND x.channel = d.channel \
+                             AND x.round = n.round) \
+             ORDER BY d.id",
+            self.p(1),
+            self.p(2)
+        );
+        sqlx::query(&deliveries)
+            .bind(campaign.0)
+            .bind(round)
+            .execute(&mut *tx)
+            .await?;
+        let size = format!(
+            "SELECT COUNT(*) FROM non_respondents WHERE campaign_id = {} AND round = {}",
+            self.p(1),
+            self.p(2)
+        );
+        let n = sqlx::query(&size)
+            .bind(campaign.0)
+            .bind(round)
+            .fetch_one(&mut *tx)
+            .await?
+            .int(0)?;
+        tx.commit().await?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// Suppresses the round's pending deliveries to recipients who have answered.
+    pub async fn suppress_responded(
+        &self,
+        campaign: CampaignId,
+        round: i32,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let sql = format!(
+            "UPDATE deliveries SET status = 'suppressed', reason = 'responded', updated_at = {} \
+             WHERE campaign_id = {} AND round = {} AND status = 'pending' AND recipient_id IN \
+             (SELECT id FROM recipients WHERE campaign_id = {} AND submitted_at IS NOT NULL)",
+            self.p(1),
+            self.p(2),
+            self.p(3),
+            self.p(4)
+        );
+        let done = sqlx::query(&sql)
+            .bind(now)
+            .bind(campaign.0)
+            .bind(round)
+            .bind(campaign.0)
+            .execute(self.pool)
+            .await?;
+        Ok(done.affected())
     }
 
     /// How many stored patients match `filter` on `today`.
@@ -201,10 +401,12 @@ where
             .bind(campaign.0)
             .fetch_all(self.pool)
             .await?;
-        found
+        let mut counts = found
             .iter()
             .map(|r| rows::delivery_count(r, campaign))
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        rows::sort_delivery_counts(&mut counts);
+        Ok(counts)
     }
 
     /// The link whose token hashes to `token_hash`, if any.

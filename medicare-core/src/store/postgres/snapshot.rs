@@ -9,19 +9,24 @@
 //! at commit and identity sequences moved past the restored ids, so a failed restore
 //! leaves the target as it was and a finished one takes new rows at once.
 
-use super::snapshot::{
-    Blob, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot, SnapshotSource, TableInfo, Value,
-};
-use super::tables::{checked_name, prepare_statements, sort_for_restore, visit_rows};
+use super::copy::copy_in;
+use super::PostgresStore;
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
-use crate::store::postgres::copy::copy_in;
-use crate::store::postgres::PostgresStore;
+use crate::store::snapshot::{
+    prepare_statements, quoted_name, response_table_spec, row_counts, sort_for_restore,
+    table_index, visit_rows, Blob, RestoreTarget, RestoreTx, Row, RowVisitor, Snapshot,
+    SnapshotSource, TableInfo, Value,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use futures::TryStreamExt;
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{Postgres, Row as _, Transaction};
+
+/// Checks and quotes a table or column name.
+fn q(name: &str) -> Result<String> {
+    quoted_name(name, Dialect::Postgres)
+}
 
 /// How a column is read into a [`Value`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,7 +146,7 @@ impl SnapshotSource for PostgresStore {
             let cols = columns(&mut tx, &name).await?;
             let mut selects = Vec::with_capacity(cols.len());
             for (column, type_name) in &cols {
-                selects.push(Kind::select(type_name, &checked_name(column)?));
+                selects.push(Kind::select(type_name, &q(column)?));
             }
             // A stable order: the primary key, text compared bytewise as SQLite does.
             let mut order = Vec::new();
@@ -149,7 +154,7 @@ impl SnapshotSource for PostgresStore {
                 let text = cols
                     .iter()
                     .any(|(c, t)| c == &key && Kind::of(t) == Kind::Text);
-                let quoted = checked_name(&key)?;
+                let quoted = q(&key)?;
                 order.push(if text {
                     format!("{quoted} COLLATE \"C\"")
                 } else {
@@ -162,7 +167,7 @@ impl SnapshotSource for PostgresStore {
             let sql = format!(
                 "SELECT {} FROM {} ORDER BY {}",
                 selects.join(", "),
-                checked_name(&name)?,
+                q(&name)?,
                 order.join(", ")
             );
             reads.push((sql, cols.iter().map(|(_, t)| Kind::of(t)).collect()));
@@ -182,23 +187,17 @@ impl Snapshot for PostgresSnapshot {
     }
 
     async fn scan(&mut self, table: &TableInfo, visitor: &mut dyn RowVisitor) -> Result<u64> {
-        let index = self
-            .tables
-            .iter()
-            .position(|t| t == table)
-            .ok_or_else(|| Error::not_found(format!("table {} in the snapshot", table.name)))?;
+        let index = table_index(&self.tables, table)?;
         let (sql, kinds) = &self.reads[index];
-        let rows = sqlx::query(sql)
-            .fetch(&mut *self.tx)
-            .map_err(Error::from)
-            .and_then(|row| async move {
-                kinds
-                    .iter()
-                    .enumerate()
-                    .map(|(i, kind)| kind.read(&row, i))
-                    .collect()
-            });
-        visit_rows(rows, visitor).await
+        let rows = sqlx::query(sql).fetch(&mut *self.tx);
+        let read = |row: &PgRow| {
+            kinds
+                .iter()
+                .enumerate()
+                .map(|(i, kind)| kind.read(row, i))
+                .collect()
+        };
+        visit_rows(rows, read, visitor).await
     }
 }
 
@@ -206,17 +205,8 @@ impl Snapshot for PostgresSnapshot {
 impl RestoreTarget for PostgresStore {
     async fn non_empty_tables(&self) -> Result<Vec<(String, u64)>> {
         let mut conn = self.pool().acquire().await?;
-        let mut out = Vec::new();
-        for name in table_names(&mut conn).await? {
-            let n: i64 =
-                sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {}", checked_name(&name)?))
-                    .fetch_one(&mut *conn)
-                    .await?;
-            if n > 0 {
-                out.push((name, n.unsigned_abs()));
-            }
-        }
-        Ok(out)
+        let names = table_names(&mut conn).await?;
+        row_counts::<Postgres>(&mut conn, names, Dialect::Postgres).await
     }
 
     async fn begin_restore(&self, replace: bool) -> Result<Box<dyn RestoreTx>> {
@@ -232,11 +222,11 @@ impl RestoreTarget for PostgresStore {
             let mut emptied = Vec::new();
             for name in table_names(&mut tx).await? {
                 if response_tables.contains(&name) {
-                    sqlx::query(&format!("DROP TABLE {}", checked_name(&name)?))
+                    sqlx::query(&format!("DROP TABLE {}", q(&name)?))
                         .execute(&mut *tx)
                         .await?;
                 } else {
-                    emptied.push(checked_name(&name)?);
+                    emptied.push(q(&name)?);
                 }
             }
             if !emptied.is_empty() {
@@ -263,10 +253,7 @@ impl RestoreTx for PostgresRestore {
             .map(|(c, _)| c)
             .collect();
         let spec: Option<String> = if existing.is_empty() {
-            sqlx::query_scalar("SELECT spec_json FROM forms WHERE response_table = $1")
-                .bind(&table.name)
-                .fetch_optional(&mut *self.tx)
-                .await?
+            response_table_spec::<Postgres>(&mut *self.tx, &table.name, Dialect::Postgres).await?
         } else {
             None
         };
@@ -280,13 +267,9 @@ impl RestoreTx for PostgresRestore {
         let cols = table
             .columns
             .iter()
-            .map(|c| checked_name(c))
+            .map(|c| q(c))
             .collect::<Result<Vec<_>>>()?;
-        let statement = format!(
-            "COPY {} ({}) FROM STDIN",
-            checked_name(&table.name)?,
-            cols.join(", ")
-        );
+        let statement = format!("COPY {} ({}) FROM STDIN", q(&table.name)?, cols.join(", "));
         copy_in(&mut self.tx, &statement, rows, |out, row| {
             if row.len() != cols.len() {
                 return Err(Error::invalid(
@@ -325,8 +308,8 @@ impl RestoreTx for PostgresRestore {
         for (table, column, sequence) in sequences {
             sqlx::query(&format!(
                 "SELECT setval(CAST($1 AS regclass), COALESCE((SELECT MAX({}) FROM {}), 0) + 1, false)",
-                checked_name(&column)?,
-                checked_name(&table)?
+                q(&column)?,
+                q(&table)?
             ))
             .bind(sequence)
             .execute(&mut *self.tx)
@@ -334,131 +317,5 @@ impl RestoreTx for PostgresRestore {
         }
         self.tx.commit().await?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! Backups of a PostgreSQL database: a round trip into another, and through SQLite
-    //! and back (the format is engine-neutral).
-    use super::super::keys::{generate_identity, BackupKeys, Identities, KeyPaths};
-    use super::super::sink::MemorySink;
-    use super::super::{table_summaries, Backups};
-    use crate::clock::FixedClock;
-    use crate::patient::{generate, GenerateOptions};
-    use crate::store::postgres::tests::{at, populate, scratch};
-    use crate::store::postgres::PostgresStore;
-    use crate::store::{FormStore, PatientStore};
-    use std::sync::Arc;
-
-    async fn all_rows(store: &PostgresStore) -> (usize, usize) {
-        let patients = store.all_patients().await.unwrap().len();
-        let forms = store.forms().await.unwrap().len();
-        (patients, forms)
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn backup_round_trip_restores_every_table_on_postgres_and_through_sqlite() {
-        scratch(|source_db| async move {
-            let source = source_db.store();
-            populate(source, 2_000, 300).await;
-            let dir = tempfile::tempdir().unwrap();
-            let paths = KeyPaths::in_workspace(dir.path());
-            generate_identity(&paths.identity(), &paths.recipients()).unwrap();
-            let keys = BackupKeys::for_backup(&paths).unwrap();
-            let identities = Identities::from_file(&paths.identity()).unwrap();
-            let backups =
-                Backups::new(Arc::new(MemorySink::new()), Arc::new(FixedClock::new(at())));
-
-            let manifest = backups.run(source, &keys, None).await.unwrap();
-            let expected = table_summaries(source).await.unwrap();
-            let names: Vec<&str> = expected.iter().map(|(n, _)| n.as_str()).collect();
-            assert_eq!(
-                names,
-                [
-                    "patients",
-                    "patient_conditions",
-                    "forms",
-                    "campaigns",
-                    "recipients",
-                    "deliveries",
-                    "non_respondents",
-                    "resp_1"
-                ]
-            );
-            let rows = |name: &str| expected.iter().find(|(n, _)| n == name).unwrap().1.rows;
-            assert_eq!(
-                (rows("patients"), rows("recipients"), rows("resp_1")),
-                (2_000, 2_000, 300)
-            );
-            assert_eq!(rows("non_respondents"), 1_700);
-
-            scratch(|target_db| async move {
-                let target = target_db.store();
-                let restore = |replace| {
-                    backups.restore(
-                        &manifest.id,
-                        &identities,
-                        &keys.trusted,
-                        target,
-                        "target",
-                        replace,
-                    )
-                };
-                restore(false).await.unwrap();
-                assert_eq!(table_summaries(target).await.unwrap(), expected);
-                // A target holding rows is refused unless replaced; replaced, it is the same.
-                let err = restore(false).await.unwrap_err();
-                assert!(matches!(err, crate::Error::Conflict(_)), "{err}");
-                restore(true).await.unwrap();
-                assert_eq!(table_summaries(target).await.unwrap(), expected);
-                // New rows take ids after the restored ones.
-                let mut more = generate(GenerateOptions { count: 1, seed: 99 });
-                more[0].external_id = "after-restore".into();
-                target.insert_patients(&more).await.unwrap();
-                let last = target.all_patients().await.unwrap().pop().unwrap();
-                assert_eq!(
-                    (last.0 .0, last.1.external_id.as_str()),
-                    (2_001, "after-restore")
-                );
-                let mut spec = crate::form::FormSpec::from_toml_str(
-                    crate::store::postgres::tests::EVERY_TYPE_FORM,
-                )
-                .unwrap();
-                spec.name = "second".into();
-                let form = target.create_form(&spec, "x", at()).await.unwrap();
-                assert_eq!(form.response_table, "resp_2");
-
-                // Through SQLite and back: a PostgreSQL backup restores into SQLite, a
-                // backup of that into PostgreSQL, and every table is as it was.
-                let sqlite = crate::store::sqlite::SqliteStore::open(&dir.path().join("via.db"))
-                    .await
-                    .unwrap();
-                backups
-                    .restore(
-                        &manifest.id,
-                        &identities,
-                        &keys.trusted,
-                        &sqlite,
-                        "via.db",
-                        false,
-                    )
-                    .await
-                    .unwrap();
-                let later = Backups::new(
-                    Arc::new(MemorySink::new()),
-                    Arc::new(FixedClock::new(at() + chrono::Duration::hours(1))),
-                );
-                let via = later.run(&sqlite, &keys, None).await.unwrap();
-                later
-                    .restore(&via.id, &identities, &keys.trusted, target, "target", true)
-                    .await
-                    .unwrap();
-                assert_eq!(table_summaries(target).await.unwrap(), expected);
-                assert_eq!(all_rows(target).await, all_rows(source).await);
-            })
-            .await;
-        })
-        .await;
     }
 }

@@ -762,3 +762,58 @@ fn nhs(day: i64) -> String {
         n += 1;
     }
 }
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+
+/// A restored database file, like the workspace's own, is readable by its owner only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restored_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let source = fixture(dir.path(), 200, 5).await;
+    let (_, keys, identities) = keys(dir.path());
+    let backups = Backups::new(
+        Arc::new(MemorySink::new()),
+        Arc::new(FixedClock::new(start())),
+    );
+    let manifest = backups.run(&source, &keys, None).await.unwrap();
+    let restored = dir.path().join("restored-private.db");
+    backups
+        .restore_to_sqlite_file(&manifest.id, &identities, &keys.trusted, &restored, false)
+        .await
+        .unwrap();
+    for file in [dir.path().join("medicare.db"), restored] {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+    }
+}
+
+/// The database suite, on SQLite files.
+mod sqlite_suite {
+    use crate::backup::conformance::database as suite;
+    use crate::store::sqlite::SqliteStore;
+    use std::sync::Arc;
+
+    async fn pair(dir: &std::path::Path) -> (Arc<SqliteStore>, Arc<SqliteStore>) {
+        let source = SqliteStore::open(&dir.join("source.db")).await.unwrap();
+        let target = SqliteStore::open(&dir.join("target.db")).await.unwrap();
+        (Arc::new(source), Arc::new(target))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_backup_restores_every_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, target) = pair(dir.path()).await;
+        suite::a_backup_restores_every_table(source, target).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_restore_leaves_the_target_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        let (source, target) = pair(dir.path()).await;
+        suite::a_failed_restore_leaves_the_target_empty(source, target).await;
+    }
+}

@@ -6,7 +6,10 @@
 //! `UPDATE ... RETURNING`, so several senders, even in several processes, never claim the
 //! same row.
 
-use super::rows::{self, corrupt, CAMPAIGN_COLUMNS, FORM_COLUMNS, LINK_QUERY, PATIENT_COLUMNS};
+mod snapshot;
+
+use super::rows::{self, corrupt};
+use super::shared::Shared;
 use super::{
     CampaignStore, DeliveryStore, FollowUpStore, FormStore, LinkRecord, NonRespondent,
     PatientStore, RecipientTracking, ResponseRow, ResponseStore, RoundInfo, StoredForm,
@@ -18,10 +21,10 @@ use crate::campaign::{
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
-use crate::form::{insert_response, response_table_ddl, Answers, FormSpec};
+use crate::form::{Answers, FormSpec};
 use crate::link::{LinkNonce, TokenHash};
 use crate::notify::Channel;
-use crate::patient::{Email, Patient, PatientId, Phone};
+use crate::patient::{Patient, PatientId};
 use crate::sql::{Dialect, SqlValue};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -77,6 +80,7 @@ impl SqliteStore {
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let in_memory = max == 1;
         if !in_memory {
+            create_private(options.get_filename())?;
             // Switching a new file to WAL and migrating it need the database to themselves:
             // do both on one connection before the pool opens several at once.
             let mut first = options.connect().await?;
@@ -103,11 +107,34 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+
+    /// The statements SQLite runs like every backend.
+    fn shared(&self) -> Shared<'_, Sqlite> {
+        Shared {
+            pool: &self.pool,
+            dialect: Dialect::Sqlite,
+        }
+    }
+}
+
+/// Creates the database file, if it is missing, readable and writable by its owner only
+/// (0600), whatever the umask: it holds patient data. SQLite gives the `-wal` and `-shm`
+/// files it creates beside it the database file's permissions.
+fn create_private(path: &Path) -> Result<()> {
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    match file.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 /// Binds compiled values, in order.
 fn arguments(params: &[SqlValue]) -> Result<SqliteArguments<'_>> {
-    rows::arguments(params)
+    rows::arguments::<Sqlite>(params)
 }
 
 /// Runs `sql`, which selects one JSON array (SQLite's `json_group_array`), and decodes
@@ -184,23 +211,7 @@ impl PatientStore for SqliteStore {
             }
 
             let now = Utc::now();
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO patients (external_id, nhs_number, given_name, family_name, date_of_birth, sex, phone, email, postcode, sms_opt_out, email_opt_out, created_at) ",
-            );
-            insert.push_values(chunk, |mut b, p| {
-                b.push_bind(p.external_id.as_str())
-                    .push_bind(p.nhs_number.as_str())
-                    .push_bind(p.given_name.as_str())
-                    .push_bind(p.family_name.as_str())
-                    .push_bind(p.date_of_birth)
-                    .push_bind(p.sex.as_str())
-                    .push_bind(p.phone.as_ref().map(Phone::as_str))
-                    .push_bind(p.email.as_ref().map(Email::as_str))
-                    .push_bind(p.postcode.as_str())
-                    .push_bind(p.sms_opt_out)
-                    .push_bind(p.email_opt_out)
-                    .push_bind(now);
-            });
+            let mut insert = rows::insert_patients::<Sqlite>(chunk, now);
             insert.build().execute(&mut *tx).await?;
 
             let codes: Vec<(&str, &str)> = chunk
@@ -227,12 +238,7 @@ impl PatientStore for SqliteStore {
     }
 
     async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
-        let predicate = filter.to_sql(Dialect::Sqlite, today);
-        let sql = format!("SELECT COUNT(*) FROM patients p WHERE {}", predicate.sql);
-        let n: i64 = sqlx::query_scalar_with(&sql, arguments(&predicate.params)?)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n as u64)
+        self.shared().count_patients(filter, today).await
     }
 
     async fn matching_contacts(
@@ -263,13 +269,7 @@ impl PatientStore for SqliteStore {
     }
 
     async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
-        let sql = format!(
-            "SELECT {PATIENT_COLUMNS}, \
-             (SELECT group_concat(c.code, ';') FROM patient_conditions c WHERE c.patient_id = p.id) \
-             FROM patients p ORDER BY p.id"
-        );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(rows::patient).collect()
+        self.shared().all_patients().await
     }
 }
 
@@ -281,71 +281,19 @@ impl FormStore for SqliteStore {
         page_location: &str,
         now: DateTime<Utc>,
     ) -> Result<StoredForm> {
-        spec.validate()?;
-        let mut tx = self.pool.begin().await?;
-        let exists: Option<i64> = sqlx::query_scalar("SELECT id FROM forms WHERE name = ?")
-            .bind(&spec.name)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_some() {
-            return Err(Error::AlreadyExists {
-                what: format!("form {:?}", spec.name),
-            });
-        }
-        let spec_json =
-            serde_json::to_string(spec).map_err(|e| Error::invalid("form spec", e.to_string()))?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO forms (name, spec_json, response_table, page_location, created_at) \
-             VALUES (?, ?, '', ?, ?) RETURNING id",
-        )
-        .bind(&spec.name)
-        .bind(&spec_json)
-        .bind(page_location)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let table = format!("resp_{id}");
-        sqlx::query("UPDATE forms SET response_table = ? WHERE id = ?")
-            .bind(&table)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        for ddl in response_table_ddl(spec, &table, Dialect::Sqlite)? {
-            sqlx::query(&ddl).execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        self.form(FormId(id)).await
+        self.shared().create_form(spec, page_location, now).await
     }
 
     async fn form(&self, id: FormId) -> Result<StoredForm> {
-        let sql = format!("SELECT {FORM_COLUMNS} FROM forms WHERE id = ?");
-        let row = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("form {id}")))?;
-        rows::form(&row)
+        self.shared().form(id).await
     }
 
     async fn form_by_name(&self, name: &str) -> Result<StoredForm> {
-        let sql = format!("SELECT {FORM_COLUMNS} FROM forms WHERE name = ?");
-        let row = sqlx::query(&sql)
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| {
-                Error::not_found(format!(
-                    "form {:?}",
-                    name.chars().take(64).collect::<String>()
-                ))
-            })?;
-        rows::form(&row)
+        self.shared().form_by_name(name).await
     }
 
     async fn forms(&self) -> Result<Vec<StoredForm>> {
-        let sql = format!("SELECT {FORM_COLUMNS} FROM forms ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(rows::form).collect()
+        self.shared().forms().await
     }
 }
 
@@ -436,19 +384,11 @@ impl CampaignStore for SqliteStore {
     }
 
     async fn campaign(&self, id: CampaignId) -> Result<Campaign> {
-        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?");
-        let row = sqlx::query(&sql)
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or_else(|| Error::not_found(format!("campaign {id}")))?;
-        rows::campaign(&row)
+        self.shared().campaign(id).await
     }
 
     async fn campaigns(&self) -> Result<Vec<Campaign>> {
-        let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        rows.iter().map(rows::campaign).collect()
+        self.shared().campaigns().await
     }
 
     async fn set_campaign_state(
@@ -457,35 +397,11 @@ impl CampaignStore for SqliteStore {
         from: &[CampaignState],
         to: CampaignState,
     ) -> Result<()> {
-        let mut q = QueryBuilder::<Sqlite>::new("UPDATE campaigns SET state = ");
-        q.push_bind(to.as_str());
-        q.push(" WHERE id = ");
-        q.push_bind(id.0);
-        q.push(" AND state IN (");
-        let mut states = q.separated(", ");
-        for s in from {
-            states.push_bind(s.as_str());
-        }
-        q.push(")");
-        if q.build().execute(&self.pool).await?.rows_affected() == 1 {
-            return Ok(());
-        }
-        let current = self.campaign(id).await?.state;
-        Err(Error::Conflict(format!(
-            "campaign {id} is {current}; this needs it to be {}",
-            from.iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )))
+        self.shared().set_campaign_state(id, from, to).await
     }
 
     async fn recipient_count(&self, id: CampaignId) -> Result<u64> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recipients WHERE campaign_id = ?")
-            .bind(id.0)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(n as u64)
+        self.shared().recipient_count(id).await
     }
 }
 
@@ -613,40 +529,18 @@ impl DeliveryStore for SqliteStore {
     }
 
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
-        let rows = sqlx::query(
-            "SELECT channel, round, status, reason, COUNT(*), SUM(segments) FROM deliveries \
-             WHERE campaign_id = ? GROUP BY channel, round, status, reason ORDER BY round, channel, status, reason",
-        )
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| rows::delivery_count(r, campaign))
-            .collect()
+        self.shared().delivery_counts(campaign).await
     }
 }
 
 #[async_trait]
 impl ResponseStore for SqliteStore {
     async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>> {
-        let sql = format!("{LINK_QUERY} WHERE r.token_hash = ?");
-        let row = sqlx::query(&sql)
-            .bind(token_hash.0.as_slice())
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rows::link).transpose()
+        self.shared().link(token_hash).await
     }
 
     async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query(
-            "UPDATE recipients SET open_count = open_count + 1, \
-             first_opened_at = COALESCE(first_opened_at, ?) WHERE id = ?",
-        )
-        .bind(now)
-        .bind(recipient_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.shared().record_open(recipient_id, now).await
     }
 
     async fn submit_response(
@@ -656,32 +550,9 @@ impl ResponseStore for SqliteStore {
         answers: &Answers,
         now: DateTime<Utc>,
     ) -> Result<SubmitOutcome> {
-        let insert = insert_response(
-            &form.spec,
-            &form.response_table,
-            Dialect::Sqlite,
-            recipient_id,
-            now,
-            answers,
-        )?;
-        let mut tx = self.pool.begin().await?;
-        // Spending first takes the write lock: a racing submission waits, then finds the
-        // link spent. The response table's unique recipient_id is the second line.
-        let spent = sqlx::query(
-            "UPDATE recipients SET submitted_at = ? WHERE id = ? AND submitted_at IS NULL",
-        )
-        .bind(now)
-        .bind(recipient_id)
-        .execute(&mut *tx)
-        .await?;
-        if spent.rows_affected() == 0 {
-            return Ok(SubmitOutcome::AlreadySubmitted);
-        }
-        sqlx::query_with(&insert.sql, arguments(&insert.params)?)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(SubmitOutcome::Stored)
+        self.shared()
+            .submit_response(recipient_id, form, answers, now)
+            .await
     }
 }
 
@@ -693,43 +564,9 @@ impl FollowUpStore for SqliteStore {
         round: i32,
         now: DateTime<Utc>,
     ) -> Result<u64> {
-        if round < 1 {
-            return Err(Error::invalid("reminder round", "must be 1 or more"));
-        }
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO non_respondents (campaign_id, round, recipient_id, patient_id, reason, created_at) \
-             SELECT r.campaign_id, ?, r.id, r.patient_id, \
-             CASE WHEN r.first_opened_at IS NULL THEN 'not_opened' ELSE 'opened_not_submitted' END, ? \
-             FROM recipients r WHERE r.campaign_id = ? AND r.submitted_at IS NULL",
-        )
-        .bind(round)
-        .bind(now)
-        .bind(campaign.0)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT OR IGNORE INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) \
-             SELECT d.campaign_id, d.recipient_id, d.channel, n.round, \
-             CASE WHEN d.status = 'suppressed' THEN 'suppressed' ELSE 'pending' END, \
-             CASE WHEN d.status = 'suppressed' THEN d.reason END, d.segments \
-             FROM non_respondents n JOIN deliveries d \
-             ON d.campaign_id = n.campaign_id AND d.recipient_id = n.recipient_id AND d.round = 0 \
-             WHERE n.campaign_id = ? AND n.round = ?",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .execute(&mut *tx)
-        .await?;
-        let n: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM non_respondents WHERE campaign_id = ? AND round = ?",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(n as u64)
+        self.shared()
+            .plan_reminder_round(campaign, round, now)
+            .await
     }
 
     async fn suppress_responded(
@@ -738,106 +575,27 @@ impl FollowUpStore for SqliteStore {
         round: i32,
         now: DateTime<Utc>,
     ) -> Result<u64> {
-        let done = sqlx::query(
-            "UPDATE deliveries SET status = 'suppressed', reason = 'responded', updated_at = ? \
-             WHERE campaign_id = ? AND round = ? AND status = 'pending' AND recipient_id IN \
-             (SELECT id FROM recipients WHERE campaign_id = ? AND submitted_at IS NOT NULL)",
-        )
-        .bind(now)
-        .bind(campaign.0)
-        .bind(round)
-        .bind(campaign.0)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected())
+        self.shared().suppress_responded(campaign, round, now).await
     }
 
     async fn rounds(&self, campaign: CampaignId) -> Result<Vec<RoundInfo>> {
-        let rows = sqlx::query(
-            "SELECT round, COUNT(DISTINCT recipient_id), \
-             SUM(status IN ('pending', 'sending')), MAX(updated_at) \
-             FROM deliveries WHERE campaign_id = ? GROUP BY round ORDER BY round",
-        )
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut rounds: Vec<RoundInfo> =
-            rows.iter().map(rows::round_info).collect::<Result<_>>()?;
-        // A reminder round whose non-respondents all had no delivery still counts.
-        let planned: Vec<(i32, i64)> = sqlx::query_as(
-            "SELECT round, COUNT(*) FROM non_respondents WHERE campaign_id = ? GROUP BY round",
-        )
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        for (round, n) in planned {
-            match rounds.iter_mut().find(|r| r.round == round) {
-                Some(r) => r.recipients = n as u64,
-                None => rounds.push(RoundInfo {
-                    round,
-                    recipients: n as u64,
-                    unfinished: 0,
-                    last_activity: None,
-                }),
-            }
-        }
-        rounds.sort_by_key(|r| r.round);
-        Ok(rounds)
+        self.shared().rounds(campaign).await
     }
 
     async fn round_non_respondents(&self, campaign: CampaignId, round: i32) -> Result<Vec<i64>> {
-        Ok(sqlx::query_scalar(
-            "SELECT recipient_id FROM non_respondents WHERE campaign_id = ? AND round = ? ORDER BY recipient_id",
-        )
-        .bind(campaign.0)
-        .bind(round)
-        .fetch_all(&self.pool)
-        .await?)
+        self.shared().round_non_respondents(campaign, round).await
     }
 
     async fn non_respondents(&self, campaign: CampaignId) -> Result<Vec<NonRespondent>> {
-        let rows = sqlx::query(
-            // Reminders are counted once for the campaign and joined: a per-recipient
-            // subquery cannot seek `non_respondents` by recipient (its key leads with the
-            // round) and made this quadratic, 37 s for 20,000 non-respondents.
-            "SELECT r.id, r.patient_id, p.external_id, r.open_count, COALESCE(n.reminders, 0) \
-             FROM recipients r JOIN patients p ON p.id = r.patient_id \
-             LEFT JOIN (SELECT recipient_id, COUNT(*) AS reminders FROM non_respondents \
-                        WHERE campaign_id = ? GROUP BY recipient_id) n ON n.recipient_id = r.id \
-             WHERE r.campaign_id = ? AND r.submitted_at IS NULL ORDER BY r.id",
-        )
-        .bind(campaign.0)
-        .bind(campaign.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(rows::non_respondent).collect()
+        self.shared().non_respondents(campaign).await
     }
 
     async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
-        let r = sqlx::query(
-            "SELECT COUNT(*), COALESCE(SUM(first_opened_at IS NOT NULL), 0), \
-             COALESCE(SUM(submitted_at IS NOT NULL), 0), \
-             (SELECT COUNT(DISTINCT recipient_id) FROM deliveries WHERE campaign_id = ?1 AND status = 'sent'), \
-             (SELECT COUNT(*) FROM deliveries WHERE campaign_id = ?1 AND status = 'sent'), \
-             (SELECT COUNT(*) FROM deliveries WHERE campaign_id = ?1 AND status = 'suppressed'), \
-             (SELECT COUNT(*) FROM deliveries WHERE campaign_id = ?1 AND status = 'failed') \
-             FROM recipients WHERE campaign_id = ?1",
-        )
-        .bind(campaign.0)
-        .fetch_one(&self.pool)
-        .await?;
-        rows::tracking_counts(&r)
+        self.shared().tracking_counts(campaign).await
     }
 
     async fn recipient_tracking(&self, recipient_id: i64) -> Result<RecipientTracking> {
-        let r = sqlx::query(
-            "SELECT first_opened_at, open_count, submitted_at FROM recipients WHERE id = ?",
-        )
-        .bind(recipient_id)
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("recipient {recipient_id}")))?;
-        rows::recipient_tracking(&r, recipient_id)
+        self.shared().recipient_tracking(recipient_id).await
     }
 
     async fn responses_by_day(&self, campaign: CampaignId) -> Result<Vec<(NaiveDate, u64)>> {
@@ -947,6 +705,26 @@ mod tests {
                 .unwrap(),
             crate::store::SubmitOutcome::Stored
         );
+    }
+
+    /// The database file and the `-wal` and `-shm` files beside it are created 0600
+    /// under a permissive umask: they hold patient data.
+    #[tokio::test]
+    async fn database_files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("private.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let mut spec = c::sample_form();
+        spec.name = "private".into();
+        crate::store::FormStore::create_form(&store, &spec, "x", chrono::Utc::now())
+            .await
+            .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = dir.path().join(format!("private.db{suffix}"));
+            let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());
+        }
     }
 
     /// Two stores on one database file stand for two sending processes.

@@ -1,9 +1,12 @@
-//! A behaviour suite every [`BackupSink`] must pass.
+//! The behaviour suites of backups (feature `testing`): every [`BackupSink`] must pass
+//! the functions here, every database those of [`database`].
 //!
 //! Each function takes an empty sink (a fresh folder, a random prefix) and panics on a
 //! violation; every sink's tests call them all, so the local folder, the in-memory sink
 //! and S3 keep the same contract: objects named by content, whole or absent, listed with
 //! the size `get` returns, keys that cannot escape the sink.
+
+pub mod database;
 
 use super::sink::{get_bytes, BackupSink, Body};
 use crate::error::Error;
