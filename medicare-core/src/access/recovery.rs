@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn confusable_letters_read_as_digits() {
         let a = RecoveryCode::parse("1010-0000-aaaa-bbbb").unwrap();
-        let b = RecoveryCode::parse("ilIo-OoOo-AAAA-bbbb").unwrap();
+        let b = RecoveryCode::parse("iOlo-OoOo-AAAA-bbbb").unwrap();
         assert_eq!(a.hash(), b.hash());
         assert_ne!(a.hash(), RecoveryCode::parse("1010-0000-aaaa-bbbc").unwrap().hash());
     }
