@@ -107,7 +107,11 @@ async fn no_secret_in_debug_display_or_logs() {
     c.session(&pending);
     let code = f.code(&enrolment);
     c.secret(&code);
-    let enrolled = f.service.confirm_enrolment(&pending.id, &code).await.unwrap();
+    let enrolled = f
+        .service
+        .confirm_enrolment(&pending.id, &code)
+        .await
+        .unwrap();
     c.session(&enrolled.session);
     for code in enrolled.recovery_codes.grouped() {
         c.secret(code.expose_secret());
@@ -145,7 +149,9 @@ async fn no_secret_in_debug_display_or_logs() {
             .await
             .unwrap_err(),
     );
-    let recovery = enrolled.recovery_codes.grouped()[0].expose_secret().to_string();
+    let recovery = enrolled.recovery_codes.grouped()[0]
+        .expose_secret()
+        .to_string();
     let session = f
         .service
         .second_factor(&pending.id, SecondFactor::RecoveryCode(&recovery))
@@ -161,7 +167,11 @@ async fn no_secret_in_debug_display_or_logs() {
             .unwrap_err(),
     );
     for _ in 0..5 {
-        if let Err(e) = f.service.sign_in("alice", &secret("canary wrong password")).await {
+        if let Err(e) = f
+            .service
+            .sign_in("alice", &secret("canary wrong password"))
+            .await
+        {
             errors.push(e);
         }
     }
@@ -173,7 +183,12 @@ async fn no_secret_in_debug_display_or_logs() {
     let step_code = f.code(&enrolment);
     c.secret(&step_code);
     f.service.step_up(&session.id, &step_code).await.unwrap();
-    errors.push(f.service.step_up(&session.id, &step_code).await.unwrap_err());
+    errors.push(
+        f.service
+            .step_up(&session.id, &step_code)
+            .await
+            .unwrap_err(),
+    );
     let principal = f.service.authenticate_session(&session.id).await.unwrap();
     let token = f
         .service
@@ -183,7 +198,10 @@ async fn no_secret_in_debug_display_or_logs() {
     c.secret(token.token.expose());
     c.secret(&token.token.expose()["medicare_".len()..]);
     c.bytes(&token.token.hash().0);
-    f.service.authenticate_token(token.token.expose()).await.unwrap();
+    f.service
+        .authenticate_token(token.token.expose())
+        .await
+        .unwrap();
     f.service.revoke_token(id, token.id).await.unwrap();
     errors.push(
         f.service
@@ -192,8 +210,17 @@ async fn no_secret_in_debug_display_or_logs() {
             .unwrap_err(),
     );
     f.service.sign_out(&session.id).await.unwrap();
-    errors.push(f.service.authenticate_session(&session.id).await.unwrap_err());
-    errors.push(principal.require(Permission::RestoreBackups, f.now()).unwrap_err());
+    errors.push(
+        f.service
+            .authenticate_session(&session.id)
+            .await
+            .unwrap_err(),
+    );
+    errors.push(
+        principal
+            .require(Permission::RestoreBackups, f.now())
+            .unwrap_err(),
+    );
     let reset = f.service.reset_mfa(id).await.unwrap();
     c.secret(reset.secret_base32.expose_secret());
 
@@ -232,7 +259,10 @@ async fn no_secret_in_debug_display_or_logs() {
     c.debug("Enrolment (reset)", &reset);
     c.debug("TimeStep", &TimeStep::at(f.now()).unwrap());
     c.debug("RecoveryCode", &RecoveryCode::parse(&recovery).unwrap());
-    c.debug("RecoveryCodeHash", &RecoveryCode::parse(&recovery).unwrap().hash());
+    c.debug(
+        "RecoveryCodeHash",
+        &RecoveryCode::parse(&recovery).unwrap().hash(),
+    );
     c.debug("RecoveryCodes", &enrolled.recovery_codes);
     c.debug("SessionId", &session.id);
     c.debug("SessionIdHash", &session.id.hash());
@@ -294,7 +324,10 @@ async fn no_secret_in_debug_display_or_logs() {
     assert!(errors.len() >= 10, "{}", errors.len());
 
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(logged.contains("operator signed in"), "the logs were captured");
+    assert!(
+        logged.contains("operator signed in"),
+        "the logs were captured"
+    );
     assert!(logged.contains("wrong_password") && logged.contains("operator 1"));
     c.printed.push(("the logs".into(), logged));
     c.check();

@@ -63,7 +63,12 @@ impl SessionCookie {
     /// The `Set-Cookie` value that starts `id` (a browser-session cookie: the server
     /// enforces the idle and absolute limits). It holds the id: keep it out of logs.
     pub fn set(&self, id: &SessionId) -> SecretString {
-        SecretString::from(format!("{}={}; {}", self.name(), id.expose(), self.attributes()))
+        SecretString::from(format!(
+            "{}={}; {}",
+            self.name(),
+            id.expose(),
+            self.attributes()
+        ))
     }
 
     /// The `Set-Cookie` value that removes the cookie (sign-out).
@@ -100,7 +105,9 @@ mod tests {
             )
         );
         assert!(!header.expose_secret().contains("Domain"));
-        assert!(c.clear().contains("Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict"));
+        assert!(c
+            .clear()
+            .contains("Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Strict"));
         assert_eq!(c, SessionCookie::secure());
     }
 
@@ -132,7 +139,9 @@ mod tests {
         let header = format!("theme=dark; {}={}; other=1", SECURE_NAME, id.expose());
         assert_eq!(c.find(&header).unwrap().hash(), id.hash());
         // The loopback name is not accepted by a Secure server, and junk is ignored.
-        assert!(c.find(&format!("{LOOPBACK_NAME}={}", id.expose())).is_none());
+        assert!(c
+            .find(&format!("{LOOPBACK_NAME}={}", id.expose()))
+            .is_none());
         assert!(c.find(&format!("{SECURE_NAME}=junk")).is_none());
         assert!(c.find("").is_none());
     }

@@ -110,7 +110,10 @@ mod tests {
         assert_eq!(four.consecutive_failures, 4);
         assert_eq!(p.locked_until(&four, t0()), None);
         let five = p.after_failure(&four, t0());
-        assert_eq!(p.locked_until(&five, t0()), Some(t0() + Duration::minutes(15)));
+        assert_eq!(
+            p.locked_until(&five, t0()),
+            Some(t0() + Duration::minutes(15))
+        );
         assert_eq!(five.consecutive_failures, 0);
         // Still locked a second before the end, free at the end.
         assert!(p
@@ -160,7 +163,10 @@ mod tests {
                 ..SignInState::default()
             }
         );
-        assert_eq!(p.after_success(&state, None).last_totp_step, Some(TimeStep(10)));
+        assert_eq!(
+            p.after_success(&state, None).last_totp_step,
+            Some(TimeStep(10))
+        );
         let unlocked = p.unlocked(&state);
         assert_eq!(p.locked_until(&unlocked, t0()), None);
         assert_eq!(unlocked.locks, 0);

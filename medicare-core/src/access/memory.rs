@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 #[derive(Default)]
@@ -22,7 +23,7 @@ struct State {
 
 /// The in-memory store.
 #[derive(Default)]
-pub(crate) struct MemoryAccessStore(Mutex<State>);
+pub(crate) struct MemoryAccessStore(Mutex<State>, AtomicUsize);
 
 impl std::fmt::Debug for MemoryAccessStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,6 +39,12 @@ impl MemoryAccessStore {
     /// How many unused recovery codes an operator has.
     pub(crate) fn recovery_codes_left(&self, id: OperatorId) -> usize {
         self.with(|s| s.recovery.get(&id).map_or(0, Vec::len))
+    }
+
+    /// Makes the next `n` compare-and-swaps of a sign-in state lose to a concurrent
+    /// failure (which is counted, as another request's would be).
+    pub(crate) fn contend(&self, n: usize) {
+        self.1.store(n, Ordering::SeqCst);
     }
 
     /// How many sessions are stored.
@@ -86,7 +93,12 @@ impl OperatorStore for MemoryAccessStore {
     }
 
     async fn operator_by_username(&self, username: &Username) -> Result<Option<OperatorRecord>> {
-        Ok(self.with(|s| s.operators.iter().find(|o| o.username == *username).cloned()))
+        Ok(self.with(|s| {
+            s.operators
+                .iter()
+                .find(|o| o.username == *username)
+                .cloned()
+        }))
     }
 
     async fn operators(&self) -> Result<Vec<OperatorRecord>> {
@@ -99,7 +111,15 @@ impl OperatorStore for MemoryAccessStore {
         expected: &SignInState,
         new: &SignInState,
     ) -> Result<bool> {
+        let contended = self
+            .1
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
         Ok(self.with(|s| match find(s, id) {
+            Ok(op) if contended => {
+                op.sign_in.consecutive_failures += 1;
+                false
+            }
             Ok(op) if op.sign_in == *expected => {
                 op.sign_in = *new;
                 true
@@ -140,11 +160,7 @@ impl OperatorStore for MemoryAccessStore {
         })
     }
 
-    async fn consume_recovery_code(
-        &self,
-        id: OperatorId,
-        code: &RecoveryCodeHash,
-    ) -> Result<bool> {
+    async fn consume_recovery_code(&self, id: OperatorId, code: &RecoveryCodeHash) -> Result<bool> {
         Ok(self.with(|s| {
             let codes = s.recovery.entry(id).or_default();
             let before = codes.len();

@@ -67,9 +67,7 @@ impl NewPassword {
             return bad(format!("is longer than {PASSWORD_MAX_BYTES} bytes"));
         }
         if text.chars().count() < PASSWORD_MIN_CHARS {
-            return bad(format!(
-                "is shorter than {PASSWORD_MIN_CHARS} characters"
-            ));
+            return bad(format!("is shorter than {PASSWORD_MIN_CHARS} characters"));
         }
         if text.to_lowercase().contains(username.as_str()) {
             return bad("contains the username".into());
@@ -190,7 +188,11 @@ impl PasswordHasher {
     pub fn needs_rehash(&self, stored: &PasswordHash) -> bool {
         argon2::PasswordHash::new(&stored.0)
             .ok()
-            .and_then(|parsed| Params::try_from(&parsed).ok().map(|p| (parsed.algorithm, p)))
+            .and_then(|parsed| {
+                Params::try_from(&parsed)
+                    .ok()
+                    .map(|p| (parsed.algorithm, p))
+            })
             .is_none_or(|(algorithm, p)| {
                 algorithm != Algorithm::Argon2id.ident()
                     || p.m_cost() != self.inner.params.m_cost()
@@ -229,7 +231,10 @@ mod tests {
     fn the_shipped_list_is_sorted_lowercase_long_and_loaded() {
         let list = common_list();
         assert!(list.len() > 40_000, "{}", list.len());
-        assert!(list.windows(2).all(|w| w[0] < w[1]), "sorted and deduplicated");
+        assert!(
+            list.windows(2).all(|w| w[0] < w[1]),
+            "sorted and deduplicated"
+        );
         for entry in list {
             assert_eq!(entry.to_lowercase(), *entry);
             assert!(entry.chars().count() >= PASSWORD_MIN_CHARS, "{entry}");
@@ -251,7 +256,10 @@ mod tests {
             let e = NewPassword::new(secret(candidate), &alice()).unwrap_err();
             let message = e.to_string();
             assert!(e.is_invalid_input());
-            assert!(message.contains("password") && message.contains(why), "{message}");
+            assert!(
+                message.contains("password") && message.contains(why),
+                "{message}"
+            );
             assert!(!message.contains(candidate));
         }
         let long = "x".repeat(PASSWORD_MAX_BYTES + 1);

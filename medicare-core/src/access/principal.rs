@@ -148,6 +148,9 @@ mod tests {
             .unwrap_err();
         assert!(matches!(e, AccessError::FreshSecondFactorRequired(_)));
         let e = who.require(Permission::RestoreBackups, t0()).unwrap_err();
-        assert!(matches!(e, AccessError::Forbidden(Permission::RestoreBackups)));
+        assert!(matches!(
+            e,
+            AccessError::Forbidden(Permission::RestoreBackups)
+        ));
     }
 }

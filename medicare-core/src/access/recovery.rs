@@ -32,8 +32,7 @@ impl RecoveryCode {
                 'o' => '0',
                 c => c,
             };
-            if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) || out.len() == RECOVERY_CODE_CHARS
-            {
+            if !c.is_ascii() || !ALPHABET.contains(&(c as u8)) || out.len() == RECOVERY_CODE_CHARS {
                 return Err(malformed());
             }
             out.push(c);
@@ -134,7 +133,10 @@ mod tests {
         let shown = codes.grouped();
         let stored = codes.hashes();
         assert_eq!(shown.len(), RECOVERY_CODE_COUNT);
-        assert_eq!(stored.iter().collect::<HashSet<_>>().len(), RECOVERY_CODE_COUNT);
+        assert_eq!(
+            stored.iter().collect::<HashSet<_>>().len(),
+            RECOVERY_CODE_COUNT
+        );
         for (text, hash) in shown.iter().zip(&stored) {
             let text = text.expose_secret();
             assert_eq!(text.len(), 19);
@@ -150,7 +152,10 @@ mod tests {
         let a = RecoveryCode::parse("1010-0000-aaaa-bbbb").unwrap();
         let b = RecoveryCode::parse("iOlo-OoOo-AAAA-bbbb").unwrap();
         assert_eq!(a.hash(), b.hash());
-        assert_ne!(a.hash(), RecoveryCode::parse("1010-0000-aaaa-bbbc").unwrap().hash());
+        assert_ne!(
+            a.hash(),
+            RecoveryCode::parse("1010-0000-aaaa-bbbc").unwrap().hash()
+        );
     }
 
     #[test]

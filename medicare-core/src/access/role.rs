@@ -219,7 +219,10 @@ mod tests {
             .unwrap();
         // Columns: permission, the seven roles, fresh factor.
         let cells: Vec<_> = send.split('|').map(str::trim).collect();
-        assert_eq!(cells[1..10], ["`send_campaigns`", "", "", "✓", "", "", "", "", "✓"]);
+        assert_eq!(
+            cells[1..10],
+            ["`send_campaigns`", "", "", "✓", "", "", "", "", "✓"]
+        );
     }
 
     /// The README's table is the one generated from [`ROLE_PERMISSIONS`].

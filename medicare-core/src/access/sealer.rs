@@ -172,7 +172,11 @@ mod tests {
             .as_bytes()
             .windows(20)
             .any(|w| w == b"12345678901234567890"));
-        assert_ne!(sealed, s.seal(&secret(), "totp:alice").await.unwrap(), "random nonce");
+        assert_ne!(
+            sealed,
+            s.seal(&secret(), "totp:alice").await.unwrap(),
+            "random nonce"
+        );
         let opened = s.open(&sealed, "totp:alice").await.unwrap();
         assert_eq!(opened.expose_secret(), b"12345678901234567890");
 

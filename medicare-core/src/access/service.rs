@@ -330,7 +330,10 @@ impl Service {
         let presented = SecretString::from(password.expose_secret().to_owned());
         let password_ok = blocking(move || Ok(hasher.verify(stored.as_ref(), &presented))).await?;
         let Some(record) = record else {
-            tracing::info!(reason = Refusal::UnknownUser.as_str(), "operator sign-in refused");
+            tracing::info!(
+                reason = Refusal::UnknownUser.as_str(),
+                "operator sign-in refused"
+            );
             return Err(AccessError::refused(Refusal::UnknownUser, None));
         };
         let now = self.clock.now();
@@ -509,9 +512,10 @@ impl Service {
                     Ok(TotpCheck::Accepted(step)) => {
                         (lockout.after_success(state, Some(step)), Ok(step))
                     }
-                    Ok(TotpCheck::Replayed) => {
-                        (lockout.after_failure(state, now), Err(Refusal::ReplayedCode))
-                    }
+                    Ok(TotpCheck::Replayed) => (
+                        lockout.after_failure(state, now),
+                        Err(Refusal::ReplayedCode),
+                    ),
                     Ok(TotpCheck::Wrong) => {
                         (lockout.after_failure(state, now), Err(Refusal::WrongCode))
                     }
@@ -534,7 +538,11 @@ impl Service {
             return Err(refused(Refusal::Locked, op.id));
         }
         let lockout = self.lockout;
-        if self.store.consume_recovery_code(op.id, &code.hash()).await? {
+        if self
+            .store
+            .consume_recovery_code(op.id, &code.hash())
+            .await?
+        {
             self.transition(op.id, |s| (lockout.after_success(s, None), ()))
                 .await?;
             tracing::info!(operator = %op.id, "operator used a recovery code");

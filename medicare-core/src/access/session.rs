@@ -207,8 +207,7 @@ impl SessionPolicy {
     pub fn ended(&self, session: &SessionRecord, now: DateTime<Utc>) -> Option<SessionEnd> {
         if now >= session.created_at + self.absolute {
             Some(SessionEnd::Absolute)
-        } else if session.stage != Stage::Active && now >= session.created_at + self.unfinished
-        {
+        } else if session.stage != Stage::Active && now >= session.created_at + self.unfinished {
             Some(SessionEnd::Unfinished)
         } else if now >= session.last_seen_at + self.idle {
             Some(SessionEnd::Idle)
@@ -254,7 +253,12 @@ mod tests {
         assert_ne!(a.hash(), b.hash());
         let again = SessionId::parse(a.expose()).unwrap();
         assert_eq!(again.hash(), a.hash());
-        for junk in ["", "short", &"a".repeat(44), &format!("{}=", &a.expose()[..42])] {
+        for junk in [
+            "",
+            "short",
+            &"a".repeat(44),
+            &format!("{}=", &a.expose()[..42]),
+        ] {
             assert!(SessionId::parse(junk).is_none(), "{junk}");
         }
     }
@@ -275,11 +279,20 @@ mod tests {
         let p = SessionPolicy::default();
         let mut s = record(Stage::Active);
         assert_eq!(p.ended(&s, t0() + Duration::minutes(14)), None);
-        assert_eq!(p.ended(&s, t0() + Duration::minutes(15)), Some(SessionEnd::Idle));
+        assert_eq!(
+            p.ended(&s, t0() + Duration::minutes(15)),
+            Some(SessionEnd::Idle)
+        );
         // Kept alive by use, until the absolute limit.
         s.last_seen_at = t0() + Duration::hours(7) + Duration::minutes(59);
-        assert_eq!(p.ended(&s, t0() + Duration::hours(7) + Duration::minutes(59)), None);
-        assert_eq!(p.ended(&s, t0() + Duration::hours(8)), Some(SessionEnd::Absolute));
+        assert_eq!(
+            p.ended(&s, t0() + Duration::hours(7) + Duration::minutes(59)),
+            None
+        );
+        assert_eq!(
+            p.ended(&s, t0() + Duration::hours(8)),
+            Some(SessionEnd::Absolute)
+        );
     }
 
     #[test]

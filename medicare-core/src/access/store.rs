@@ -78,8 +78,7 @@ pub trait OperatorStore: Send + Sync + std::fmt::Debug {
     async fn change_operator(&self, id: OperatorId, change: &OperatorChange) -> Result<()>;
 
     /// Deletes `code` from the operator's unused recovery codes; true if it was there.
-    async fn consume_recovery_code(&self, id: OperatorId, code: &RecoveryCodeHash)
-        -> Result<bool>;
+    async fn consume_recovery_code(&self, id: OperatorId, code: &RecoveryCodeHash) -> Result<bool>;
 }
 
 /// The cut-off times for removing ended sessions.

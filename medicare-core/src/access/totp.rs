@@ -214,17 +214,23 @@ mod tests {
             (
                 Algorithm::SHA1,
                 b"12345678901234567890",
-                ["94287082", "07081804", "14050471", "89005924", "69279037", "65353130"],
+                [
+                    "94287082", "07081804", "14050471", "89005924", "69279037", "65353130",
+                ],
             ),
             (
                 Algorithm::SHA256,
                 b"12345678901234567890123456789012",
-                ["46119246", "68084774", "67062674", "91819424", "90698825", "77737706"],
+                [
+                    "46119246", "68084774", "67062674", "91819424", "90698825", "77737706",
+                ],
             ),
             (
                 Algorithm::SHA512,
                 b"1234567890123456789012345678901234567890123456789012345678901234",
-                ["90693936", "25091201", "99943326", "93441116", "38618901", "47863826"],
+                [
+                    "90693936", "25091201", "99943326", "93441116", "38618901", "47863826",
+                ],
             ),
         ];
         let times = [
@@ -278,11 +284,12 @@ mod tests {
         let TotpCheck::Accepted(step) = s.check(&code, now, None).unwrap() else {
             panic!("first use accepted")
         };
-        assert_eq!(s.check(&code, now, Some(step)).unwrap(), TotpCheck::Replayed);
-        let previous = TotpCode::parse(
-            s.code_at(TimeStep(current.0 - 1)).unwrap().expose_secret(),
-        )
-        .unwrap();
+        assert_eq!(
+            s.check(&code, now, Some(step)).unwrap(),
+            TotpCheck::Replayed
+        );
+        let previous =
+            TotpCode::parse(s.code_at(TimeStep(current.0 - 1)).unwrap().expose_secret()).unwrap();
         assert_eq!(
             s.check(&previous, now, Some(step)).unwrap(),
             TotpCheck::Replayed,
@@ -324,7 +331,10 @@ mod tests {
         let svg = e.qr_svg.expose_secret();
         assert!(svg.starts_with("<?xml") && svg.contains("<svg") && svg.ends_with("</svg>"));
         assert!(!svg.contains("<script") && !svg.contains("href"));
-        assert!(!svg.contains("GEZDGNBV"), "the secret is drawn, not written");
+        assert!(
+            !svg.contains("GEZDGNBV"),
+            "the secret is drawn, not written"
+        );
         assert_eq!(format!("{e:?}"), "Enrolment(..)");
     }
 }

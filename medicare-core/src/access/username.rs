@@ -150,7 +150,10 @@ mod tests {
             let e = Username::parse(input).unwrap_err();
             assert!(e.is_invalid_input());
             let message = e.to_string();
-            assert!(message.contains("username") && message.contains(why), "{input:?}: {message}");
+            assert!(
+                message.contains("username") && message.contains(why),
+                "{input:?}: {message}"
+            );
             if input.len() > 3 {
                 assert!(!message.contains(input), "{message} echoes the input");
             }

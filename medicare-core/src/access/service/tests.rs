@@ -112,6 +112,15 @@ impl Fixture {
         session
     }
 
+    /// The status the console would show for `name`.
+    pub async fn status(&self, name: &str) -> &'static str {
+        self.service
+            .operator_by_username(name)
+            .await
+            .unwrap()
+            .status
+    }
+
     pub async fn record(&self, id: OperatorId) -> OperatorRecord {
         self.store.operator(id).await.unwrap().unwrap()
     }
@@ -121,6 +130,15 @@ fn reason(e: &AccessError) -> Option<Refusal> {
     match e {
         AccessError::SignInRefused { reason, .. } => Some(*reason),
         _ => None,
+    }
+}
+
+/// Asserts that a sign-in step was refused, for `why`.
+#[track_caller]
+fn assert_refused<T: std::fmt::Debug>(result: Result<T>, why: Refusal) {
+    match result {
+        Err(e) => assert_eq!(reason(&e), Some(why), "{e:?}"),
+        Ok(v) => panic!("accepted: {v:?}"),
     }
 }
 
@@ -144,7 +162,11 @@ async fn enrol_on_first_sign_in_then_sign_in_with_a_code() {
     let pending = f.service.sign_in("ALICE", &secret(PASSWORD)).await.unwrap();
     assert_eq!(pending.stage, Stage::Enrolment);
     // The unfinished session is good for nothing else.
-    let e = f.service.authenticate_session(&pending.id).await.unwrap_err();
+    let e = f
+        .service
+        .authenticate_session(&pending.id)
+        .await
+        .unwrap_err();
     assert_eq!(not_authenticated(&e), Some(NotAuthenticated::WrongStage));
     let e = f
         .service
@@ -164,12 +186,12 @@ async fn enrol_on_first_sign_in_then_sign_in_with_a_code() {
         .starts_with("otpauth://totp/medicare:alice?secret="));
 
     // A wrong code does not activate.
-    let e = f
-        .service
-        .confirm_enrolment(&pending.id, &f.code_at(&enrolment, 3))
-        .await
-        .unwrap_err();
-    assert_eq!(reason(&e), Some(Refusal::WrongCode));
+    assert_refused(
+        f.service
+            .confirm_enrolment(&pending.id, &f.code_at(&enrolment, 3))
+            .await,
+        Refusal::WrongCode,
+    );
     assert_eq!(f.record(id).await.status, OperatorStatus::Pending);
 
     let done = f
@@ -188,14 +210,21 @@ async fn enrol_on_first_sign_in_then_sign_in_with_a_code() {
     // A new id after the second factor; the unfinished one is gone.
     assert_ne!(done.session.id.expose(), pending.id.expose());
     assert!(f.service.authenticate_session(&pending.id).await.is_err());
-    let who = f.service.authenticate_session(&done.session.id).await.unwrap();
+    let who = f
+        .service
+        .authenticate_session(&done.session.id)
+        .await
+        .unwrap();
     assert_eq!((who.operator(), who.role()), (id, Role::CampaignManager));
 
     // Later sign-ins go through the second-factor stage.
     f.advance(Duration::seconds(30));
     let pending = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap();
     assert_eq!(pending.stage, Stage::SecondFactor);
-    assert!(f.service.enrolment(&pending.id).await.is_err(), "no QR after enrolment");
+    assert!(
+        f.service.enrolment(&pending.id).await.is_err(),
+        "no QR after enrolment"
+    );
     let session = f
         .service
         .second_factor(&pending.id, SecondFactor::Totp(&f.code(&enrolment)))
@@ -232,12 +261,16 @@ async fn the_sixth_attempt_is_refused_while_locked_and_locks_double() {
     let f = Fixture::new();
     let (id, enrolment) = f.enrolled("alice", Role::Analyst).await;
     for _ in 0..5 {
-        let e = f.service.sign_in("alice", &secret("wrong password!")).await.unwrap_err();
-        assert_eq!(reason(&e), Some(Refusal::WrongPassword));
+        assert_refused(
+            f.service.sign_in("alice", &secret("wrong password!")).await,
+            Refusal::WrongPassword,
+        );
     }
     // Sixth: even the right password is refused, with the same message.
-    let e = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap_err();
-    assert_eq!(reason(&e), Some(Refusal::Locked));
+    assert_refused(
+        f.service.sign_in("alice", &secret(PASSWORD)).await,
+        Refusal::Locked,
+    );
     let summary = f.service.operator_by_username("alice").await.unwrap();
     assert_eq!(summary.status, "locked");
     assert_eq!(summary.locked_until, Some(f.now() + Duration::minutes(15)));
@@ -250,19 +283,22 @@ async fn the_sixth_attempt_is_refused_while_locked_and_locks_double() {
         let Ok(pending) = pending else {
             panic!("attempt {i} refused before the fifth code")
         };
-        let e = f
-            .service
-            .second_factor(&pending.id, SecondFactor::Totp(&f.code_at(&enrolment, 2)))
-            .await
-            .unwrap_err();
-        assert_eq!(reason(&e), Some(Refusal::WrongCode));
+        assert_refused(
+            f.service
+                .second_factor(&pending.id, SecondFactor::Totp(&f.code_at(&enrolment, 2)))
+                .await,
+            Refusal::WrongCode,
+        );
     }
     let record = f.record(id).await;
     assert_eq!(record.sign_in.locks, 2);
-    assert_eq!(record.sign_in.locked_until, Some(f.now() + Duration::minutes(30)));
+    assert_eq!(
+        record.sign_in.locked_until,
+        Some(f.now() + Duration::minutes(30))
+    );
     // An admin can unlock.
     f.service.unlock(id).await.unwrap();
-    assert_eq!(f.service.operator_by_username("alice").await.unwrap().status, "active");
+    assert_eq!(f.status("alice").await, "active");
     f.signed_in("alice", &enrolment).await;
 }
 
@@ -279,26 +315,30 @@ async fn a_code_is_never_accepted_twice_nor_two_steps_away() {
     // The same code, in a new sign-in, within its validity.
     f.advance(Duration::seconds(10));
     let pending = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap();
-    let e = f
-        .service
-        .second_factor(&pending.id, SecondFactor::Totp(&code))
-        .await
-        .unwrap_err();
-    assert_eq!(reason(&e), Some(Refusal::ReplayedCode));
+    assert_refused(
+        f.service
+            .second_factor(&pending.id, SecondFactor::Totp(&code))
+            .await,
+        Refusal::ReplayedCode,
+    );
     // The previous step's code is older than the accepted one: a replay too.
-    let e = f
-        .service
-        .second_factor(&pending.id, SecondFactor::Totp(&f.code_at(&enrolment, -1)))
-        .await
-        .unwrap_err();
-    assert_eq!(reason(&e), Some(Refusal::ReplayedCode));
+    assert_refused(
+        f.service
+            .second_factor(&pending.id, SecondFactor::Totp(&f.code_at(&enrolment, -1)))
+            .await,
+        Refusal::ReplayedCode,
+    );
     for steps in [-2, 2] {
-        let e = f
-            .service
-            .second_factor(&pending.id, SecondFactor::Totp(&f.code_at(&enrolment, steps)))
-            .await
-            .unwrap_err();
-        assert_eq!(reason(&e), Some(Refusal::WrongCode), "{steps} steps away");
+        // {steps} steps away
+        assert_refused(
+            f.service
+                .second_factor(
+                    &pending.id,
+                    SecondFactor::Totp(&f.code_at(&enrolment, steps)),
+                )
+                .await,
+            Refusal::WrongCode,
+        );
     }
     // The next step's code (clock skew) is fine.
     f.service
@@ -317,7 +357,10 @@ async fn malformed_input_gets_a_clear_error_and_changes_nothing() {
         .sign_in("ali\u{0}ce", &secret(PASSWORD))
         .await
         .unwrap_err();
-    assert!(is_invalid(&e) && e.to_string().contains("control character"), "{e}");
+    assert!(
+        is_invalid(&e) && e.to_string().contains("control character"),
+        "{e}"
+    );
     let pending = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap();
     for bad in ["12ab56", "", "1234567"] {
         let e = f
@@ -332,7 +375,10 @@ async fn malformed_input_gets_a_clear_error_and_changes_nothing() {
         .second_factor(&pending.id, SecondFactor::RecoveryCode("nope"))
         .await
         .unwrap_err();
-    assert!(is_invalid(&e) && e.to_string().contains("recovery code"), "{e}");
+    assert!(
+        is_invalid(&e) && e.to_string().contains("recovery code"),
+        "{e}"
+    );
     assert_eq!(f.record(id).await.sign_in, before);
     assert_eq!(f.store.recovery_codes_left(id), 10);
 }
@@ -346,31 +392,34 @@ async fn recovery_codes_work_once() {
     let pending = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap();
     let session = f
         .service
-        .second_factor(&pending.id, SecondFactor::RecoveryCode(&first.to_uppercase()))
+        .second_factor(
+            &pending.id,
+            SecondFactor::RecoveryCode(&first.to_uppercase()),
+        )
         .await
         .unwrap();
     assert!(f.service.authenticate_session(&session.id).await.is_ok());
     assert_eq!(f.store.recovery_codes_left(id), 9);
 
     let pending = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap();
-    let e = f
-        .service
-        .second_factor(&pending.id, SecondFactor::RecoveryCode(&first))
-        .await
-        .unwrap_err();
-    assert_eq!(reason(&e), Some(Refusal::WrongRecoveryCode));
+    assert_refused(
+        f.service
+            .second_factor(&pending.id, SecondFactor::RecoveryCode(&first))
+            .await,
+        Refusal::WrongRecoveryCode,
+    );
     assert_eq!(f.record(id).await.sign_in.consecutive_failures, 1);
     // Another operator's code is not yours.
     let (_, _, bobs) = f.enrolled_with_codes("bob", Role::Analyst).await;
-    let e = f
-        .service
-        .second_factor(
-            &pending.id,
-            SecondFactor::RecoveryCode(bobs.grouped()[0].expose_secret()),
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(reason(&e), Some(Refusal::WrongRecoveryCode));
+    assert_refused(
+        f.service
+            .second_factor(
+                &pending.id,
+                SecondFactor::RecoveryCode(bobs.grouped()[0].expose_secret()),
+            )
+            .await,
+        Refusal::WrongRecoveryCode,
+    );
 }
 
 #[tokio::test]
@@ -390,7 +439,10 @@ async fn sessions_end_idle_absolute_unfinished_and_at_sign_out() {
             crate::access::session::SessionEnd::Idle
         ))
     );
-    assert!(f.service.authenticate_session(&s.id).await.is_err(), "and removed");
+    assert!(
+        f.service.authenticate_session(&s.id).await.is_err(),
+        "and removed"
+    );
 
     // Absolute: 8 hours even when used every 10 minutes.
     let s = f.signed_in("alice", &enrolment).await;
@@ -437,24 +489,35 @@ async fn a_fresh_second_factor_lasts_five_minutes_and_step_up_renews_it() {
     let (_, enrolment) = f.enrolled("carol", Role::CampaignManager).await;
     let s = f.signed_in("carol", &enrolment).await;
     let who = f.service.authenticate_session(&s.id).await.unwrap();
-    assert_eq!(who.decide(Permission::SendCampaigns, f.now()), Decision::Allowed);
+    assert_eq!(
+        who.decide(Permission::SendCampaigns, f.now()),
+        Decision::Allowed
+    );
     f.advance(Duration::minutes(5));
     let who = f.service.authenticate_session(&s.id).await.unwrap();
     assert_eq!(
         who.decide(Permission::SendCampaigns, f.now()),
         Decision::NeedsFreshSecondFactor
     );
-    assert_eq!(who.decide(Permission::CreateForms, f.now()), Decision::Allowed);
+    assert_eq!(
+        who.decide(Permission::CreateForms, f.now()),
+        Decision::Allowed
+    );
     assert_eq!(
         who.decide(Permission::ExportResponses, f.now()),
         Decision::NotInRole
     );
     f.service.step_up(&s.id, &f.code(&enrolment)).await.unwrap();
     let who = f.service.authenticate_session(&s.id).await.unwrap();
-    assert_eq!(who.decide(Permission::SendCampaigns, f.now()), Decision::Allowed);
+    assert_eq!(
+        who.decide(Permission::SendCampaigns, f.now()),
+        Decision::Allowed
+    );
     // The same code cannot step up again.
-    let e = f.service.step_up(&s.id, &f.code(&enrolment)).await.unwrap_err();
-    assert_eq!(reason(&e), Some(Refusal::ReplayedCode));
+    assert_refused(
+        f.service.step_up(&s.id, &f.code(&enrolment)).await,
+        Refusal::ReplayedCode,
+    );
 }
 
 use crate::access::principal::Decision;
@@ -470,7 +533,11 @@ async fn disabling_ends_sessions_and_tokens_at_once_and_enable_restores() {
         .create_token(id, "ci", f.now() + Duration::days(30))
         .await
         .unwrap();
-    assert!(f.service.authenticate_token(token.token.expose()).await.is_ok());
+    assert!(f
+        .service
+        .authenticate_token(token.token.expose())
+        .await
+        .is_ok());
 
     // Two sessions: the one enrolment opened, and `s`.
     assert_eq!(f.service.disable(id).await.unwrap(), 2);
@@ -485,17 +552,28 @@ async fn disabling_ends_sessions_and_tokens_at_once_and_enable_restores() {
         not_authenticated(&e),
         Some(NotAuthenticated::OperatorUnavailable)
     );
-    let e = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap_err();
-    assert_eq!(reason(&e), Some(Refusal::Disabled));
-    assert_eq!(f.service.operator_by_username("alice").await.unwrap().status, "disabled");
+    assert_refused(
+        f.service.sign_in("alice", &secret(PASSWORD)).await,
+        Refusal::Disabled,
+    );
+    assert_eq!(f.status("alice").await, "disabled");
 
     f.service.enable(id).await.unwrap();
     assert_eq!(f.record(id).await.status, OperatorStatus::Active);
-    assert!(f.service.authenticate_token(token.token.expose()).await.is_ok());
+    assert!(f
+        .service
+        .authenticate_token(token.token.expose())
+        .await
+        .is_ok());
     f.signed_in("alice", &enrolment).await;
 
     // The last enabled admin cannot be disabled or demoted.
-    let admin = f.service.operator_by_username("root-admin").await.unwrap().id;
+    let admin = f
+        .service
+        .operator_by_username("root-admin")
+        .await
+        .unwrap()
+        .id;
     let e = f.service.disable(admin).await.unwrap_err();
     assert!(e.to_string().contains("last enabled admin"), "{e}");
     let e = f.service.set_role(admin, Role::Auditor).await.unwrap_err();
@@ -519,19 +597,26 @@ async fn reset_mfa_starts_enrolment_again() {
         new.secret_base32.expose_secret(),
         old.secret_base32.expose_secret()
     );
-    assert!(f.service.authenticate_session(&s.id).await.is_err(), "sessions end");
+    assert!(
+        f.service.authenticate_session(&s.id).await.is_err(),
+        "sessions end"
+    );
     assert_eq!(f.store.recovery_codes_left(id), 0);
     let record = f.record(id).await;
-    assert_eq!((record.status, record.enrolled_at), (OperatorStatus::Pending, None));
+    assert_eq!(
+        (record.status, record.enrolled_at),
+        (OperatorStatus::Pending, None)
+    );
 
     let pending = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap();
     assert_eq!(pending.stage, Stage::Enrolment);
-    let e = f
-        .service
-        .confirm_enrolment(&pending.id, &f.code(&old))
-        .await
-        .unwrap_err();
-    assert_eq!(reason(&e), Some(Refusal::WrongCode), "the old phone no longer works");
+    // the old phone no longer works
+    assert_refused(
+        f.service
+            .confirm_enrolment(&pending.id, &f.code(&old))
+            .await,
+        Refusal::WrongCode,
+    );
     let done = f
         .service
         .confirm_enrolment(&pending.id, &f.code(&new))
@@ -568,9 +653,18 @@ async fn api_tokens_are_shown_once_expire_and_can_be_revoked() {
     assert!(!json.contains("hash"));
 
     // Malformed and unknown tokens: the same refusal, no lookup for junk.
-    for junk in ["", "Bearer x", "medicare_short", &ApiToken::generate().expose().to_string()] {
+    for junk in [
+        "",
+        "Bearer x",
+        "medicare_short",
+        ApiToken::generate().expose(),
+    ] {
         let e = f.service.authenticate_token(junk).await.unwrap_err();
-        assert_eq!(not_authenticated(&e), Some(NotAuthenticated::UnknownToken), "{junk}");
+        assert_eq!(
+            not_authenticated(&e),
+            Some(NotAuthenticated::UnknownToken),
+            "{junk}"
+        );
     }
     // Expiry.
     let short = f
@@ -579,13 +673,21 @@ async fn api_tokens_are_shown_once_expire_and_can_be_revoked() {
         .await
         .unwrap();
     f.advance(Duration::hours(1));
-    let e = f.service.authenticate_token(short.token.expose()).await.unwrap_err();
+    let e = f
+        .service
+        .authenticate_token(short.token.expose())
+        .await
+        .unwrap_err();
     assert_eq!(not_authenticated(&e), Some(NotAuthenticated::TokenEnded));
     // Revocation, once; someone else's token id is not found.
     let (bob, _) = f.enrolled("bob", Role::Analyst).await;
     assert!(f.service.revoke_token(bob, issued.id).await.is_err());
     f.service.revoke_token(id, issued.id).await.unwrap();
-    let e = f.service.authenticate_token(issued.token.expose()).await.unwrap_err();
+    let e = f
+        .service
+        .authenticate_token(issued.token.expose())
+        .await
+        .unwrap_err();
     assert_eq!(not_authenticated(&e), Some(NotAuthenticated::TokenEnded));
     let e = f.service.revoke_token(id, issued.id).await.unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
@@ -624,7 +726,11 @@ async fn adding_operators_checks_names_and_passwords_and_stores_nothing_on_error
         .unwrap_err();
     assert!(e.to_string().contains("already exists"), "{e}");
     for weak in ["tiny-pw", "qwerty123456", "bob-is-my-name"] {
-        let e = f.service.add_operator(new("bob"), secret(weak)).await.unwrap_err();
+        let e = f
+            .service
+            .add_operator(new("bob"), secret(weak))
+            .await
+            .unwrap_err();
         assert!(is_invalid(&e), "{e}");
         assert!(!e.to_string().contains(weak));
     }
@@ -641,12 +747,20 @@ async fn totp_secrets_are_stored_sealed_and_bound_to_their_operator() {
         .to_bytes()
         .unwrap();
     let stored = f.record(alice).await.totp_secret;
-    assert!(!stored.as_bytes().windows(raw.len()).any(|w| w == raw.as_slice()));
+    assert!(!stored
+        .as_bytes()
+        .windows(raw.len())
+        .any(|w| w == raw.as_slice()));
 
     // Copying Alice's sealed secret onto Bob's row does not let Alice's codes in.
     let copied: SealedSecret = stored.clone();
     f.store
-        .change_operator(bob, &OperatorChange::MfaReset { totp_secret: copied })
+        .change_operator(
+            bob,
+            &OperatorChange::MfaReset {
+                totp_secret: copied,
+            },
+        )
         .await
         .unwrap();
     let pending = f.service.sign_in("bob", &secret(PASSWORD)).await.unwrap();
@@ -688,7 +802,42 @@ async fn old_password_hashes_are_upgraded_at_sign_in() {
     stronger.sign_in("alice", &secret(PASSWORD)).await.unwrap();
     let after = f.record(id).await.password_hash;
     assert_ne!(before, after);
-    assert!(after.as_str().contains("m=128,t=1,p=1"), "{}", after.as_str());
+    assert!(
+        after.as_str().contains("m=128,t=1,p=1"),
+        "{}",
+        after.as_str()
+    );
     stronger.sign_in("alice", &secret(PASSWORD)).await.unwrap();
-    assert_eq!(f.record(id).await.password_hash, after, "not rehashed twice");
+    assert_eq!(
+        f.record(id).await.password_hash,
+        after,
+        "not rehashed twice"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_attempts_are_all_counted_and_a_code_wins_once() {
+    let f = Fixture::new();
+    let (id, enrolment) = f.enrolled("alice", Role::Analyst).await;
+    // A wrong password racing with two others: every failure is counted.
+    f.store.contend(2);
+    assert_refused(
+        f.service.sign_in("alice", &secret("wrong password!")).await,
+        Refusal::WrongPassword,
+    );
+    assert_eq!(f.record(id).await.sign_in.consecutive_failures, 3);
+    // A right code that keeps losing the race is refused, not accepted unrecorded.
+    let pending = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap();
+    f.store.contend(usize::MAX);
+    assert_refused(
+        f.service
+            .second_factor(&pending.id, SecondFactor::Totp(&f.code(&enrolment)))
+            .await,
+        Refusal::Concurrent,
+    );
+    f.store.contend(0);
+    assert_eq!(
+        f.record(id).await.sign_in.last_totp_step,
+        TimeStep::at(f.now() - Duration::seconds(30))
+    );
 }
