@@ -41,6 +41,8 @@ pub mod username;
 #[cfg(test)]
 mod canary;
 #[cfg(test)]
+pub(crate) mod conformance;
+#[cfg(test)]
 pub(crate) mod memory;
 
 pub use cookie::SessionCookie;

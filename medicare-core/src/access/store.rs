@@ -6,6 +6,19 @@
 //! failure counters, lock and last accepted TOTP step change only by compare-and-swap
 //! ([`OperatorStore::swap_sign_in_state`]), so two concurrent attempts cannot both
 //! pass a lockout or both use one code.
+//!
+//! The tables the SQL backends will need (a sketch for the storage work; the in-memory
+//! test store and `access::conformance` pin the behaviour):
+//!
+//! | table | columns |
+//! |---|---|
+//! | `operators` | `id`, `username` (unique, normalised), `display_name`, `role`, `status`, `password_hash` (PHC text), `totp_secret` (sealed bytes), `consecutive_failures`, `locks`, `locked_until`, `last_totp_step`, `enrolled_at`, `created_at`, `last_sign_in_at` |
+//! | `operator_recovery_codes` | `operator_id`, `code_hash` (32 bytes); primary key both |
+//! | `operator_sessions` | `id_hash` (32 bytes, primary key), `operator_id`, `stage`, `created_at`, `last_seen_at`, `second_factor_at` |
+//! | `operator_tokens` | `id`, `operator_id`, `name`, `token_hash` (32 bytes, unique), `created_at`, `expires_at`, `revoked_at` |
+//!
+//! The swap is one `UPDATE operators SET <new state> WHERE id = ? AND <each state column
+//! equals the expected value, NULL-safe>`, true when it touched a row.
 
 use super::operator::NewOperatorRecord;
 use super::session::SessionRecord;
