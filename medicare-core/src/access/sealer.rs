@@ -74,6 +74,12 @@ impl LocalSealer {
         LocalSealer { key }
     }
 
+    /// The workspace's sealer: its key in `<workspace>/keys/operator-secrets.key`, made
+    /// on first use.
+    pub fn in_workspace(workspace: &Path) -> Result<Self> {
+        Self::from_key_file(&workspace.join(Self::KEY_FILE))
+    }
+
     /// A sealer whose key is read from `path` (exactly 32 bytes), or generated there
     /// (random, mode 0600, never overwriting) when the file does not exist yet.
     pub fn from_key_file(path: &Path) -> Result<Self> {
@@ -199,7 +205,7 @@ mod tests {
     async fn key_files_are_made_private_reused_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(LocalSealer::KEY_FILE);
-        let a = LocalSealer::from_key_file(&path).unwrap();
+        let a = LocalSealer::in_workspace(dir.path()).unwrap();
         let b = LocalSealer::from_key_file(&path).unwrap();
         let sealed = a.seal(&secret(), "c").await.unwrap();
         assert!(b.open(&sealed, "c").await.is_ok());

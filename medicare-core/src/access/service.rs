@@ -590,7 +590,8 @@ impl Service {
         Ok(())
     }
 
-    /// Who a signed-in session belongs to; refreshes its idle timer.
+    /// Who a signed-in session belongs to; refreshes its idle timer. A lock stops new
+    /// sign-in attempts, not a session already signed in; disabling ends it.
     pub async fn authenticate_session(&self, session: &SessionId) -> Result<Principal> {
         let (mut record, op) = self.live_session(session, Stage::Active).await?;
         let now = self.clock.now();
