@@ -50,6 +50,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
 pub mod backup;
 pub mod campaign;
 pub mod clock;
