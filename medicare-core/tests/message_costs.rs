@@ -55,6 +55,18 @@ async fn populate_with_names(engine: &Engine) {
     engine.import_patients(&patients).await.unwrap();
 }
 
+/// `count` generated patients, the demo form, and an audience of those with a phone.
+async fn form_and_audience(h: &Harness, engine: &Engine, count: usize) -> (FormId, Arc<Filter>) {
+    engine
+        .import_patients(&generate(GenerateOptions { count, seed: 4 }))
+        .await
+        .unwrap();
+    (
+        h.demo_form().await,
+        Arc::new(Filter::parse("has_phone").unwrap()),
+    )
+}
+
 async fn sms_campaign(engine: &Engine, form: FormId, gsm_safe: bool) -> (CampaignId, Preview) {
     let mut request = CampaignRequest::new(
         format!("named, gsm_safe {gsm_safe}"),
@@ -153,12 +165,7 @@ async fn gsm_safe_turns_a_name_s_ucs2_sms_into_gsm7_and_the_preview_says_so() {
 async fn reminders_say_they_are_reminders_with_texts_per_round() {
     let h = Harness::new().await;
     let (engine, clock, recorder) = engine(&h);
-    engine
-        .import_patients(&generate(GenerateOptions { count: 30, seed: 4 }))
-        .await
-        .unwrap();
-    let form = h.demo_form().await;
-    let audience = Arc::new(Filter::parse("has_phone").unwrap());
+    let (form, audience) = form_and_audience(&h, &engine, 30).await;
 
     // Default texts: the first send invites, the reminder says it is one.
     let id = engine
@@ -249,12 +256,7 @@ async fn reminders_say_they_are_reminders_with_texts_per_round() {
 async fn a_bad_reminder_text_is_refused_at_creation_naming_its_round() {
     let h = Harness::new().await;
     let (engine, _clock, _recorder) = engine(&h);
-    engine
-        .import_patients(&generate(GenerateOptions { count: 10, seed: 4 }))
-        .await
-        .unwrap();
-    let form = h.demo_form().await;
-    let audience = Arc::new(Filter::parse("has_phone").unwrap());
+    let (form, audience) = form_and_audience(&h, &engine, 10).await;
     let before = h.fingerprint().await;
 
     let mut request = CampaignRequest::new("bad", form, audience.clone());
