@@ -290,6 +290,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .collect::<Result<_, _>>()?;
             request.link_ttl = chrono::Duration::days(args.link_days);
             request.messages.org = ws.config().org.clone();
+            request.messages.gsm_safe = ws.config().gsm_safe;
             let id = engine.create_campaign(&request).await?;
             out.preview(&engine.preview(id).await?);
         }

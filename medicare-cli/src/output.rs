@@ -131,6 +131,25 @@ impl Printer {
             p.emails_to_send,
             String::from(p.prices.email),
         );
+        if let Some(e) = p.encoding.filter(|e| e.counts.messages > 0) {
+            let c = e.counts;
+            println!(
+                "Encoding surprises: {} of {} SMS are UCS-2 because of a substituted value (a name, the organisation); {} SMS take {} extra segment(s), {}",
+                c.ucs2_by_value, c.messages, c.extra_segment_messages, c.extra_segments, e.extra_cost
+            );
+            if c.gsm_safe {
+                println!(
+                    "  gsm_safe is on: {} SMS kept in GSM-7, {} segment(s) saved, {}",
+                    c.gsm_safe_gsm7_messages, c.gsm_safe_segments, e.gsm_safe_saving
+                );
+            } else if c.gsm_safe_segments > 0 {
+                println!(
+                    "  gsm_safe = true would keep {} SMS in GSM-7 and save {} segment(s), {}",
+                    c.gsm_safe_gsm7_messages, c.gsm_safe_segments, e.gsm_safe_saving
+                );
+            }
+        }
+        println!("Sample reminder SMS:\n  {}", p.sample_reminder_sms);
         println!(
             "Links expire: {}",
             p.campaign.link_expires_at.format("%Y-%m-%d %H:%M UTC")

@@ -51,7 +51,12 @@ required = true
 
 /// Creates a campaign for the test form with `filter`; returns its JSON preview.
 fn create_campaign(dir: &Path, filter: &str) -> Value {
-    json(&run(medicare(dir).args([
+    create_campaign_with(medicare(dir), filter)
+}
+
+/// [`create_campaign`] run by `cmd` (with its own environment, say).
+fn create_campaign_with(mut cmd: Command, filter: &str) -> Value {
+    json(&run(cmd.args([
         "--json",
         "campaign",
         "create",
@@ -389,4 +394,70 @@ fn serve_refuses_an_empty_or_short_api_token() {
         assert!(stderr.contains("shorter than 32 characters"), "{stderr}");
         assert!(token.is_empty() || !stderr.contains(token), "{stderr}");
     }
+}
+
+#[test]
+fn gsm_safe_from_the_settings_keeps_an_organisation_s_apostrophe_out_of_ucs2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("medicare.toml"),
+        "org = \"St Mary’s Surgery\"\ngsm_safe = true\n",
+    )
+    .unwrap();
+    json(&run(medicare(d).args([
+        "--json", "patients", "generate", "--count", "60", "--seed", "3",
+    ])));
+    json(&run(medicare(d)
+        .args(["--json", "form", "create"])
+        .arg(write_form(d))));
+    let create = |gsm_safe: &str| {
+        let mut cmd = medicare(d);
+        cmd.env("MEDICARE_GSM_SAFE", gsm_safe);
+        create_campaign_with(cmd, "has_phone")
+    };
+
+    // Off (the environment overrides the file): every SMS is UCS-2 because of the name.
+    let plain = create("false");
+    let counts = &plain["encoding"];
+    let messages = counts["messages"].as_u64().unwrap();
+    assert!(messages > 0, "{counts}");
+    assert_eq!(counts["ucs2_by_value"].as_u64(), Some(messages), "{counts}");
+    assert_eq!(counts["gsm_safe_gsm7_messages"].as_u64(), Some(messages));
+    assert_eq!(plain["sample_sms_segments"]["encoding"], "ucs2");
+    assert!(plain["sample_sms"]
+        .as_str()
+        .unwrap()
+        .starts_with("St Mary’s Surgery:"));
+
+    // On: the organisation's name is written with ', and the saving is the difference.
+    let safe = create("true");
+    assert_eq!(safe["campaign"]["messages"]["gsm_safe"], true);
+    assert_eq!(safe["encoding"]["ucs2_by_value"], 0);
+    assert_eq!(
+        safe["encoding"]["gsm_safe_saving"],
+        counts["gsm_safe_saving"]
+    );
+    assert_eq!(safe["sample_sms_segments"]["encoding"], "gsm7");
+    let segments = |p: &Value| p["sms_segments_to_send"].as_u64().unwrap();
+    assert_eq!(
+        segments(&safe) + counts["gsm_safe_segments"].as_u64().unwrap(),
+        segments(&plain)
+    );
+    assert!(safe["sample_reminder_sms"]
+        .as_str()
+        .unwrap()
+        .starts_with("St Mary's Surgery reminder:"));
+
+    let id = safe["campaign"]["id"].as_i64().unwrap().to_string();
+    json(&run(
+        medicare(d).args(["--json", "campaign", "send", &id, "--yes"])
+    ));
+    let sms: Vec<String> = outbox_lines(d)
+        .into_iter()
+        .filter(|l| l["channel"] == "sms")
+        .map(|l| l["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sms.len() as u64, messages);
+    assert!(sms.iter().all(|t| t.starts_with("St Mary's Surgery: ")));
 }

@@ -43,6 +43,10 @@ pub struct Config {
     pub base_url: String,
     /// The organisation name used in messages.
     pub org: String,
+    /// Transliterate substituted values in new campaigns' SMS (never the fixed text, never
+    /// the link) to the GSM-7 alphabet where a faithful equivalent exists (`’` to `'`),
+    /// so a name does not switch a message to UCS-2. Off by default.
+    pub gsm_safe: bool,
     /// The price of one SMS segment (decimal, e.g. `0.027556`).
     pub sms_price: Money,
     /// The price of one email.
@@ -137,6 +141,7 @@ impl Default for Config {
             database_url: None,
             base_url: "http://localhost:8080".to_string(),
             org: "MediCARE".to_string(),
+            gsm_safe: false,
             sms_price: prices.sms_segment,
             email_price: prices.email,
             sms_rate: None,
@@ -192,6 +197,13 @@ impl Config {
         }
         if let Some(v) = var("MEDICARE_ORG") {
             self.org = v;
+        }
+        if let Some(v) = var("MEDICARE_GSM_SAFE") {
+            self.gsm_safe = match v.trim() {
+                "true" | "1" => true,
+                "false" | "0" => false,
+                _ => return Err(bad("MEDICARE_GSM_SAFE", "must be true or false".into())),
+            };
         }
         if let Some(v) = var("MEDICARE_SMS_PRICE") {
             self.sms_price = Money::parse(&v).map_err(|m| bad("MEDICARE_SMS_PRICE", m))?;
@@ -515,6 +527,21 @@ mod tests {
             .apply_env(|k| (k == "MEDICARE_EMAIL_RATE").then(|| "0".to_string()))
             .unwrap_err();
         assert!(err.to_string().contains("MEDICARE_EMAIL_RATE"), "{err}");
+    }
+
+    #[test]
+    fn gsm_safe_is_off_unless_set() {
+        let mut c = Config::default();
+        assert!(!c.gsm_safe);
+        c.apply_env(|k| (k == "MEDICARE_GSM_SAFE").then(|| "true".to_string()))
+            .unwrap();
+        assert!(c.gsm_safe);
+        let err = c
+            .apply_env(|k| (k == "MEDICARE_GSM_SAFE").then(|| "yes please".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("MEDICARE_GSM_SAFE"), "{err}");
+        let c: Config = toml::from_str("gsm_safe = true").unwrap();
+        assert!(c.gsm_safe);
     }
 
     #[test]

@@ -242,6 +242,7 @@ pub async fn run_demo_with(
         Arc::new(filter.clone()),
     );
     request.messages.org = ws.config().org.clone();
+    request.messages.gsm_safe = ws.config().gsm_safe;
     let campaign = engine.create_campaign(&request).await?;
     let create = t.elapsed();
     let preview = engine.preview(campaign).await?;

@@ -10,8 +10,8 @@ use crate::filter::{AnyFilter, PatientFilter};
 use crate::form::{render_form_page, FormPage, FormSpec};
 use crate::link::LinkSigner;
 use crate::notify::{
-    sms_segments, Channel, MessageTemplate, MessageValues, Money, Notifier, Prices, SmsSegments,
-    TemplateKind,
+    sms_segments, Channel, EncodingReport, EncodingSurprises, MessageTemplate, MessageValues,
+    Money, Notifier, Prices, SmsSegments, TemplateKind,
 };
 use crate::patient::Patient;
 use crate::publish::FormPublisher;
@@ -91,6 +91,13 @@ pub struct Preview {
     pub estimated_cost: Money,
     /// The prices the estimate used.
     pub prices: Prices,
+    /// The first round's SMS that a substituted value (a name with `’`, `ŵ` or `ł`, an
+    /// organisation name) pushes into UCS-2 or an extra segment, what that costs, and
+    /// what `gsm_safe` saves (when on) or would save (when off). `None` for a campaign
+    /// created before these were counted.
+    pub encoding: Option<EncodingReport>,
+    /// A sample first reminder SMS (placeholder name and link).
+    pub sample_reminder_sms: String,
 }
 
 /// Templates parsed once per campaign.
@@ -103,19 +110,46 @@ pub(super) struct Templates {
 }
 
 impl Templates {
+    /// The first send's templates, after checking every round's (so a reminder template
+    /// never fails at send time).
     pub(super) fn parse(m: &CampaignMessages, channels: &[Channel]) -> Result<Self> {
+        if m.reminders.len() > super::MAX_REMINDERS as usize {
+            return Err(Error::invalid(
+                "reminder texts",
+                format!("at most {} (one per reminder round)", super::MAX_REMINDERS),
+            ));
+        }
+        for round in 1..=m.reminders.len() {
+            Self::for_round(m, channels, round as i32)?;
+        }
+        Self::for_round(m, channels, 0)
+    }
+
+    /// The templates of `round` (0: the first send; then the reminders).
+    pub(super) fn for_round(
+        m: &CampaignMessages,
+        channels: &[Channel],
+        round: i32,
+    ) -> Result<Self> {
+        let texts = m.texts(round);
+        let name = |what: &str| match round {
+            0 => what.to_string(),
+            r => format!("reminder {r} {what}"),
+        };
+        let parse =
+            |source: &str, kind, what: &str| MessageTemplate::parse(source, kind, &name(what));
         let t = Templates {
-            sms: MessageTemplate::parse(&m.sms, TemplateKind::Text, "SMS template")?,
-            subject: MessageTemplate::parse(&m.email_subject, TemplateKind::Text, "email subject")?,
-            text: MessageTemplate::parse(&m.email_text, TemplateKind::Text, "email text")?,
-            html: MessageTemplate::parse(&m.email_html, TemplateKind::Html, "email HTML")?,
+            sms: parse(&texts.sms, TemplateKind::Text, "SMS template")?.gsm_safe(m.gsm_safe),
+            subject: parse(&texts.email_subject, TemplateKind::Text, "email subject")?,
+            text: parse(&texts.email_text, TemplateKind::Text, "email text")?,
+            html: parse(&texts.email_html, TemplateKind::Html, "email HTML")?,
         };
         if channels.contains(&Channel::Sms) && !t.sms.has_link() {
-            return Err(Error::invalid("SMS template", "must contain {link}"));
+            return Err(Error::invalid(name("SMS template"), "must contain {link}"));
         }
         if channels.contains(&Channel::Email) && !(t.text.has_link() && t.html.has_link()) {
             return Err(Error::invalid(
-                "email templates",
+                name("email templates"),
                 "the text and HTML parts must both contain {link}",
             ));
         }
@@ -256,6 +290,7 @@ impl Engine {
             .signer
             .url(&self.signer.token(&self.signer.issue().nonce));
         let expires_on = human_date(expires);
+        let mut encoding = EncodingSurprises::new(request.messages.gsm_safe);
         let recipients: Vec<NewRecipient> = contacts
             .into_iter()
             .map(|c| {
@@ -271,7 +306,9 @@ impl Engine {
                                 form_title: &form.spec.title,
                                 expires_on: &expires_on,
                             };
-                            sms_segments(&templates.sms.render(&values)).segments as u32
+                            let cost = templates.sms.sms_cost(&values);
+                            encoding.add(&cost);
+                            cost.sent.segments as u32
                         })
                     })
                     .collect();
@@ -291,7 +328,10 @@ impl Engine {
             form_id: form.id,
             filter: request.filter.describe(),
             channels: request.channels.clone(),
-            messages: request.messages.clone(),
+            messages: CampaignMessages {
+                sms_encoding: Some(encoding),
+                ..request.messages.clone()
+            },
             link_expires_at: expires,
             created_at: now,
         };
@@ -324,6 +364,9 @@ impl Engine {
             expires_on: &expires_on,
         };
         let sample_sms = templates.sms.render(&values);
+        let sample_reminder_sms = Templates::for_round(&campaign.messages, &campaign.channels, 1)?
+            .sms
+            .render(&values);
         let to_send = |s: &ChannelSummary| s.pending + s.sending;
         let email = status
             .channels
@@ -351,6 +394,11 @@ impl Engine {
             emails_to_send,
             estimated_cost: self.prices.estimate(sms_segments_to_send, emails_to_send),
             prices: self.prices,
+            encoding: campaign
+                .messages
+                .sms_encoding
+                .map(|e| e.priced(&self.prices)),
+            sample_reminder_sms,
             recipients: status.recipients,
             channels: status.channels,
             campaign,

@@ -1,7 +1,7 @@
 //! Campaign domain types: what is frozen at creation, and what each delivery became.
 
 use crate::link::IssuedLink;
-use crate::notify::Channel;
+use crate::notify::{Channel, EncodingSurprises};
 use crate::patient::PatientId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -81,19 +81,109 @@ pub struct CampaignMessages {
     pub email_text: String,
     /// The email HTML part (values are escaped when rendered).
     pub email_html: String,
+    /// Transliterate substituted values in SMS (never the fixed text, never the link) to
+    /// the GSM-7 alphabet where a faithful equivalent exists (the `gsm_safe` setting; see
+    /// [`crate::notify::gsm7_transliterate`]).
+    #[serde(default)]
+    pub gsm_safe: bool,
+    /// The reminders' texts: reminder round `n` uses entry `n - 1`, or the last entry
+    /// when there are fewer; with none, every reminder uses [`MessageTexts::reminder`].
+    #[serde(default)]
+    pub reminders: Vec<MessageTexts>,
+    /// Encoding surprises of the first round's SMS, counted by the engine when it creates
+    /// the campaign (a value given in a request is replaced). `None` for campaigns
+    /// created before they were counted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_encoding: Option<EncodingSurprises>,
+}
+
+/// The texts of one round: the SMS and the email's subject, text and HTML parts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageTexts {
+    /// The SMS text.
+    pub sms: String,
+    /// The email subject.
+    pub email_subject: String,
+    /// The email text part.
+    pub email_text: String,
+    /// The email HTML part (values are escaped when rendered).
+    pub email_html: String,
+}
+
+impl MessageTexts {
+    /// The texts of an email and SMS opening with `opening` (the invitation sentence) and
+    /// saying `sms_opening` before the link in the SMS.
+    fn written(subject: &str, opening: &str, sms_opening: &str) -> MessageTexts {
+        MessageTexts {
+            sms: format!("{{org}}{sms_opening} Your personal link: {{link}} Reply STOP to opt out"),
+            email_subject: subject.to_string(),
+            email_text: format!("Dear {{given_name}},\n\n{opening} Please open your personal link:\n\n{{link}}\n\nThe link is for you only and works until {{expires_on}}.\n\n{{org}}\n\nTo stop these emails, reply with the word unsubscribe."),
+            email_html: format!("<!doctype html><html lang=\"en\"><body><p>Dear {{given_name}},</p><p>{opening}</p><p><a href=\"{{link}}\">Open your personal form</a></p><p>The link is for you only and works until {{expires_on}}.</p><p>{{org}}</p><p>To stop these emails, reply with the word unsubscribe.</p></body></html>"),
+        }
+    }
+
+    /// The first send's default texts (the vaccination invitation). The SMS (greeting,
+    /// link, opt-out line) fits one GSM-7 segment with a base URL of up to about 40
+    /// characters.
+    pub fn invitation() -> MessageTexts {
+        MessageTexts::written(
+            "{form_title}",
+            "You are invited to register for your vaccination.",
+            ": you are invited to register for your vaccination.",
+        )
+    }
+
+    /// The default reminder texts: they say they are a reminder, and the SMS is no
+    /// longer than the invitation's.
+    pub fn reminder() -> MessageTexts {
+        MessageTexts::written(
+            "Reminder: {form_title}",
+            "This is a reminder: you are invited to register for your vaccination and have not done so yet.",
+            " reminder: please register for your vaccination.",
+        )
+    }
 }
 
 impl Default for CampaignMessages {
-    /// Defaults written for the vaccination campaign. The SMS (greeting, link, opt-out
-    /// line) fits one GSM-7 segment with a base URL of up to about 40 characters.
+    /// Defaults written for the vaccination campaign ([`MessageTexts::invitation`]; the
+    /// reminders use [`MessageTexts::reminder`]).
     fn default() -> Self {
+        let MessageTexts {
+            sms,
+            email_subject,
+            email_text,
+            email_html,
+        } = MessageTexts::invitation();
         CampaignMessages {
             org: "MediCARE".to_string(),
-            sms: "{org}: you are invited to register for your vaccination. Your personal link: {link} Reply STOP to opt out".to_string(),
-            email_subject: "{form_title}".to_string(),
-            email_text: "Dear {given_name},\n\nYou are invited to register for your vaccination. Please open your personal link:\n\n{link}\n\nThe link is for you only and works until {expires_on}.\n\n{org}\n\nTo stop these emails, reply with the word unsubscribe.".to_string(),
-            email_html: "<!doctype html><html lang=\"en\"><body><p>Dear {given_name},</p><p>You are invited to register for your vaccination.</p><p><a href=\"{link}\">Open your personal form</a></p><p>The link is for you only and works until {expires_on}.</p><p>{org}</p><p>To stop these emails, reply with the word unsubscribe.</p></body></html>".to_string(),
+            sms,
+            email_subject,
+            email_text,
+            email_html,
+            gsm_safe: false,
+            reminders: Vec::new(),
+            sms_encoding: None,
         }
+    }
+}
+
+impl CampaignMessages {
+    /// The texts of `round` (0: the first send; 1 and up: reminders).
+    pub fn texts(&self, round: i32) -> MessageTexts {
+        if round <= 0 {
+            return MessageTexts {
+                sms: self.sms.clone(),
+                email_subject: self.email_subject.clone(),
+                email_text: self.email_text.clone(),
+                email_html: self.email_html.clone(),
+            };
+        }
+        let index = usize::try_from(round - 1).unwrap_or(usize::MAX);
+        self.reminders
+            .get(index)
+            .or(self.reminders.last())
+            .cloned()
+            .unwrap_or_else(MessageTexts::reminder)
     }
 }
 

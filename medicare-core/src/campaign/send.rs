@@ -215,7 +215,7 @@ impl Engine {
         }
 
         let form = self.store.form(campaign.form_id).await?;
-        let templates = Templates::parse(&campaign.messages, &campaign.channels)?;
+        let templates = Templates::for_round(&campaign.messages, &campaign.channels, round)?;
         let expires_on = human_date(campaign.link_expires_at);
         let before =
             ChannelSummary::from_counts(campaign, &self.store.delivery_counts(id).await?, round);

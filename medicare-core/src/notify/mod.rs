@@ -8,15 +8,19 @@
 
 pub mod conformance;
 mod cost;
+mod encoding;
+mod gsm7;
 mod outbox;
 mod recording;
 mod sms;
 mod template;
 
 pub use cost::{Money, Prices};
+pub use encoding::{EncodingReport, EncodingSurprises, SmsCost};
+pub use gsm7::{gsm7_transliterate, gsm7_width, is_gsm7, is_gsm7_basic};
 pub use outbox::OutboxNotifier;
 pub use recording::{FailureScript, RecordingNotifier};
-pub use sms::{sms_segments, SmsEncoding, SmsSegments};
+pub use sms::{sms_parts, sms_segments, SmsEncoding, SmsSegments};
 pub use template::{MessageTemplate, MessageValues, TemplateKind};
 
 use async_trait::async_trait;

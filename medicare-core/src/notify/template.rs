@@ -4,10 +4,14 @@
 //! Placeholders: `{link}`, `{org}`, `{given_name}`, `{form_title}`, `{expires_on}`;
 //! `{{` and `}}` write literal braces. An unknown placeholder is an error when the
 //! template is parsed (at campaign creation), never at send time. In an HTML template the
-//! values are HTML-escaped.
+//! values are HTML-escaped. A GSM-safe template ([`MessageTemplate::gsm_safe`])
+//! transliterates every value but the link to the GSM-7 alphabet where a faithful
+//! equivalent exists (see [`gsm7_transliterate`]); the fixed text is never altered.
 
+use super::gsm7::gsm7_transliterate;
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 /// Whether substituted values are written as they are or HTML-escaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,6 +52,7 @@ pub struct MessageTemplate {
     source: String,
     kind: TemplateKind,
     parts: Vec<Part>,
+    gsm_safe: bool,
 }
 
 /// The values a template is rendered with.
@@ -63,6 +68,18 @@ pub struct MessageValues<'a> {
     pub form_title: &'a str,
     /// The day the link expires, written for people (`21 December 2026`).
     pub expires_on: &'a str,
+}
+
+impl<'a> MessageValues<'a> {
+    fn value(&self, slot: Slot) -> &'a str {
+        match slot {
+            Slot::Link => self.link,
+            Slot::Org => self.org,
+            Slot::GivenName => self.given_name,
+            Slot::FormTitle => self.form_title,
+            Slot::ExpiresOn => self.expires_on,
+        }
+    }
 }
 
 impl MessageTemplate {
@@ -133,7 +150,20 @@ impl MessageTemplate {
             source: source.to_string(),
             kind,
             parts,
+            gsm_safe: false,
         })
+    }
+
+    /// This template, rendering substituted values (never the link) transliterated to
+    /// GSM-7 when `on`.
+    pub fn gsm_safe(mut self, on: bool) -> Self {
+        self.gsm_safe = on;
+        self
+    }
+
+    /// True when substituted values are transliterated to GSM-7.
+    pub fn is_gsm_safe(&self) -> bool {
+        self.gsm_safe
     }
 
     /// The template's source text.
@@ -148,6 +178,19 @@ impl MessageTemplate {
 
     /// Renders the template with `values`.
     pub fn render(&self, values: &MessageValues<'_>) -> String {
+        if self.gsm_safe {
+            self.render_mapped(values, gsm7_transliterate)
+        } else {
+            self.render_mapped(values, Cow::Borrowed)
+        }
+    }
+
+    /// Renders the template with every value but the link passed through `map` first.
+    pub(super) fn render_mapped<'v>(
+        &self,
+        values: &MessageValues<'v>,
+        map: impl Fn(&'v str) -> Cow<'v, str>,
+    ) -> String {
         let mut out = String::with_capacity(self.source.len() + values.link.len() + 16);
         for part in &self.parts {
             let value = match part {
@@ -155,18 +198,28 @@ impl MessageTemplate {
                     out.push_str(s);
                     continue;
                 }
-                Part::Slot(Slot::Link) => values.link,
-                Part::Slot(Slot::Org) => values.org,
-                Part::Slot(Slot::GivenName) => values.given_name,
-                Part::Slot(Slot::FormTitle) => values.form_title,
-                Part::Slot(Slot::ExpiresOn) => values.expires_on,
+                Part::Slot(Slot::Link) => Cow::Borrowed(values.link),
+                Part::Slot(slot) => map(values.value(*slot)),
             };
             match self.kind {
-                TemplateKind::Text => out.push_str(value),
-                TemplateKind::Html => escape_html_into(value, &mut out),
+                TemplateKind::Text => out.push_str(&value),
+                TemplateKind::Html => escape_html_into(&value, &mut out),
             }
         }
         out
+    }
+
+    /// True when some value this template substitutes (the link aside) has a character
+    /// that is not `allowed`.
+    pub(super) fn values_outside(
+        &self,
+        values: &MessageValues<'_>,
+        allowed: impl Fn(char) -> bool,
+    ) -> bool {
+        self.parts.iter().any(|part| match part {
+            Part::Slot(Slot::Link) | Part::Literal(_) => false,
+            Part::Slot(slot) => !values.value(*slot).chars().all(&allowed),
+        })
     }
 }
 
@@ -221,5 +274,39 @@ mod tests {
         );
         assert!(MessageTemplate::parse("hi {link", TemplateKind::Text, "t").is_err());
         assert!(MessageTemplate::parse("hi }", TemplateKind::Text, "t").is_err());
+    }
+
+    #[test]
+    fn gsm_safe_changes_values_never_the_fixed_text_or_the_link() {
+        let source = "{org} – Hi {given_name}, “{form_title}” {link} ’";
+        let values = MessageValues {
+            link: "https://x.org/f/a’b–c",
+            org: "St Mary’s",
+            given_name: "Ann\u{2013}Marie O\u{2019}Neil",
+            form_title: "“Flu”",
+            expires_on: "1 May",
+        };
+        let t = MessageTemplate::parse(source, TemplateKind::Text, "t").unwrap();
+        assert!(!t.is_gsm_safe());
+        assert_eq!(
+            t.render(&values),
+            "St Mary’s – Hi Ann–Marie O’Neil, ““Flu”” https://x.org/f/a’b–c ’"
+        );
+        let safe = t.clone().gsm_safe(true);
+        assert_eq!(
+            safe.render(&values),
+            "St Mary's – Hi Ann-Marie O'Neil, “\"Flu\"” https://x.org/f/a’b–c ’"
+        );
+        // A value without a faithful equivalent is left as it is.
+        let welsh = MessageValues {
+            given_name: "Dŵr’s",
+            ..values
+        };
+        assert!(safe.render(&welsh).contains("Hi Dŵr’s,"));
+        // In HTML the transliterated value is still escaped.
+        let h = MessageTemplate::parse("<p>{org}</p>", TemplateKind::Html, "t")
+            .unwrap()
+            .gsm_safe(true);
+        assert_eq!(h.render(&values), "<p>St Mary&#x27;s</p>");
     }
 }
