@@ -13,13 +13,18 @@
 //! are capped ([`ServerOptions::body_limit`]), patient requests time out
 //! ([`ServerOptions::request_timeout`]), and each client IP gets a budget of link
 //! requests ([`ServerOptions::link_requests_per_minute`]), so guessing tokens is slow as
-//! well as hopeless (128 random bits).
+//! well as hopeless (128 random bits). [`serve`] bounds what one client can hold open:
+//! the time to send a request head, idle keep-alive time and connections per client IP
+//! ([`connections`]).
 //!
 //! Logs carry recipient and campaign ids, never a token, a name or an answer.
 
 pub mod api;
 pub mod client;
+pub mod connections;
 pub mod pages;
+
+pub use connections::{serve_with, ConnectionLimits};
 
 use crate::campaign::{Engine, ReminderPolicy, SendOptions};
 use crate::form::{render_message_page, style_sha256_base64};
@@ -240,18 +245,13 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
 }
 
 /// Serves `router` on `listener` (with client addresses, for the per-IP budget) until
-/// `shutdown` completes.
+/// `shutdown` completes, within the default [`ConnectionLimits`] (see [`serve_with`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, router, ConnectionLimits::default(), shutdown).await
 }
 
 #[cfg(test)]
