@@ -369,3 +369,110 @@ fn reminders_reports_and_the_form_service_from_the_command_line() {
         "{answer}"
     );
 }
+
+/// Input that once panicked the CLI: a link lifetime no clock can add, a filter too large
+/// for the database, and a reader that hangs up (`| head -1`) after the campaign exists.
+#[test]
+fn hostile_input_and_a_closed_pipe_end_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    json(&run(medicare(d).args([
+        "--json", "patients", "generate", "--count", "50", "--seed", "5",
+    ])));
+    json(&run(medicare(d)
+        .arg("--json")
+        .arg("form")
+        .arg("create")
+        .arg(write_form(d))));
+
+    let create = |extra: &[&str]| {
+        let mut cmd = medicare(d);
+        cmd.args([
+            "campaign",
+            "create",
+            "--form",
+            "vaccination_registration",
+            "--filter",
+            "all",
+        ])
+        .args(extra);
+        cmd
+    };
+    let huge = run(&mut create(&["--link-days", "9223372036854775807"]));
+    assert_eq!(huge.status.code(), Some(3), "{huge:?}");
+    let err = String::from_utf8_lossy(&huge.stderr);
+    assert!(
+        err.contains("link days") && !err.contains("panicked"),
+        "{err}"
+    );
+
+    let terms = vec!["age=7"; 1000].join(" or ");
+    let big = run(medicare(d).args(["patients", "count", "--filter", &terms]));
+    assert_eq!(big.status.code(), Some(3), "{big:?}");
+    let err = String::from_utf8_lossy(&big.stderr);
+    assert!(
+        err.contains("filter too large") && err.contains('^'),
+        "{err}"
+    );
+
+    // The reader is gone before the first line is written.
+    let mut child = create(&[])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(err.is_empty(), "{err}");
+    let list = json(&run(medicare(d).args(["--json", "campaign", "list"])));
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "the campaign was created"
+    );
+}
+
+/// With `sms = "sns"` and SNS out of reach, commands that send nothing work: the
+/// opted-out list is fetched by a send, not when the command starts.
+#[test]
+fn commands_that_send_nothing_never_reach_sns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let sns = |cmd: &mut Command| -> Output {
+        run(cmd
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "eu-west-2")
+            .env("MEDICARE_AWS_ENDPOINT_URL", &endpoint)
+            .env("MEDICARE_SMS", "sns"))
+    };
+    json(&sns(medicare(d).args([
+        "--json", "patients", "generate", "--count", "30", "--seed", "2",
+    ])));
+    json(&sns(medicare(d).args(["--json", "patients", "count"])));
+    json(&sns(medicare(d)
+        .arg("--json")
+        .arg("form")
+        .arg("create")
+        .arg(write_form(d))));
+    let preview = json(&sns(medicare(d).args([
+        "--json",
+        "campaign",
+        "create",
+        "--form",
+        "vaccination_registration",
+        "--filter",
+        "all",
+        "--channels",
+        "sms",
+    ])));
+    let id = preview["campaign"]["id"].as_i64().unwrap().to_string();
+    let status = json(&sns(medicare(d).args(["--json", "campaign", "status", &id])));
+    assert_eq!(status["campaign"]["state"], "draft", "{status}");
+}
