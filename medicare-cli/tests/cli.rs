@@ -370,12 +370,8 @@ fn reminders_reports_and_the_form_service_from_the_command_line() {
     );
 }
 
-/// Input that once panicked the CLI: a link lifetime no clock can add, a filter too large
-/// for the database, and a reader that hangs up (`| head -1`) after the campaign exists.
-#[test]
-fn hostile_input_and_a_closed_pipe_end_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// Generates 50 patients and creates the test form in `d`, each command through `run`.
+fn with_patients_and_form(d: &Path, run: impl Fn(&mut Command) -> Output) {
     json(&run(medicare(d).args([
         "--json", "patients", "generate", "--count", "50", "--seed", "5",
     ])));
@@ -384,20 +380,32 @@ fn hostile_input_and_a_closed_pipe_end_cleanly() {
         .arg("form")
         .arg("create")
         .arg(write_form(d))));
+}
 
-    let create = |extra: &[&str]| {
-        let mut cmd = medicare(d);
-        cmd.args([
-            "campaign",
-            "create",
-            "--form",
-            "vaccination_registration",
-            "--filter",
-            "all",
-        ])
-        .args(extra);
-        cmd
-    };
+/// `campaign create` of the test form for every patient, with `extra` arguments.
+fn create_for_all(d: &Path, extra: &[&str]) -> Command {
+    let mut cmd = medicare(d);
+    cmd.args([
+        "campaign",
+        "create",
+        "--form",
+        "vaccination_registration",
+        "--filter",
+        "all",
+    ])
+    .args(extra);
+    cmd
+}
+
+/// Input that once panicked the CLI: a link lifetime no clock can add, a filter too large
+/// for the database, and a reader that hangs up (`| head -1`) after the campaign exists.
+#[test]
+fn hostile_input_and_a_closed_pipe_end_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    with_patients_and_form(d, run);
+
+    let create = |extra: &[&str]| create_for_all(d, extra);
     let huge = run(&mut create(&["--link-days", "9223372036854775807"]));
     assert_eq!(huge.status.code(), Some(3), "{huge:?}");
     let err = String::from_utf8_lossy(&huge.stderr);
@@ -452,26 +460,12 @@ fn commands_that_send_nothing_never_reach_sns() {
             .env("MEDICARE_AWS_ENDPOINT_URL", &endpoint)
             .env("MEDICARE_SMS", "sns"))
     };
-    json(&sns(medicare(d).args([
-        "--json", "patients", "generate", "--count", "30", "--seed", "2",
-    ])));
+    with_patients_and_form(d, sns);
     json(&sns(medicare(d).args(["--json", "patients", "count"])));
-    json(&sns(medicare(d)
-        .arg("--json")
-        .arg("form")
-        .arg("create")
-        .arg(write_form(d))));
-    let preview = json(&sns(medicare(d).args([
-        "--json",
-        "campaign",
-        "create",
-        "--form",
-        "vaccination_registration",
-        "--filter",
-        "all",
-        "--channels",
-        "sms",
-    ])));
+    let preview = json(&sns(&mut create_for_all(
+        d,
+        &["--json", "--channels", "sms"],
+    )));
     let id = preview["campaign"]["id"].as_i64().unwrap().to_string();
     let status = json(&sns(medicare(d).args(["--json", "campaign", "status", &id])));
     assert_eq!(status["campaign"]["state"], "draft", "{status}");

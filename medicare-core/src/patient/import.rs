@@ -360,47 +360,25 @@ fn patient_from_row(
     );
     let sms_opt_out = e.take("sms_opt_out", parse_flag(get("sms_opt_out")));
     let email_opt_out = e.take("email_opt_out", parse_flag(get("email_opt_out")));
-    match (
-        external_id,
-        nhs_number,
-        given_name,
-        family_name,
-        date_of_birth,
-        sex,
-        phone,
-        email,
-        postcode,
-        conditions,
-        sms_opt_out,
-        email_opt_out,
-    ) {
-        (
-            Some(external_id),
-            Some(nhs_number),
-            Some(given_name),
-            Some(family_name),
-            Some(date_of_birth),
-            Some(sex),
-            Some(phone),
-            Some(email),
-            Some(postcode),
-            Some(conditions),
-            Some(sms_opt_out),
-            Some(email_opt_out),
-        ) if e.0.is_empty() => Ok(Patient {
-            external_id,
-            nhs_number,
-            given_name,
-            family_name,
-            date_of_birth,
-            sex,
-            phone,
-            email,
-            postcode,
-            conditions,
-            sms_opt_out,
-            email_opt_out,
-        }),
+    // Every column was read (so every problem is listed) before any is given up on.
+    let patient = (|| {
+        Some(Patient {
+            external_id: external_id?,
+            nhs_number: nhs_number?,
+            given_name: given_name?,
+            family_name: family_name?,
+            date_of_birth: date_of_birth?,
+            sex: sex?,
+            phone: phone?,
+            email: email?,
+            postcode: postcode?,
+            conditions: conditions?,
+            sms_opt_out: sms_opt_out?,
+            email_opt_out: email_opt_out?,
+        })
+    })();
+    match patient {
+        Some(p) if e.0.is_empty() => Ok(p),
         _ => Err(e.0),
     }
 }

@@ -171,7 +171,10 @@ pub fn router(engine: Engine, options: ServerOptions) -> Router {
     Router::new()
         .merge(pages::routes(timeout))
         .merge(api::routes(state.clone()))
-        .fallback(|| async {
+        .fallback(|uri: axum::http::Uri| async move {
+            if uri.path().starts_with("/api/") {
+                return api::error_body(StatusCode::NOT_FOUND, "not_found", "no such API route");
+            }
             message_page(
                 StatusCode::NOT_FOUND,
                 "Page not found",
@@ -201,6 +204,8 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     let ours =
         content_type.starts_with("text/html") || content_type.starts_with("application/json");
     if (status.is_client_error() || status.is_server_error()) && !ours {
+        // A 405 keeps its `Allow` header (RFC 9110): only the body is replaced.
+        let allow = response.headers().get(header::ALLOW).cloned();
         response = if api {
             api::error_body(
                 status,
@@ -224,6 +229,9 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
             };
             message_page(status, title, message)
         };
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
     }
     let h = response.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, state.0.csp.clone());
