@@ -83,8 +83,10 @@ python_tools() {
     if [ ! -x "$MEDICARE_CI_VENV/bin/pip" ]; then
         python3 -m venv "$MEDICARE_CI_VENV"
     fi
-    if [ ! -x "$MEDICARE_CI_VENV/bin/moto_server" ] || [ ! -x "$MEDICARE_CI_VENV/bin/cfn-lint" ]; then
-        "$MEDICARE_CI_VENV/bin/pip" install -q 'moto[server]' cfn-lint
+    if [ ! -x "$MEDICARE_CI_VENV/bin/moto_server" ] || [ ! -x "$MEDICARE_CI_VENV/bin/cfn-lint" ] \
+        || [ ! -x "$MEDICARE_CI_VENV/bin/schemathesis" ]; then
+        # schemathesis: the black-box probe of the JSON API (.ci/api_probe.sh).
+        "$MEDICARE_CI_VENV/bin/pip" install -q 'moto[server]' cfn-lint 'schemathesis>=4,<5'
     fi
 }
 

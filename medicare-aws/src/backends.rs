@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 /// The AWS services `config` names (`forms`/`backups` on `s3://`, `sms = "sns"`,
 /// `email = "ses"`), built from one aws-config chain with `aws_endpoint_url` as the
-/// endpoint override; what it names locally is left to the embedded defaults. The SNS
-/// notifier's opted-out list is loaded before it is returned.
+/// endpoint override; what it names locally is left to the embedded defaults. Nothing
+/// here calls AWS: the SNS notifier loads its opted-out list when it first sends, so a
+/// command that sends nothing works without reaching SNS.
 pub async fn backends(config: &Config) -> Result<Backends> {
     let mut backends = Backends::default();
     if !config.uses_aws() {
@@ -48,8 +49,6 @@ pub async fn backends(config: &Config) -> Result<Backends> {
                 ..SmsOptions::default()
             },
         )?;
-        let opted_out = sns.sync_opted_out().await?;
-        tracing::info!(opted_out, "SNS opted-out list loaded");
         backends.notifiers.insert(Channel::Sms, Arc::new(sns));
     }
     if config.email == EmailTransport::Ses {

@@ -12,7 +12,6 @@
 
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_runtime_api::http::Response;
-use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use medicare_core::notify::NotifyError;
 use medicare_core::Error;
@@ -103,10 +102,9 @@ impl Failure {
                 } else {
                     FailureKind::Transient
                 };
-                let cause = d.as_connector_error().map_or_else(
-                    || "no detail".to_string(),
-                    |c| DisplayErrorContext(c).to_string(),
-                );
+                let cause = d
+                    .as_connector_error()
+                    .map_or_else(|| "no detail".to_string(), |c| error_chain(c));
                 Failure::new(
                     kind,
                     format!("{operation}: the request could not be sent: {cause}"),
@@ -181,6 +179,23 @@ impl Failure {
         };
         Error::io(location.into(), std::io::Error::new(kind, self.description))
     }
+}
+
+/// `error: its source: ...`, on one line: unlike the SDK's `DisplayErrorContext`, without
+/// a `Debug` dump of the whole error appended.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        // Some layers repeat their source's message in their own.
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = e.source();
+    }
+    line.replace(['\n', '\r'], " ")
 }
 
 /// A notifier call's outcome for the engine: the provider's message id, or the

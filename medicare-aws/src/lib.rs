@@ -49,7 +49,7 @@
 //!     Some("alias/medicare".to_string()),
 //! );
 //! let sms = SnsSmsNotifier::new(&aws, SmsOptions::default())?;
-//! sms.sync_opted_out().await?; // numbers that replied STOP are never sent to
+//! // Numbers that replied STOP are never sent to: the list is loaded by the first SMS.
 //! let email = SesEmailNotifier::new(
 //!     &aws,
 //!     EmailOptions { from: "flu@example.org".into(), configuration_set: None },

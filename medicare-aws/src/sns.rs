@@ -1,7 +1,7 @@
 //! SMS through Amazon SNS: a direct `Publish` to each E.164 number.
 
 use crate::connect::sns_client;
-use crate::error::{sent_message_id, storage_error};
+use crate::error::{sent_message_id, Failure};
 use async_trait::async_trait;
 use aws_config::SdkConfig;
 use aws_sdk_sns::types::MessageAttributeValue;
@@ -10,6 +10,10 @@ use medicare_core::{Error, Result};
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+/// How long a loaded opted-out list is trusted before a send reloads it.
+pub const OPTED_OUT_MAX_AGE: Duration = Duration::from_secs(3600);
 
 /// The longest SMS SNS accepts, in bytes of the message text.
 pub const MAX_SMS_BYTES: usize = 1600;
@@ -48,9 +52,16 @@ pub struct SmsOptions {
 ///
 /// Before calling SNS it refuses, as permanent errors, a message that is not for the SMS
 /// channel, an address that is not an E.164 number, a text over [`MAX_SMS_BYTES`], and a
-/// number on the opted-out list last loaded by [`SnsSmsNotifier::sync_opted_out`]. SNS
-/// itself would drop a message to an opted-out number; checking first keeps such a
-/// delivery recorded as failed ("opted out") instead of sent.
+/// number on the account's opted-out list. SNS itself would drop a message to an
+/// opted-out number; checking first keeps such a delivery recorded as failed ("opted
+/// out") instead of sent.
+///
+/// The opted-out list is fetched lazily: by the first message sent (every message of the
+/// send waits for that one fetch), again when the list is older than
+/// [`OPTED_OUT_MAX_AGE`] (a long-running service), or on demand with
+/// [`SnsSmsNotifier::sync_opted_out`]. Building the notifier calls nothing, so commands
+/// that send nothing never reach SNS. A fetch that fails fails the message that needed
+/// it, classified like a failed `Publish` (throttled or transient: the engine retries).
 ///
 /// One `Publish` per message, no SDK retry: see [`crate::connect`]. `Debug` shows the
 /// options and how many numbers are opted out, never the numbers.
@@ -59,6 +70,9 @@ pub struct SnsSmsNotifier {
     options: SmsOptions,
     attributes: Vec<(String, MessageAttributeValue)>,
     opted_out: RwLock<HashSet<String>>,
+    /// When the opted-out list was last loaded (`None`: never); the async lock makes
+    /// concurrent messages wait for one fetch instead of each starting their own.
+    loaded_at: tokio::sync::Mutex<Option<Instant>>,
 }
 
 impl fmt::Debug for SnsSmsNotifier {
@@ -99,13 +113,33 @@ impl SnsSmsNotifier {
             options,
             attributes,
             opted_out: RwLock::new(HashSet::new()),
+            loaded_at: tokio::sync::Mutex::new(None),
         })
     }
 
     /// Loads the account's opted-out numbers (`ListPhoneNumbersOptedOut`, every page),
-    /// replacing the set checked before each send; returns how many there are. Call it
-    /// before a send (and again before a long one resumes).
+    /// replacing the set checked before each send; returns how many there are. Sending
+    /// loads the list by itself when needed; call this to refresh it on demand.
     pub async fn sync_opted_out(&self) -> Result<usize> {
+        let mut loaded_at = self.loaded_at.lock().await;
+        self.load_opted_out(&mut loaded_at)
+            .await
+            .map_err(|f| f.into_error("SNS opted-out list"))
+    }
+
+    /// Loads the list unless a load younger than [`OPTED_OUT_MAX_AGE`] is in place.
+    async fn ensure_opted_out(&self) -> std::result::Result<(), Failure> {
+        let mut loaded_at = self.loaded_at.lock().await;
+        if loaded_at.is_some_and(|at| at.elapsed() < OPTED_OUT_MAX_AGE) {
+            return Ok(());
+        }
+        self.load_opted_out(&mut loaded_at).await.map(drop)
+    }
+
+    async fn load_opted_out(
+        &self,
+        loaded_at: &mut Option<Instant>,
+    ) -> std::result::Result<usize, Failure> {
         let mut numbers = HashSet::new();
         let mut next: Option<String> = None;
         loop {
@@ -115,9 +149,7 @@ impl SnsSmsNotifier {
                 .set_next_token(next.take())
                 .send()
                 .await
-                .map_err(|e| {
-                    storage_error("SNS ListPhoneNumbersOptedOut", "SNS opted-out list", &e)
-                })?;
+                .map_err(|e| Failure::classify("SNS ListPhoneNumbersOptedOut", &e))?;
             numbers.extend(page.phone_numbers().iter().cloned());
             match page.next_token() {
                 Some(token) if !token.is_empty() => next = Some(token.to_string()),
@@ -125,7 +157,11 @@ impl SnsSmsNotifier {
             }
         }
         let count = numbers.len();
-        *self.opted_out.write().expect("opted-out lock") = numbers;
+        match self.opted_out.write() {
+            Ok(mut set) => *set = numbers,
+            Err(poisoned) => *poisoned.into_inner() = numbers,
+        }
+        *loaded_at = Some(Instant::now());
         tracing::info!(opted_out = count, "SNS opted-out numbers loaded");
         Ok(count)
     }
@@ -135,7 +171,7 @@ impl SnsSmsNotifier {
         self.opted_out.read().map(|s| s.len()).unwrap_or(0)
     }
 
-    /// Why `message` cannot be sent, if it cannot (checked before calling SNS).
+    /// Why `message` cannot be sent whatever the opted-out list says, if it cannot.
     fn refuse(&self, message: &OutboundMessage) -> Option<NotifyError> {
         let permanent = |reason: String| Some(NotifyError::Permanent { reason });
         if message.channel != Channel::Sms {
@@ -153,15 +189,15 @@ impl SnsSmsNotifier {
                 "the SMS text is {bytes} bytes, over SNS's {MAX_SMS_BYTES}-byte limit"
             ));
         }
-        if self
-            .opted_out
-            .read()
-            .expect("opted-out lock")
-            .contains(&message.to)
-        {
-            return permanent("opted out: the number replied STOP to this sender".into());
-        }
         None
+    }
+
+    /// Whether `to` is on the loaded opted-out list.
+    fn is_opted_out(&self, to: &str) -> bool {
+        match self.opted_out.read() {
+            Ok(set) => set.contains(to),
+            Err(poisoned) => poisoned.into_inner().contains(to),
+        }
     }
 }
 
@@ -193,6 +229,19 @@ impl Notifier for SnsSmsNotifier {
     async fn send(&self, message: &OutboundMessage) -> Result<String, NotifyError> {
         if let Some(refused) = self.refuse(message) {
             return Err(refused);
+        }
+        if let Err(failure) = self.ensure_opted_out().await {
+            tracing::debug!(
+                delivery = message.delivery_id,
+                error = %failure.description,
+                "the opted-out list could not be loaded"
+            );
+            return Err(failure.into_notify_error());
+        }
+        if self.is_opted_out(&message.to) {
+            return Err(NotifyError::Permanent {
+                reason: "opted out: the number replied STOP to this sender".into(),
+            });
         }
         let mut request = self
             .client

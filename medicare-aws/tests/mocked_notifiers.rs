@@ -268,6 +268,110 @@ async fn the_opted_out_list_is_paged_and_checked_before_publishing() {
     assert_eq!(publish.num_calls(), 1);
 }
 
+/// Building the notifier calls nothing (so `campaign status` never reaches SNS); the
+/// first message loads the opted-out list once, however many wait for it; a failed load
+/// fails that message as a retryable error and the next message tries again.
+#[tokio::test]
+async fn the_opted_out_list_is_loaded_by_the_first_message_once() {
+    let pages = opted_out_pages();
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("ok").build());
+    let notifier = Arc::new(
+        SnsSmsNotifier::from_client(
+            sns_mock(RuleMode::MatchAny, &[&pages, &publish]),
+            SmsOptions::default(),
+        )
+        .unwrap(),
+    );
+    assert_eq!(pages.num_calls(), 0, "building the notifier calls nothing");
+    let sends = (0..20).map(|i| {
+        let notifier = notifier.clone();
+        async move {
+            notifier
+                .send(&sample_message(Channel::Sms, "+447700900010", i))
+                .await
+        }
+    });
+    for sent in futures::future::join_all(sends).await {
+        sent.unwrap();
+    }
+    assert_eq!(
+        pages.num_calls(),
+        2,
+        "one load of both pages for 20 messages"
+    );
+    assert_eq!(notifier.opted_out_count(), 3);
+    let err = notifier
+        .send(&sample_message(Channel::Sms, "+447700900002", 21))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("opted out"), "{err}");
+    assert_eq!(publish.num_calls(), 20);
+    assert_eq!(pages.num_calls(), 2, "still the one load");
+
+    // The first load fails (HTTP 500), the second succeeds.
+    let flaky = mock!(aws_sdk_sns::Client::list_phone_numbers_opted_out)
+        .sequence()
+        .http_response(|| sns_error(500, "InternalError", None, NUMBER))
+        .output(|| ListPhoneNumbersOptedOutOutput::builder().build())
+        .repeatedly()
+        .build();
+    let publish = mock!(aws_sdk_sns::Client::publish)
+        .then_output(|| PublishOutput::builder().message_id("ok").build());
+    let notifier = SnsSmsNotifier::from_client(
+        sns_mock(RuleMode::MatchAny, &[&flaky, &publish]),
+        SmsOptions::default(),
+    )
+    .unwrap();
+    let err = notifier
+        .send(&sample_message(Channel::Sms, NUMBER, 1))
+        .await
+        .unwrap_err();
+    assert!(err.is_retryable(), "{err:?}");
+    assert!(
+        err.to_string().contains("ListPhoneNumbersOptedOut"),
+        "{err}"
+    );
+    assert_eq!(publish.num_calls(), 0, "nothing is published unchecked");
+    notifier
+        .send(&sample_message(Channel::Sms, NUMBER, 1))
+        .await
+        .unwrap();
+    assert_eq!(publish.num_calls(), 1);
+    assert_eq!(flaky.num_calls(), 2);
+}
+
+/// SNS out of reach (a closed loopback port): one clear line, no SDK debug dump.
+#[tokio::test]
+async fn an_unreachable_sns_is_one_clear_line() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("eu-west-2"))
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ));
+    let config = medicare_aws::connect::sdk_config_with(loader, Some(&url))
+        .await
+        .unwrap();
+    let notifier = SnsSmsNotifier::new(&config, SmsOptions::default()).unwrap();
+    let err = notifier.sync_opted_out().await.unwrap_err().to_string();
+    let sent = notifier
+        .send(&sample_message(Channel::Sms, NUMBER, 1))
+        .await
+        .unwrap_err();
+    assert!(sent.is_retryable(), "{sent:?}");
+    for line in [err, sent.to_string()] {
+        assert!(line.contains("ListPhoneNumbersOptedOut"), "{line}");
+        assert!(line.contains("could not be sent"), "{line}");
+        assert!(!line.contains('\n'), "{line}");
+        for dump in ["ConnectorError", "kind:", "source:", "{"] {
+            assert!(!line.contains(dump), "{line}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn unsendable_messages_are_refused_before_calling_aws() {
     let publish = mock!(aws_sdk_sns::Client::publish)

@@ -255,8 +255,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Patients(PatientsCommand::Import { file }) => {
             let reader = std::fs::File::open(&file).map_err(|e| Error::io(&file, e))?;
-            let patients = medicare_core::patient::parse_csv(reader, &file.display().to_string())?;
-            out.count("imported", engine.import_patients(&patients).await?);
+            let patients = medicare_core::patient::parse_csv(
+                reader,
+                &file.display().to_string(),
+                engine.clock().today(),
+            )?;
+            out.count("imported", engine.import_csv(&patients).await?);
         }
         Command::Patients(PatientsCommand::Generate { count, seed }) => {
             let patients =
@@ -288,7 +292,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .iter()
                 .map(|c| Channel::parse(c).map_err(|m| Error::invalid("--channels", m)))
                 .collect::<Result<_, _>>()?;
-            request.link_ttl = chrono::Duration::days(args.link_days);
+            request.set_link_days(args.link_days)?;
             request.messages.org = ws.config().org.clone();
             request.messages.gsm_safe = ws.config().gsm_safe;
             let id = engine.create_campaign(&request).await?;

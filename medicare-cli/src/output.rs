@@ -1,10 +1,47 @@
 //! Printing results: text for people, JSON for scripts.
+//!
+//! Every line goes through [`say!`]: when the reader of standard output has gone away
+//! (`medicare campaign create ... | head -1`), the rest of the output is dropped quietly
+//! and the command ends as it would have, instead of panicking (as `println!` does) after
+//! its work was done.
 
 use medicare_core::campaign::{Campaign, CampaignStatus, ChannelSummary, Preview, SendReport};
 use medicare_core::demo::DemoSummary;
 use medicare_core::store::StoredForm;
 use serde::Serialize;
+use std::fmt;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Set once standard output cannot be written: nothing more is tried.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes one line to standard output (see [`say!`]).
+pub fn write_line(args: fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(args)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(e) = written {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write to standard output: {e}");
+        }
+    }
+}
+
+/// `println!` that never panics: a closed pipe ends the output quietly, another write
+/// error is reported once on standard error.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
 
 /// Prints results as text or JSON.
 pub struct Printer {
@@ -14,7 +51,7 @@ pub struct Printer {
 
 fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
+        Ok(s) => say!("{s}"),
         Err(e) => eprintln!("error: cannot write JSON: {e}"),
     }
 }
@@ -30,7 +67,7 @@ fn reasons(map: &std::collections::BTreeMap<String, u64>) -> String {
 fn channel_lines(channels: &[ChannelSummary]) {
     for c in channels {
         let name = c.channel.map_or("?", |c| c.as_str());
-        println!(
+        say!(
             "  {name:<6} to send {:>7}  sent {:>7}  failed {:>5}{}  suppressed {:>6}{}",
             c.pending + c.sending,
             c.sent,
@@ -53,7 +90,7 @@ impl Printer {
         if self.json {
             print_json(&serde_json::json!({ what: n }));
         } else {
-            println!("{what}: {n}");
+            say!("{what}: {n}");
         }
     }
 
@@ -62,11 +99,11 @@ impl Printer {
         if self.json {
             return print_json(form);
         }
-        println!("form {} {:?}: {}", form.id, form.spec.name, form.spec.title);
-        println!("  response table: {}", form.response_table);
-        println!("  page: {}", form.page_location);
+        say!("form {} {:?}: {}", form.id, form.spec.name, form.spec.title);
+        say!("  response table: {}", form.response_table);
+        say!("  page: {}", form.page_location);
         for f in &form.spec.fields {
-            println!(
+            say!(
                 "  - {:<24} {:<16} {}{}",
                 f.name,
                 format!("{:?}", f.kind),
@@ -82,7 +119,7 @@ impl Printer {
             return print_json(&forms);
         }
         for f in forms {
-            println!("{:>4}  {:<32} {}", f.id, f.spec.name, f.spec.title);
+            say!("{:>4}  {:<32} {}", f.id, f.spec.name, f.spec.title);
         }
     }
 
@@ -92,7 +129,7 @@ impl Printer {
             return print_json(&campaigns);
         }
         for c in campaigns {
-            println!("{:>4}  {:<10} {:<40} {}", c.id, c.state, c.name, c.filter);
+            say!("{:>4}  {:<10} {:<40} {}", c.id, c.state, c.name, c.filter);
         }
     }
 
@@ -101,29 +138,32 @@ impl Printer {
         if self.json {
             return print_json(p);
         }
-        println!(
+        say!(
             "campaign {} ({}): {}",
-            p.campaign.id, p.campaign.state, p.campaign.name
+            p.campaign.id,
+            p.campaign.state,
+            p.campaign.name
         );
-        println!(
+        say!(
             "You are sending this form: {} ({} fields)",
             p.form.spec.title,
             p.form.spec.fields.len()
         );
-        println!(
+        say!(
             "To these patients: {}  -> {} recipients",
-            p.campaign.filter, p.recipients
+            p.campaign.filter,
+            p.recipients
         );
         channel_lines(&p.channels);
-        println!(
+        say!(
             "Sample SMS ({} segment(s), {:?}, {} units):",
             p.sample_sms_segments.segments,
             p.sample_sms_segments.encoding,
             p.sample_sms_segments.units
         );
-        println!("  {}", p.sample_sms);
-        println!("Sample email subject: {}", p.sample_email_subject);
-        println!(
+        say!("  {}", p.sample_sms);
+        say!("Sample email subject: {}", p.sample_email_subject);
+        say!(
             "Cost of what is left to send: {}  ({} SMS segments at {}, {} emails at {})",
             p.estimated_cost,
             p.sms_segments_to_send,
@@ -133,24 +173,28 @@ impl Printer {
         );
         if let Some(e) = p.encoding.filter(|e| e.counts.messages > 0) {
             let c = e.counts;
-            println!(
+            say!(
                 "Encoding surprises: {} of {} SMS are UCS-2 because of a substituted value (a name, the organisation); {} SMS take {} extra segment(s), {}",
                 c.ucs2_by_value, c.messages, c.extra_segment_messages, c.extra_segments, e.extra_cost
             );
             if c.gsm_safe {
-                println!(
+                say!(
                     "  gsm_safe is on: {} SMS kept in GSM-7, {} segment(s) saved, {}",
-                    c.gsm_safe_gsm7_messages, c.gsm_safe_segments, e.gsm_safe_saving
+                    c.gsm_safe_gsm7_messages,
+                    c.gsm_safe_segments,
+                    e.gsm_safe_saving
                 );
             } else if c.gsm_safe_segments > 0 {
-                println!(
+                say!(
                     "  gsm_safe = true would keep {} SMS in GSM-7 and save {} segment(s), {}",
-                    c.gsm_safe_gsm7_messages, c.gsm_safe_segments, e.gsm_safe_saving
+                    c.gsm_safe_gsm7_messages,
+                    c.gsm_safe_segments,
+                    e.gsm_safe_saving
                 );
             }
         }
-        println!("Sample reminder SMS:\n  {}", p.sample_reminder_sms);
-        println!(
+        say!("Sample reminder SMS:\n  {}", p.sample_reminder_sms);
+        say!(
             "Links expire: {}",
             p.campaign.link_expires_at.format("%Y-%m-%d %H:%M UTC")
         );
@@ -161,14 +205,16 @@ impl Printer {
         if self.json {
             return print_json(r);
         }
-        println!(
+        say!(
             "campaign {} round {}: sent in {:.2?}",
-            r.campaign, r.round, r.elapsed
+            r.campaign,
+            r.round,
+            r.elapsed
         );
         if r.requeued_in_flight > 0 {
-            println!("  resumed: {} deliveries were in flight when the last send stopped and were sent again (each may have arrived twice)", r.requeued_in_flight);
+            say!("  resumed: {} deliveries were in flight when the last send stopped and were sent again (each may have arrived twice)", r.requeued_in_flight);
         }
-        println!("  retries: {}", r.retries);
+        say!("  retries: {}", r.retries);
         channel_lines(&r.channels);
     }
 
@@ -177,9 +223,12 @@ impl Printer {
         if self.json {
             return print_json(s);
         }
-        println!(
+        say!(
             "campaign {} ({}): {} — {} recipients",
-            s.campaign.id, s.campaign.state, s.campaign.name, s.recipients
+            s.campaign.id,
+            s.campaign.state,
+            s.campaign.name,
+            s.recipients
         );
         channel_lines(&s.channels);
     }
@@ -190,51 +239,64 @@ impl Printer {
             return print_json(d);
         }
         let t = &d.timings;
-        println!("medicare demo in {}", d.dir);
-        println!(
+        say!("medicare demo in {}", d.dir);
+        say!(
             "  patients generated and stored: {} ({:.2?} + {:.2?})",
-            d.patients, t.generate, t.import
+            d.patients,
+            t.generate,
+            t.import
         );
-        println!("  form created and published: {:.2?}", t.form);
-        println!(
+        say!("  form created and published: {:.2?}", t.form);
+        say!(
             "  audience: {} -> {} recipients (campaign {}, created in {:.2?})",
-            d.filter, d.preview.recipients, d.campaign, t.create
+            d.filter,
+            d.preview.recipients,
+            d.campaign,
+            t.create
         );
-        println!(
+        say!(
             "  preview: {} SMS segments ({} per message), {} emails, estimated cost {}",
             d.preview.sms_segments_to_send,
             d.preview.sample_sms_segments.segments,
             d.preview.emails_to_send,
             d.preview.estimated_cost
         );
-        println!("  sent in {:.2?}:", t.send);
+        say!("  sent in {:.2?}:", t.send);
         channel_lines(&d.send.channels);
         if let Some(lines) = d.outbox_lines {
-            println!("  outbox: {lines} messages in {}/outbox.jsonl", d.dir);
+            say!("  outbox: {lines} messages in {}/outbox.jsonl", d.dir);
         }
         if let Some(f) = &d.follow_up {
-            println!(
+            say!(
                 "  served on {}: {} answered, {} opened only, over HTTP in {:.2?} ({} unexpected)",
-                f.served_on, f.answered, f.opened_only, f.answer_time, f.unexpected
+                f.served_on,
+                f.answered,
+                f.opened_only,
+                f.answer_time,
+                f.unexpected
             );
-            println!(
+            say!(
                 "  reminder round {}: {} non-respondents",
-                f.remind.round, f.remind.non_respondents
+                f.remind.round,
+                f.remind.non_respondents
             );
             channel_lines(&f.remind.send.channels);
             let k = &f.tracking;
-            println!(
+            say!(
                 "  tracking: {} recipients, {} reached, {} opened, {} responded",
-                k.recipients, k.sent, k.opened, k.responded
+                k.recipients,
+                k.sent,
+                k.opened,
+                k.responded
             );
-            println!("  weekly report: {}", f.report.html.display());
-            println!(
+            say!("  weekly report: {}", f.report.html.display());
+            say!(
                 "    also {} and {}",
                 f.report.csv.display(),
                 f.report.json.display()
             );
         }
-        println!("  total time: {:.2?}", t.total);
+        say!("  total time: {:.2?}", t.total);
     }
 }
 

@@ -1,7 +1,7 @@
 //! The follow-up commands: `serve` (the form service), `campaign remind` and
 //! `report weekly`. Parsing and printing only; the work is medicare-core's.
 
-use crate::output::Printer;
+use crate::output::{say, Printer};
 use crate::progress;
 use clap::{Args, Subcommand};
 use medicare_core::campaign::{CampaignId, RemindReport};
@@ -103,7 +103,7 @@ fn print_remind(out: &Printer, r: &RemindReport) {
     if out.json {
         return out.json_value(r);
     }
-    println!(
+    say!(
         "campaign {} reminder round {}{}: {} non-respondents",
         r.send.campaign,
         r.round,
@@ -134,13 +134,13 @@ fn print_report(out: &Printer, report: &WeeklyReport, files: &ReportFiles) {
             "files": files,
         }));
     }
-    println!(
+    say!(
         "weekly report {} ({} active campaigns)",
         report.week,
         report.campaigns.len()
     );
     for c in &report.campaigns {
-        println!(
+        say!(
             "  campaign {} {:?}: {} of {} responded ({:.1}%), {} outstanding",
             c.id,
             c.name,
@@ -150,7 +150,7 @@ fn print_report(out: &Printer, report: &WeeklyReport, files: &ReportFiles) {
             c.non_respondents.len()
         );
     }
-    println!(
+    say!(
         "  {}\n  {}\n  {}",
         files.html.display(),
         files.csv.display(),

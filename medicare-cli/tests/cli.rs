@@ -461,3 +461,104 @@ fn gsm_safe_from_the_settings_keeps_an_organisation_s_apostrophe_out_of_ucs2() {
     assert_eq!(sms.len() as u64, messages);
     assert!(sms.iter().all(|t| t.starts_with("St Mary's Surgery: ")));
 }
+
+/// Generates 50 patients and creates the test form in `d`, each command through `run`.
+fn with_patients_and_form(d: &Path, run: impl Fn(&mut Command) -> Output) {
+    json(&run(medicare(d).args([
+        "--json", "patients", "generate", "--count", "50", "--seed", "5",
+    ])));
+    json(&run(medicare(d)
+        .arg("--json")
+        .arg("form")
+        .arg("create")
+        .arg(write_form(d))));
+}
+
+/// `campaign create` of the test form for every patient, with `extra` arguments.
+fn create_for_all(d: &Path, extra: &[&str]) -> Command {
+    let mut cmd = medicare(d);
+    cmd.args([
+        "campaign",
+        "create",
+        "--form",
+        "vaccination_registration",
+        "--filter",
+        "all",
+    ])
+    .args(extra);
+    cmd
+}
+
+/// Input that once panicked the CLI: a link lifetime no clock can add, a filter too large
+/// for the database, and a reader that hangs up (`| head -1`) after the campaign exists.
+#[test]
+fn hostile_input_and_a_closed_pipe_end_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    with_patients_and_form(d, run);
+
+    let create = |extra: &[&str]| create_for_all(d, extra);
+    let huge = run(&mut create(&["--link-days", "9223372036854775807"]));
+    assert_eq!(huge.status.code(), Some(3), "{huge:?}");
+    let err = String::from_utf8_lossy(&huge.stderr);
+    assert!(
+        err.contains("link days") && !err.contains("panicked"),
+        "{err}"
+    );
+
+    let terms = vec!["age=7"; 1000].join(" or ");
+    let big = run(medicare(d).args(["patients", "count", "--filter", &terms]));
+    assert_eq!(big.status.code(), Some(3), "{big:?}");
+    let err = String::from_utf8_lossy(&big.stderr);
+    assert!(
+        err.contains("filter too large") && err.contains('^'),
+        "{err}"
+    );
+
+    // The reader is gone before the first line is written.
+    let mut child = create(&[])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(err.is_empty(), "{err}");
+    let list = json(&run(medicare(d).args(["--json", "campaign", "list"])));
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(1),
+        "the campaign was created"
+    );
+}
+
+/// With `sms = "sns"` and SNS out of reach, commands that send nothing work: the
+/// opted-out list is fetched by a send, not when the command starts.
+#[test]
+fn commands_that_send_nothing_never_reach_sns() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let sns = |cmd: &mut Command| -> Output {
+        run(cmd
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "eu-west-2")
+            .env("MEDICARE_AWS_ENDPOINT_URL", &endpoint)
+            .env("MEDICARE_SMS", "sns"))
+    };
+    with_patients_and_form(d, sns);
+    json(&sns(medicare(d).args(["--json", "patients", "count"])));
+    let preview = json(&sns(&mut create_for_all(
+        d,
+        &["--json", "--channels", "sms"],
+    )));
+    let id = preview["campaign"]["id"].as_i64().unwrap().to_string();
+    let status = json(&sns(medicare(d).args(["--json", "campaign", "status", &id])));
+    assert_eq!(status["campaign"]["state"], "draft", "{status}");
+}

@@ -30,7 +30,8 @@ async fn a_csv_with_one_bad_row_imports_nothing() {
     let mut text = String::from_utf8(good).unwrap();
     text.push_str("P9,943 476 5919,Robert'); DROP TABLE patients;--,X,1950-01-01,m,07700 900000,,SW1A 1AA,,,\n");
     text.push_str("P10,943 476 5919,A,B,1950-13-45,m,,,SW1A 1AA,,,\n");
-    let err = parse_csv(text.as_bytes(), "upload.csv").unwrap_err();
+    let today = h.engine.clock().today();
+    let err = parse_csv(text.as_bytes(), "upload.csv", today).unwrap_err();
     let msg = err.to_string();
     assert!(err.is_invalid_input());
     assert!(msg.contains("upload.csv"), "{msg}");
@@ -49,6 +50,50 @@ async fn a_csv_with_one_bad_row_imports_nothing() {
     ));
     assert_eq!(h.fingerprint().await, before);
     assert!(CSV_HEADER.starts_with("external_id,"));
+
+    // The same through a CSV file: the error names the file's lines and columns, and no
+    // stored record (the store's own message named stored external ids).
+    let mut file = Vec::new();
+    write_csv(&dup[95..], &mut file).unwrap();
+    let mut text = String::from_utf8(file).unwrap();
+    let mut fresh = medicare_core::patient::generate(medicare_core::patient::GenerateOptions {
+        count: 1,
+        seed: 12345,
+    });
+    fresh[0].external_id = "NEW-1".into();
+    let mut fresh_csv = Vec::new();
+    write_csv(&fresh, &mut fresh_csv).unwrap();
+    text.push_str(
+        String::from_utf8(fresh_csv)
+            .unwrap()
+            .lines()
+            .nth(1)
+            .unwrap(),
+    );
+    text.push('\n');
+    let parsed = parse_csv(text.as_bytes(), "again.csv", today).unwrap();
+    let err = h.engine.import_csv(&parsed).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Conflict(_)), "{msg}");
+    assert!(
+        msg.contains("again.csv") && msg.contains("5 row(s)"),
+        "{msg}"
+    );
+    for line in 2..=6 {
+        assert!(
+            msg.contains(&format!("line {line}, column external_id"))
+                && msg.contains(&format!("line {line}, column nhs_number")),
+            "{msg}"
+        );
+    }
+    assert!(
+        !msg.contains("line 7"),
+        "the new patient is not named: {msg}"
+    );
+    for p in &dup {
+        assert!(!msg.contains(&p.external_id), "{msg}");
+    }
+    assert_eq!(h.fingerprint().await, before);
 }
 
 #[tokio::test]

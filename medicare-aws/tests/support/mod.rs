@@ -5,16 +5,25 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_smithy_mocks::{mock_client, Rule, RuleMode};
+use aws_sdk_sns::operation::list_phone_numbers_opted_out::ListPhoneNumbersOptedOutOutput;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use aws_smithy_runtime_api::http::Response;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::RetryConfig;
 use medicare_aws::EmailOptions;
 use rand::Rng;
 
-/// An SNS client answering from `rules`, with SDK retries off as in production.
+/// An SNS client answering from `rules`, with SDK retries off as in production. Unless
+/// `rules` answer it first, `ListPhoneNumbersOptedOut` (which the first SMS of a send
+/// calls) answers an empty list.
 pub fn sns_mock(mode: RuleMode, rules: &[&Rule]) -> aws_sdk_sns::Client {
-    mock_client!(aws_sdk_sns, mode, rules, |b| b
+    let nobody = mock!(aws_sdk_sns::Client::list_phone_numbers_opted_out)
+        .then_output(|| ListPhoneNumbersOptedOutOutput::builder().build());
+    let mut rules = rules.to_vec();
+    if mode == RuleMode::MatchAny {
+        rules.push(&nobody);
+    }
+    mock_client!(aws_sdk_sns, mode, &rules, |b| b
         .retry_config(RetryConfig::disabled()))
 }
 

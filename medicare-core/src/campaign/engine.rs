@@ -13,7 +13,7 @@ use crate::notify::{
     sms_segments, Channel, EncodingReport, EncodingSurprises, MessageTemplate, MessageValues,
     Money, Notifier, Prices, SmsSegments, TemplateKind,
 };
-use crate::patient::Patient;
+use crate::patient::{CsvPatients, Patient};
 use crate::publish::FormPublisher;
 use crate::store::{Store, StoredForm};
 use chrono::Duration;
@@ -61,6 +61,15 @@ impl CampaignRequest {
             messages: CampaignMessages::default(),
             link_ttl: Duration::days(30),
         }
+    }
+
+    /// Sets the link lifetime to `days` days (the CLI's `--link-days`, the API's
+    /// `link_days`); a number of days no clock can add is bad input, not a panic.
+    /// (Whether the lifetime is allowed is checked when the campaign is created.)
+    pub fn set_link_days(&mut self, days: i64) -> Result<()> {
+        self.link_ttl = Duration::try_days(days)
+            .ok_or_else(|| Error::invalid("link days", "must be between 1 and 366 days"))?;
+        Ok(())
     }
 }
 
@@ -214,6 +223,19 @@ impl Engine {
         let n = self.store.insert_patients(patients).await?;
         tracing::info!(count = n, "patients imported");
         Ok(n)
+    }
+
+    /// Imports the patients of a CSV file (see [`crate::patient::parse_csv`]): all or
+    /// none. When the store refuses them because an external id or NHS number is stored
+    /// already, the error names the file's clashing lines and columns, never the stored
+    /// record.
+    pub async fn import_csv(&self, file: &CsvPatients) -> Result<u64> {
+        match self.import_patients(file.patients()).await {
+            Err(Error::AlreadyExists { .. }) => {
+                Err(file.already_stored(&self.store.all_patients().await?))
+            }
+            other => other,
+        }
     }
 
     /// How many patients `filter` selects today.

@@ -235,6 +235,18 @@ pub(crate) enum Predicate {
     Flag(Flag, bool),
 }
 
+impl Predicate {
+    /// How many conditions the predicate counts for towards
+    /// [`MAX_CONDITIONS`](super::MAX_CONDITIONS): one, or one per value of an age list
+    /// (each becomes its own date range in SQL).
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Predicate::Age(Test::In(values) | Test::NotIn(values)) => values.len(),
+            _ => 1,
+        }
+    }
+}
+
 /// A parsed filter expression.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Expr {

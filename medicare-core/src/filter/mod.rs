@@ -107,7 +107,7 @@ mod tests;
 
 pub use age::MAX_AGE;
 pub use error::FilterError;
-pub use parser::{MAX_DEPTH, MAX_LIST_ITEMS, MAX_PREFIX_CHARS, MAX_SOURCE_BYTES};
+pub use parser::{MAX_CONDITIONS, MAX_DEPTH, MAX_LIST_ITEMS, MAX_PREFIX_CHARS, MAX_SOURCE_BYTES};
 
 use crate::patient::Patient;
 use crate::sql::{Dialect, SqlFragment};

@@ -4,6 +4,12 @@
 //! Nesting (parentheses and `not`) is counted and capped at [`MAX_DEPTH`] before the
 //! parser recurses, so hostile input returns an error rather than overflowing the stack.
 //! Chains of `and`/`or` are collected into flat lists, so a long chain does not nest.
+//!
+//! The size of a filter is capped too ([`MAX_CONDITIONS`]): a database compiles `a or b
+//! or ...` into an expression tree as deep as the chain is long, and SQLite refuses one
+//! deeper than 1,000. The cap is checked here, with the position of the condition that
+//! exceeds it, so an oversized filter is bad input on every backend instead of a
+//! database error on some.
 
 use super::ast::{CmpOp, Expr, Field, Flag, Op, Predicate, Test, KNOWN_FIELDS};
 use super::error::{echo, FilterError};
@@ -17,6 +23,9 @@ pub const MAX_SOURCE_BYTES: usize = 10_000;
 pub const MAX_DEPTH: usize = 64;
 /// The most values an `in` list may hold.
 pub const MAX_LIST_ITEMS: usize = 1000;
+/// The most conditions a filter may hold: each comparison and `all` counts one, and an
+/// `age in (...)` list counts one per value (it becomes one date range per age).
+pub const MAX_CONDITIONS: usize = 500;
 /// The longest `starts_with` postcode prefix, in characters.
 pub const MAX_PREFIX_CHARS: usize = 8;
 
@@ -69,13 +78,20 @@ struct Parser<'a> {
     lexer: Lexer<'a>,
     /// The current (not yet consumed) token.
     tok: Token,
+    /// Conditions parsed so far (see [`MAX_CONDITIONS`]).
+    conditions: usize,
 }
 
 impl<'a> Parser<'a> {
     fn new(src: &'a str) -> Result<Self, FilterError> {
         let mut lexer = Lexer::new(src);
         let tok = lexer.next_token()?;
-        Ok(Parser { src, lexer, tok })
+        Ok(Parser {
+            src,
+            lexer,
+            tok,
+            conditions: 0,
+        })
     }
 
     /// Consumes the current token and returns it.
@@ -149,6 +165,23 @@ impl<'a> Parser<'a> {
         Ok(depth + 1)
     }
 
+    /// Adds `weight` conditions, starting at `at`, to the filter's size; fails when it
+    /// exceeds [`MAX_CONDITIONS`].
+    fn count(&mut self, at: usize, weight: usize) -> Result<(), FilterError> {
+        self.conditions = self.conditions.saturating_add(weight);
+        if self.conditions > MAX_CONDITIONS {
+            return Err(self.error_at(
+                at,
+                format!(
+                    "filter too large: at most {MAX_CONDITIONS} conditions are allowed (each \
+                     comparison counts one, and each value of an \"age in\" list one); \
+                     use \"in\" lists instead of chains of \"or\""
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// `unary := "not" unary | primary`
     fn unary(&mut self, depth: usize) -> Result<Expr, FilterError> {
         if self.tok.is_keyword("not") {
@@ -177,6 +210,7 @@ impl<'a> Parser<'a> {
                 Ok(inner)
             }
             TokenKind::Word(w) if w.eq_ignore_ascii_case("all") => {
+                self.count(self.tok.start, 1)?;
                 self.advance()?;
                 Ok(Expr::All)
             }
@@ -185,8 +219,11 @@ impl<'a> Parser<'a> {
             }
             TokenKind::Word(w) => match Field::lookup(w) {
                 Some(field) => {
+                    let at = self.tok.start;
                     self.advance()?;
-                    Ok(Expr::Pred(self.predicate(field)?))
+                    let predicate = self.predicate(field)?;
+                    self.count(at, predicate.weight())?;
+                    Ok(Expr::Pred(predicate))
                 }
                 None => Err(self.error_here(format!(
                     "unknown field {}; known fields: {KNOWN_FIELDS}",

@@ -362,12 +362,12 @@ fn structural_errors() {
 
 #[test]
 fn list_length_limit() {
-    let items = |n: usize| vec!["1"; n].join(", ");
-    parse(&format!("age in ({})", items(MAX_LIST_ITEMS)));
-    let src = format!("age in ({})", items(MAX_LIST_ITEMS + 1));
+    let items = |n: usize| vec!["\"x\""; n].join(", ");
+    parse(&format!("external_id in ({})", items(MAX_LIST_ITEMS)));
+    let src = format!("external_id in ({})", items(MAX_LIST_ITEMS + 1));
     let e = err(&src);
     assert!(e.message.contains("at most 1000 values"), "{e}");
-    assert_eq!(e.position, src.len() - 2, "points at the 1001st value");
+    assert_eq!(e.position, src.len() - 4, "points at the 1001st value");
 }
 
 #[test]
@@ -384,10 +384,45 @@ fn depth_limit() {
     let e = err(&"not ".repeat(MAX_SOURCE_BYTES / 4));
     assert!(e.message.contains("nested too deeply"), "{e}");
     // A long flat chain is not deep.
-    let chain = vec!["has_phone"; 700].join(" and ");
+    let chain = vec!["has_phone"; MAX_CONDITIONS].join(" and ");
     assert!(chain.len() <= MAX_SOURCE_BYTES);
     let f = parse(&chain);
     assert!(f.matches(&patient(1, d("1980-01-01")), d("2024-01-01")));
+}
+
+#[test]
+fn size_limit() {
+    // 1,000 `or` terms once reached SQLite, which refused them ("Expression tree is too
+    // large"); the parser now refuses them itself, pointing at the first one too many.
+    let chain = |n: usize| vec!["age=7"; n].join(" or ");
+    let src = chain(1000);
+    assert!(src.len() <= MAX_SOURCE_BYTES);
+    let e = err(&src);
+    assert!(e.message.contains("filter too large"), "{e}");
+    assert!(e.message.contains(&MAX_CONDITIONS.to_string()), "{e}");
+    assert_eq!(e.position, chain(MAX_CONDITIONS).len() + " or ".len());
+    parse(&chain(MAX_CONDITIONS));
+    // `all` counts, and so does each value of an age list (one date range each).
+    let with_all = format!("{} or all", chain(MAX_CONDITIONS));
+    assert_err(&with_all, with_all.len() - 2, "filter too large");
+    let ages = |n: usize| {
+        (0..n)
+            .map(|i| (i % 100).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    parse(&format!("age in ({})", ages(MAX_CONDITIONS)));
+    let e = err(&format!(
+        "has_phone and age not in ({})",
+        ages(MAX_CONDITIONS)
+    ));
+    assert!(e.message.contains("filter too large"), "{e}");
+    assert_eq!(e.column, "has_phone and ".len() + 1);
+    // Other lists are one condition however long.
+    parse(&format!(
+        "has_email or external_id in ({})",
+        vec!["\"x\""; MAX_LIST_ITEMS].join(", ")
+    ));
 }
 
 #[test]

@@ -2,10 +2,12 @@
 //!
 //! The header is [`CSV_HEADER`]; columns may come in any order, unknown columns are an
 //! error (a typo would otherwise drop data silently). Every row is validated before
-//! anything is stored: a file with one bad row imports nothing, and the error lists each
-//! bad row by line number and column, without repeating the offending value.
+//! anything is stored: a file with one bad row imports nothing, and the error lists every
+//! problem of each bad row by line number and column, without repeating the offending
+//! value. A row whose external id or NHS number is already stored is named the same way
+//! ([`CsvPatients::already_stored`]), never by the stored record it clashes with.
 
-use super::{ConditionCode, Email, NhsNumber, Patient, Phone, Postcode, Sex};
+use super::{ConditionCode, Email, NhsNumber, Patient, PatientId, Phone, Postcode, Sex};
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use std::collections::{BTreeSet, HashMap};
@@ -29,11 +31,125 @@ const REQUIRED: [&str; 7] = [
 /// How many bad rows one error lists before summarising the rest.
 const MAX_LISTED_ERRORS: usize = 20;
 
-/// Parses and validates a whole CSV file of patients. `source` names the file in errors.
+/// A CSV file's valid patients, each with the line of the file it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CsvPatients {
+    source: String,
+    patients: Vec<Patient>,
+    lines: Vec<u64>,
+}
+
+impl CsvPatients {
+    /// The patients, in file order.
+    pub fn patients(&self) -> &[Patient] {
+        &self.patients
+    }
+
+    /// The patients, in file order.
+    pub fn into_patients(self) -> Vec<Patient> {
+        self.patients
+    }
+
+    /// The error for an import the store refused because some of these patients' keys
+    /// are stored already: each clashing row by line and column of the file, never the
+    /// stored record (nor its ids) it clashes with.
+    pub fn already_stored<'a>(
+        &self,
+        stored: impl IntoIterator<Item = &'a (PatientId, Patient)>,
+    ) -> Error {
+        let mut ids = std::collections::HashSet::new();
+        let mut nhs = std::collections::HashSet::new();
+        for (_, p) in stored {
+            ids.insert(p.external_id.as_str());
+            nhs.insert(p.nhs_number.as_str());
+        }
+        let mut problems = Problems::default();
+        for (p, line) in self.patients.iter().zip(&self.lines) {
+            let mut row = Vec::new();
+            if ids.contains(p.external_id.as_str()) {
+                row.push((
+                    "external_id",
+                    "a patient with this id is already stored".into(),
+                ));
+            }
+            if nhs.contains(p.nhs_number.as_str()) {
+                row.push((
+                    "nhs_number",
+                    "a patient with this NHS number is already stored".into(),
+                ));
+            }
+            problems.row(*line, row);
+        }
+        if problems.count == 0 {
+            // The store saw a clash this list does not hold (another import since).
+            return Error::Conflict(format!(
+                "{}: some of its patients are already stored (each external id and NHS \
+                 number may be stored once), nothing was imported",
+                self.source
+            ));
+        }
+        let listed = problems.render(|rows| format!("{rows} row(s) are already stored"));
+        Error::Conflict(format!("{}: {listed}", self.source))
+    }
+}
+
+/// The problems found in a file, listed up to [`MAX_LISTED_ERRORS`].
+#[derive(Default)]
+struct Problems {
+    listed: Vec<String>,
+    count: usize,
+    rows: usize,
+}
+
+impl Problems {
+    /// Notes one problem of a row (or of the file) without a column.
+    fn line(&mut self, line: u64, why: &str) {
+        self.rows += 1;
+        self.push(format!("line {line}: {why}"));
+    }
+
+    /// Notes every problem of one row (nothing when `errors` is empty).
+    fn row(&mut self, line: u64, errors: Vec<RowError>) {
+        if errors.is_empty() {
+            return;
+        }
+        self.rows += 1;
+        for (column, why) in errors {
+            self.push(format!("line {line}, column {column}: {why}"));
+        }
+    }
+
+    fn push(&mut self, message: String) {
+        self.count += 1;
+        if self.listed.len() < MAX_LISTED_ERRORS {
+            self.listed.push(message);
+        }
+    }
+
+    /// `headline(rows), nothing was imported:` and the list.
+    fn render(&self, headline: impl Fn(usize) -> String) -> String {
+        let mut message = format!(
+            "{}, nothing was imported:\n  {}",
+            headline(self.rows),
+            self.listed.join("\n  ")
+        );
+        if self.count > self.listed.len() {
+            message.push_str(&format!(
+                "\n  ... and {} more",
+                self.count - self.listed.len()
+            ));
+        }
+        message
+    }
+}
+
+/// Parses and validates a whole CSV file of patients. `source` names the file in errors;
+/// a date of birth after `today` is refused.
 ///
 /// All-or-nothing: either every row is valid and unique (by external id and NHS number)
-/// and all are returned, or an [`Error::InvalidInput`] lists the bad rows.
-pub fn parse_csv(reader: impl Read, source: &str) -> Result<Vec<Patient>> {
+/// and all are returned, or an [`Error::InvalidInput`] lists every problem of each bad
+/// row (up to 20 lines).
+pub fn parse_csv(reader: impl Read, source: &str, today: NaiveDate) -> Result<CsvPatients> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(true)
         .trim(csv::Trim::All)
@@ -42,16 +158,10 @@ pub fn parse_csv(reader: impl Read, source: &str) -> Result<Vec<Patient>> {
     let columns = header_columns(&mut csv, source)?;
 
     let mut patients = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    let mut problem_count = 0usize;
+    let mut lines = Vec::new();
+    let mut problems = Problems::default();
     let mut seen_ids: HashMap<String, u64> = HashMap::new();
     let mut seen_nhs: HashMap<String, u64> = HashMap::new();
-    let mut note = |problems: &mut Vec<String>, msg: String| {
-        problem_count += 1;
-        if problems.len() < MAX_LISTED_ERRORS {
-            problems.push(msg);
-        }
-    };
 
     for record in csv.records() {
         let record = match record {
@@ -62,54 +172,54 @@ pub fn parse_csv(reader: impl Read, source: &str) -> Result<Vec<Patient>> {
                     csv::ErrorKind::UnequalLengths {
                         expected_len, len, ..
                     } => {
-                        format!("has {len} fields, the header has {expected_len}")
+                        format!("the row has {len} fields, the header has {expected_len}")
                     }
-                    csv::ErrorKind::Utf8 { .. } => "is not valid UTF-8".to_string(),
-                    _ => "could not be read as CSV".to_string(),
+                    csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
+                    _ => "the row could not be read as CSV".to_string(),
                 };
-                note(&mut problems, format!("line {line}: the row {why}"));
+                problems.line(line, &why);
                 continue;
             }
         };
         let line = record.position().map_or(0, |p| p.line());
-        match patient_from_row(&Row {
+        let row = Row {
             record: &record,
             columns: &columns,
-        }) {
+        };
+        match patient_from_row(&row, today) {
             Ok(p) => {
-                if let Some(first) = seen_ids.insert(p.external_id.clone(), line) {
-                    note(
-                        &mut problems,
-                        format!("line {line}, column external_id: the same id is on line {first}"),
-                    );
-                } else if let Some(first) = seen_nhs.insert(p.nhs_number.as_str().to_string(), line)
-                {
-                    note(&mut problems, format!("line {line}, column nhs_number: the same NHS number is on line {first}"));
-                } else {
+                let mut clashes = Vec::new();
+                if let Some(first) = seen_ids.get(&p.external_id) {
+                    clashes.push(("external_id", format!("the same id is on line {first}")));
+                }
+                if let Some(first) = seen_nhs.get(p.nhs_number.as_str()) {
+                    clashes.push((
+                        "nhs_number",
+                        format!("the same NHS number is on line {first}"),
+                    ));
+                }
+                if clashes.is_empty() {
+                    seen_ids.insert(p.external_id.clone(), line);
+                    seen_nhs.insert(p.nhs_number.as_str().to_string(), line);
                     patients.push(p);
+                    lines.push(line);
+                } else {
+                    problems.row(line, clashes);
                 }
             }
-            Err((column, why)) => note(
-                &mut problems,
-                format!("line {line}, column {column}: {why}"),
-            ),
+            Err(errors) => problems.row(line, errors),
         }
     }
 
-    if problem_count > 0 {
-        let mut message = format!(
-            "{problem_count} bad row(s), nothing was imported:\n  {}",
-            problems.join("\n  ")
-        );
-        if problem_count > problems.len() {
-            message.push_str(&format!(
-                "\n  ... and {} more",
-                problem_count - problems.len()
-            ));
-        }
+    if problems.count > 0 {
+        let message = problems.render(|rows| format!("{rows} bad row(s)"));
         return Err(Error::invalid(source, message));
     }
-    Ok(patients)
+    Ok(CsvPatients {
+        source: source.to_string(),
+        patients,
+        lines,
+    })
 }
 
 fn header_columns<R: Read>(
@@ -177,76 +287,100 @@ impl Row<'_> {
     }
 }
 
-fn with<T>(
-    col: &'static str,
-    r: std::result::Result<T, String>,
-) -> std::result::Result<T, RowError> {
-    r.map_err(|e| (col, e))
+/// Collects every problem of a row, column by column.
+#[derive(Default)]
+struct RowErrors(Vec<RowError>);
+
+impl RowErrors {
+    /// The value, or `None` having noted why `column` is bad.
+    fn take<T>(&mut self, column: &'static str, r: std::result::Result<T, String>) -> Option<T> {
+        r.map_err(|why| self.0.push((column, why))).ok()
+    }
 }
 
-fn patient_from_row(row: &Row<'_>) -> std::result::Result<Patient, RowError> {
+fn patient_from_row(
+    row: &Row<'_>,
+    today: NaiveDate,
+) -> std::result::Result<Patient, Vec<RowError>> {
     let get = |name: &str| row.get(name);
-    let non_empty = |col: &'static str| -> std::result::Result<String, RowError> {
+    let non_empty = |col: &str| -> std::result::Result<String, String> {
         let v = get(col);
         if v.is_empty() {
-            Err((col, "is required".to_string()))
+            Err("is required".to_string())
         } else if v.chars().count() > 200 || v.chars().any(char::is_control) {
-            Err((
-                col,
-                "must be at most 200 characters, with no control characters".to_string(),
-            ))
+            Err("must be at most 200 characters, with no control characters".to_string())
         } else {
             Ok(v.to_string())
         }
     };
-    let optional = |col: &'static str| Some(get(col)).filter(|v| !v.is_empty());
+    let optional = |col: &str| Some(get(col)).filter(|v| !v.is_empty());
+    let mut e = RowErrors::default();
 
-    let external_id = non_empty("external_id")?;
-    if !external_id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-        || external_id.len() > 64
-    {
-        return Err((
-            "external_id",
-            "must be 1 to 64 letters, digits or - _ . /".to_string(),
-        ));
+    let external_id = e.take(
+        "external_id",
+        non_empty("external_id").and_then(|id| {
+            let ok = id.len() <= 64
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
+            if ok {
+                Ok(id)
+            } else {
+                Err("must be 1 to 64 letters, digits or - _ . /".to_string())
+            }
+        }),
+    );
+    let nhs_number = e.take("nhs_number", NhsNumber::parse(get("nhs_number")));
+    let given_name = e.take("given_name", non_empty("given_name"));
+    let family_name = e.take("family_name", non_empty("family_name"));
+    let date_of_birth = e.take(
+        "date_of_birth",
+        NaiveDate::parse_from_str(get("date_of_birth"), "%Y-%m-%d")
+            .map_err(|_| "must be a date written YYYY-MM-DD".to_string())
+            .and_then(|d| {
+                if d > today {
+                    Err("is in the future".to_string())
+                } else {
+                    Ok(d)
+                }
+            }),
+    );
+    let sex = e.take("sex", Sex::parse(get("sex")));
+    let phone = e.take("phone", optional("phone").map(Phone::parse).transpose());
+    let email = e.take("email", optional("email").map(Email::parse).transpose());
+    let postcode = e.take("postcode", Postcode::parse(get("postcode")));
+    let conditions = e.take(
+        "conditions",
+        get("conditions")
+            .split(';')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(ConditionCode::parse)
+            .collect::<std::result::Result<BTreeSet<_>, _>>(),
+    );
+    let sms_opt_out = e.take("sms_opt_out", parse_flag(get("sms_opt_out")));
+    let email_opt_out = e.take("email_opt_out", parse_flag(get("email_opt_out")));
+    // Every column was read (so every problem is listed) before any is given up on.
+    let patient = (|| {
+        Some(Patient {
+            external_id: external_id?,
+            nhs_number: nhs_number?,
+            given_name: given_name?,
+            family_name: family_name?,
+            date_of_birth: date_of_birth?,
+            sex: sex?,
+            phone: phone?,
+            email: email?,
+            postcode: postcode?,
+            conditions: conditions?,
+            sms_opt_out: sms_opt_out?,
+            email_opt_out: email_opt_out?,
+        })
+    })();
+    match patient {
+        Some(p) if e.0.is_empty() => Ok(p),
+        _ => Err(e.0),
     }
-    let date_of_birth =
-        NaiveDate::parse_from_str(get("date_of_birth"), "%Y-%m-%d").map_err(|_| {
-            (
-                "date_of_birth",
-                "must be a date written YYYY-MM-DD".to_string(),
-            )
-        })?;
-    let mut conditions = BTreeSet::new();
-    for code in get("conditions")
-        .split(';')
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        conditions.insert(with("conditions", ConditionCode::parse(code))?);
-    }
-    Ok(Patient {
-        nhs_number: with("nhs_number", NhsNumber::parse(get("nhs_number")))?,
-        given_name: non_empty("given_name")?,
-        family_name: non_empty("family_name")?,
-        date_of_birth,
-        sex: with("sex", Sex::parse(get("sex")))?,
-        phone: optional("phone")
-            .map(Phone::parse)
-            .transpose()
-            .map_err(|e| ("phone", e))?,
-        email: optional("email")
-            .map(Email::parse)
-            .transpose()
-            .map_err(|e| ("email", e))?,
-        postcode: with("postcode", Postcode::parse(get("postcode")))?,
-        conditions,
-        sms_opt_out: with("sms_opt_out", parse_flag(get("sms_opt_out")))?,
-        email_opt_out: with("email_opt_out", parse_flag(get("email_opt_out")))?,
-        external_id,
-    })
 }
 
 fn parse_flag(s: &str) -> std::result::Result<bool, String> {
@@ -292,6 +426,10 @@ mod tests {
 
     const GOOD: &str = "943 476 5919";
 
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 30).unwrap()
+    }
+
     fn csv_of(rows: &[&str]) -> String {
         let mut s = CSV_HEADER.to_string();
         for r in rows {
@@ -306,13 +444,20 @@ mod tests {
         let text = csv_of(&[&format!(
             "P1,{GOOD},Ada,Lovelace,1950-12-10,f,07700900123,ada@example.org,sw1a1aa,copd;Asthma,no,"
         )]);
-        let ps = parse_csv(text.as_bytes(), "t.csv").unwrap();
+        let ps = parse_csv(text.as_bytes(), "t.csv", today())
+            .unwrap()
+            .into_patients();
         assert_eq!(ps.len(), 1);
         assert_eq!(ps[0].phone.as_ref().unwrap().as_str(), "+447700900123");
         assert!(ps[0].has_condition("asthma"));
         let mut out = Vec::new();
         write_csv(&ps, &mut out).unwrap();
-        assert_eq!(parse_csv(out.as_slice(), "round trip").unwrap(), ps);
+        assert_eq!(
+            parse_csv(out.as_slice(), "round trip", today())
+                .unwrap()
+                .into_patients(),
+            ps
+        );
     }
 
     #[test]
@@ -325,7 +470,9 @@ mod tests {
             &format!("P1,{GOOD},Ada,Lovelace,1950-12-10,f,,,SW1A 1AA,,,"),
             "P6,943 476 5870,Eve,E,1950-12-10,f,x; drop table patients,,SW1A 1AA,,,",
         ]);
-        let err = parse_csv(text.as_bytes(), "p.csv").unwrap_err().to_string();
+        let err = parse_csv(text.as_bytes(), "p.csv", today())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 3, column nhs_number"), "{err}");
         assert!(err.contains("line 4, column date_of_birth"), "{err}");
         assert!(err.contains("line 5: the row has 3 fields"), "{err}");
@@ -340,13 +487,87 @@ mod tests {
 
     #[test]
     fn header_problems_are_named() {
-        let err = parse_csv("external_id,nhs\nP1,1".as_bytes(), "h.csv")
+        let err = parse_csv("external_id,nhs\nP1,1".as_bytes(), "h.csv", today())
             .unwrap_err()
             .to_string();
         assert!(err.contains("unknown column \"nhs\""), "{err}");
-        let err = parse_csv("external_id\nP1".as_bytes(), "h.csv")
+        let err = parse_csv("external_id\nP1".as_bytes(), "h.csv", today())
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing column(s) nhs_number"), "{err}");
+    }
+
+    #[test]
+    fn every_problem_of_a_row_is_listed_and_future_births_are_refused() {
+        let text = csv_of(&[
+            "P 1,9434765918,,Name,2026-12-01,q,0123,not-an-email,SW1A,zz top,maybe,",
+            &format!("P2,{GOOD},Ada,L,2026-11-30,f,,,SW1A 1AA,,,"),
+            &format!("P3,{GOOD},Bob,B,2026-12-25,m,,,SW1A 1AA,,,"),
+        ]);
+        let err = parse_csv(text.as_bytes(), "p.csv", today())
+            .unwrap_err()
+            .to_string();
+        for column in [
+            "external_id",
+            "nhs_number",
+            "given_name",
+            "date_of_birth: is in the future",
+            "sex",
+            "phone",
+            "email",
+            "postcode",
+            "conditions",
+            "sms_opt_out",
+        ] {
+            assert!(
+                err.contains(&format!("line 2, column {column}")),
+                "{column}: {err}"
+            );
+        }
+        assert!(
+            err.contains("line 4, column date_of_birth: is in the future"),
+            "{err}"
+        );
+        // Born today is fine.
+        assert!(!err.contains("line 3"), "{err}");
+        assert!(err.contains("2 bad row(s)"), "{err}");
+        assert!(!err.contains("Name") && !err.contains("zz top"), "{err}");
+    }
+
+    #[test]
+    fn rows_already_stored_are_named_by_line_and_column_only() {
+        let text = csv_of(&[
+            &format!("P1,{GOOD},Ada,Lovelace,1950-12-10,f,,,SW1A 1AA,,,"),
+            "P2,943 476 5870,Bob,B,1950-12-10,m,,,SW1A 1AA,,,",
+            "P3,401 023 2137,Cy,C,1950-12-10,m,,,SW1A 1AA,,,",
+        ]);
+        let file = parse_csv(text.as_bytes(), "new.csv", today()).unwrap();
+        let mut stored = file.patients()[0].clone();
+        stored.external_id = "STORED-77".into();
+        let mut same_id = file.patients()[2].clone();
+        same_id.nhs_number = NhsNumber::parse("9434765870").unwrap();
+        same_id.external_id = "P3".into();
+        let err = file.already_stored(&[(PatientId(7), stored), (PatientId(8), same_id)]);
+        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+        let msg = err.to_string();
+        assert!(msg.starts_with("new.csv: "), "{msg}");
+        assert!(
+            msg.contains(
+                "line 2, column nhs_number: a patient with this NHS number is already stored"
+            ),
+            "{msg}"
+        );
+        assert!(msg.contains("line 3, column nhs_number"), "{msg}");
+        assert!(msg.contains("line 4, column external_id"), "{msg}");
+        assert!(msg.contains("3 row(s) are already stored"), "{msg}");
+        assert!(
+            !msg.contains("STORED-77") && !msg.contains(" 7") && !msg.contains("Ada"),
+            "{msg}"
+        );
+        let none = file.already_stored(&[]).to_string();
+        assert!(
+            none.contains("nothing was imported") && !none.contains("line"),
+            "{none}"
+        );
     }
 }

@@ -11,7 +11,7 @@ mod import;
 mod values;
 
 pub use generate::{generate, GenerateOptions, LUNG_CONDITIONS};
-pub use import::{parse_csv, write_csv, CSV_HEADER};
+pub use import::{parse_csv, write_csv, CsvPatients, CSV_HEADER};
 pub use values::{ConditionCode, Email, NhsNumber, Phone, Postcode, Sex};
 
 use chrono::{Datelike, NaiveDate};

@@ -72,9 +72,17 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// A JSON object body as `T` (serde would also read a struct from an array).
 fn json_body<T: DeserializeOwned>(body: &Bytes) -> ApiResult<T> {
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError(Error::invalid("request body", e.to_string())))
+    let invalid = |e: serde_json::Error| ApiError(Error::invalid("request body", e.to_string()));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(invalid)?;
+    if !value.is_object() {
+        return Err(ApiError(Error::invalid(
+            "request body",
+            "must be a JSON object",
+        )));
+    }
+    serde_json::from_value(value).map_err(invalid)
 }
 
 fn parse_filter(source: Option<&str>) -> ApiResult<Filter> {
@@ -84,10 +92,21 @@ fn parse_filter(source: Option<&str>) -> ApiResult<Filter> {
     }
 }
 
+/// An optional member that, when present, must not be `null` (as the OpenAPI document
+/// says: absent means the default, `null` is not a value of its type).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
 /// `POST /api/patients/count`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CountRequest {
+    #[serde(default, deserialize_with = "present")]
     filter: Option<String>,
 }
 
@@ -98,7 +117,10 @@ struct CreateCampaign {
     name: String,
     form: i64,
     filter: String,
-    channels: Option<Vec<String>>,
+    /// Exactly `"sms"` or `"email"`, as the OpenAPI document's enum says.
+    #[serde(default, deserialize_with = "present")]
+    channels: Option<Vec<Channel>>,
+    #[serde(default, deserialize_with = "present")]
     link_days: Option<i64>,
 }
 
@@ -116,6 +138,8 @@ async fn list_forms(State(s): State<AppState>) -> ApiResult<Response> {
 }
 
 async fn create_form(State(s): State<AppState>, body: Bytes) -> ApiResult<Response> {
+    // A spec is an object (serde would also read one from an array).
+    json_body::<serde_json::Value>(&body)?;
     let text = std::str::from_utf8(&body)
         .map_err(|_| Error::invalid("request body", "must be UTF-8 JSON"))?;
     let form = s
@@ -145,13 +169,10 @@ async fn create_campaign(State(s): State<AppState>, body: Bytes) -> ApiResult<Re
     let filter = parse_filter(Some(&req.filter))?;
     let mut request = CampaignRequest::new(req.name, FormId(req.form), Arc::new(filter));
     if let Some(channels) = req.channels {
-        request.channels = channels
-            .iter()
-            .map(|c| Channel::parse(c).map_err(|m| Error::invalid("channels", m)))
-            .collect::<Result<_, _>>()?;
+        request.channels = channels;
     }
     if let Some(days) = req.link_days {
-        request.link_ttl = chrono::Duration::days(days);
+        request.set_link_days(days)?;
     }
     let id = s.engine().create_campaign(&request).await?;
     Ok((StatusCode::CREATED, Json(s.engine().preview(id).await?)).into_response())

@@ -13,13 +13,18 @@
 //! are capped ([`ServerOptions::body_limit`]), patient requests time out
 //! ([`ServerOptions::request_timeout`]), and each client IP gets a budget of link
 //! requests ([`ServerOptions::link_requests_per_minute`]), so guessing tokens is slow as
-//! well as hopeless (128 random bits).
+//! well as hopeless (128 random bits). [`serve`] bounds what one client can hold open:
+//! the time to send a request head, idle keep-alive time and connections per client IP
+//! ([`connections`]).
 //!
 //! Logs carry recipient and campaign ids, never a token, a name or an answer.
 
 pub mod api;
 pub mod client;
+pub mod connections;
 pub mod pages;
+
+pub use connections::{serve_with, ConnectionLimits};
 
 use crate::campaign::{Engine, ReminderPolicy, SendOptions};
 use crate::form::{render_message_page, style_sha256_base64};
@@ -166,7 +171,10 @@ pub fn router(engine: Engine, options: ServerOptions) -> Router {
     Router::new()
         .merge(pages::routes(timeout))
         .merge(api::routes(state.clone()))
-        .fallback(|| async {
+        .fallback(|uri: axum::http::Uri| async move {
+            if uri.path().starts_with("/api/") {
+                return api::error_body(StatusCode::NOT_FOUND, "not_found", "no such API route");
+            }
             message_page(
                 StatusCode::NOT_FOUND,
                 "Page not found",
@@ -196,6 +204,8 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
     let ours =
         content_type.starts_with("text/html") || content_type.starts_with("application/json");
     if (status.is_client_error() || status.is_server_error()) && !ours {
+        // A 405 keeps its `Allow` header (RFC 9110): only the body is replaced.
+        let allow = response.headers().get(header::ALLOW).cloned();
         response = if api {
             api::error_body(
                 status,
@@ -219,6 +229,9 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
             };
             message_page(status, title, message)
         };
+        if let Some(allow) = allow {
+            response.headers_mut().insert(header::ALLOW, allow);
+        }
     }
     let h = response.headers_mut();
     h.insert(header::CONTENT_SECURITY_POLICY, state.0.csp.clone());
@@ -240,18 +253,13 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
 }
 
 /// Serves `router` on `listener` (with client addresses, for the per-IP budget) until
-/// `shutdown` completes.
+/// `shutdown` completes, within the default [`ConnectionLimits`] (see [`serve_with`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    serve_with(listener, router, ConnectionLimits::default(), shutdown).await
 }
 
 #[cfg(test)]

@@ -554,3 +554,121 @@ async fn the_bearer_scheme_is_matched_case_insensitively() {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{header}");
     }
 }
+
+/// What a black-box probe found where the API and its OpenAPI document disagreed, and
+/// inputs that once dropped the connection.
+#[tokio::test]
+async fn api_inputs_are_checked_as_the_openapi_document_says() {
+    let s = Service::start(generous(), 5).await;
+    let send = |method: reqwest::Method, path: &str, body: &str| {
+        let req = s
+            .client
+            .request(method, format!("{}{path}", s.base))
+            .bearer_auth(API_TOKEN)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        async move {
+            let r = req.send().await.unwrap();
+            let status = r.status();
+            let allow = r.headers().get("allow").cloned();
+            let body = r.text().await.unwrap();
+            (status, allow, body)
+        }
+    };
+    use reqwest::Method;
+    // No absolute path of a form page, in lists or previews.
+    let (status, _, forms) = send(Method::GET, "/api/forms", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let forms_json: serde_json::Value = serde_json::from_str(&forms).unwrap();
+    assert!(forms_json.is_array(), "{forms}");
+    let dir = s._dir.path().to_str().unwrap();
+    assert!(
+        !forms.contains(dir) && !forms.contains("page_location"),
+        "{forms}"
+    );
+    let (status, _, preview) = send(Method::GET, "/api/campaigns/1/preview", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!preview.contains(dir), "{preview}");
+
+    // `null` is not a filter, unknown members are refused, channels are exact names.
+    for (path, body) in [
+        ("/api/patients/count", r#"{"filter": null}"#),
+        ("/api/patients/count", r#"{"filter": "all", "x": 1}"#),
+        ("/api/patients/count", "[]"),
+        (
+            "/api/campaigns",
+            r#"{"name": "n", "form": 1, "filter": "all", "link_days": 9223372036854775807}"#,
+        ),
+        (
+            "/api/campaigns",
+            r#"{"name": "n", "form": 1, "filter": "all", "link_days": -9223372036854775808}"#,
+        ),
+        (
+            "/api/campaigns",
+            r#"{"name": "n", "form": 1, "filter": "all", "channels": null}"#,
+        ),
+        (
+            "/api/campaigns",
+            r#"{"name": "n", "form": 1, "filter": "all", "channels": ["SMS"]}"#,
+        ),
+    ] {
+        let (status, _, answer) = send(Method::POST, path, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {answer}");
+        let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["error"]["kind"], "invalid_input", "{body}");
+    }
+    let (status, _, ok) = send(Method::POST, "/api/patients/count", "{}").await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    let days = r#"{"name": "n", "form": 1, "filter": "all", "link_days": 366}"#;
+    let (status, _, created) = send(Method::POST, "/api/campaigns", days).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+
+    // Ids that are not 64-bit integers are a documented 400, in JSON.
+    for path in [
+        "/api/forms/abc",
+        "/api/campaigns/99999999999999999999/tracking",
+    ] {
+        let (status, _, body) = send(Method::GET, path, "").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert!(body["error"]["message"].is_string(), "{path}");
+    }
+    // An API path with no route (an empty id) is a JSON 404, not the patients' page.
+    let (status, _, body) = send(Method::GET, "/api/forms/", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"]["kind"], "not_found");
+    // A method a route does not have: 405 with its Allow header.
+    let (status, allow, _) = send(Method::DELETE, "/api/forms", "").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let allow = allow.expect("an Allow header");
+    let allow = allow.to_str().unwrap();
+    assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+
+    // The document says the same: arrays for lists, closed request bodies, 400 for ids.
+    let doc: serde_json::Value = serde_json::from_str(api::OPENAPI).unwrap();
+    for list in [
+        "/api/forms",
+        "/api/campaigns",
+        "/api/campaigns/{id}/non-respondents",
+    ] {
+        let schema =
+            &doc["paths"][list]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(schema["type"], "array", "{list}");
+    }
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            if path.contains("{id}") {
+                assert!(op["responses"]["400"].is_object(), "{method} {path}");
+            }
+            let body = &op["requestBody"]["content"]["application/json"]["schema"];
+            let body = match body["$ref"].as_str() {
+                Some(r) => &doc["components"]["schemas"][r.rsplit('/').next().unwrap()],
+                None => body,
+            };
+            if !body.is_null() {
+                assert_eq!(body["additionalProperties"], false, "{method} {path}");
+            }
+        }
+    }
+}

@@ -77,11 +77,24 @@ pub async fn filters_select_the_same_patients_as_in_memory(store: &dyn Store) {
     let patients = population(2_000, 3);
     store.insert_patients(&patients).await.unwrap();
     let stored = store.all_patients().await.unwrap();
+    // The largest filter the parser accepts, as deep as it allows: every backend runs it
+    // (a longer `or` chain once reached SQLite, which refused it).
+    let ages: Vec<String> = (1..crate::filter::MAX_CONDITIONS)
+        .map(|i| format!("age = {}", 20 + i % 60))
+        .collect();
+    let half_depth = crate::filter::MAX_DEPTH / 2;
+    let largest = format!(
+        "{}{} or has_email{}",
+        "not (".repeat(half_depth),
+        ages.join(" or "),
+        ")".repeat(half_depth)
+    );
     for source in [
         "all",
         r#"condition in ("asthma", "copd") and age >= 65"#,
         r#"not has_phone or sms_opt_out"#,
         r#"postcode starts_with "SW1" or (sex = "female" and age < 30)"#,
+        &largest,
     ] {
         let filter = Filter::parse(source).unwrap();
         let expected: Vec<PatientId> = stored

@@ -57,7 +57,9 @@ pub struct StoredForm {
     pub spec: FormSpec,
     /// The per-form response table (`resp_<id>`).
     pub response_table: String,
-    /// Where the rendered page was published.
+    /// Where the rendered page was published: a path on the server or an object key,
+    /// so it is left out of JSON (the API must not reveal the server's file layout).
+    #[serde(skip_serializing)]
     pub page_location: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
