@@ -5,7 +5,9 @@
 //! anything is stored: a file with one bad row imports nothing, and the error lists each
 //! bad row by line number and column, without repeating the offending value.
 
-use super::{ConditionCode, Email, NhsNumber, Patient, Phone, Postcode, Sex};
+use super::{
+    check_external_id, check_name, ConditionCode, Email, NhsNumber, Patient, Phone, Postcode, Sex,
+};
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use std::collections::{BTreeSet, HashMap};
@@ -187,31 +189,12 @@ fn with<T>(
 fn patient_from_row(row: &Row<'_>) -> std::result::Result<Patient, RowError> {
     let get = |name: &str| row.get(name);
     let non_empty = |col: &'static str| -> std::result::Result<String, RowError> {
-        let v = get(col);
-        if v.is_empty() {
-            Err((col, "is required".to_string()))
-        } else if v.chars().count() > 200 || v.chars().any(char::is_control) {
-            Err((
-                col,
-                "must be at most 200 characters, with no control characters".to_string(),
-            ))
-        } else {
-            Ok(v.to_string())
-        }
+        check_name(get(col)).map_err(|m| (col, m))
     };
     let optional = |col: &'static str| Some(get(col)).filter(|v| !v.is_empty());
 
     let external_id = non_empty("external_id")?;
-    if !external_id
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
-        || external_id.len() > 64
-    {
-        return Err((
-            "external_id",
-            "must be 1 to 64 letters, digits or - _ . /".to_string(),
-        ));
-    }
+    let external_id = check_external_id(&external_id).map_err(|m| ("external_id", m))?;
     let date_of_birth =
         NaiveDate::parse_from_str(get("date_of_birth"), "%Y-%m-%d").map_err(|_| {
             (
