@@ -155,6 +155,11 @@ fn shown_type(t: &str) -> String {
     }
 }
 
+/// A length or index as a count.
+fn count(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
 /// Where a resource was read: a file (by index) and a line or entry.
 #[derive(Debug, Clone, Copy)]
 struct Loc {
@@ -252,7 +257,7 @@ impl<'o> Importer<'o> {
     fn where_(&self, loc: Loc) -> String {
         let file = self
             .files
-            .get(loc.file as usize)
+            .get(usize::try_from(loc.file).unwrap_or(usize::MAX))
             .map_or("?", String::as_str);
         match loc.at {
             At::Line(n) => format!("{file} line {n}"),
@@ -303,7 +308,7 @@ impl<'o> Importer<'o> {
                 file,
                 at: At::Line(n),
             };
-            if line.len() as u64 > MAX_LINE_BYTES {
+            if count(line.len()) > MAX_LINE_BYTES {
                 self.problem(loc, format_args!(": longer than {MAX_LINE_BYTES} bytes"));
                 // Skip the rest of the over-long line.
                 let mut rest = Vec::new();
@@ -381,7 +386,7 @@ impl<'o> Importer<'o> {
                 for (i, entry) in bundle.entry.into_iter().enumerate() {
                     let loc = Loc {
                         file,
-                        at: At::Entry(i as u64),
+                        at: At::Entry(count(i)),
                     };
                     self.entry(i, entry, loc);
                 }
@@ -520,7 +525,7 @@ impl<'o> Importer<'o> {
                 None => self.summary.conditions_without_patient += 1,
             }
         }
-        self.summary.patients = self.patients.len() as u64;
+        self.summary.patients = count(self.patients.len());
         Ok(FhirImport {
             patients: self.patients,
             summary: self.summary,

@@ -34,6 +34,9 @@ pub use import::{read_json, read_ndjson, read_path, FhirImport, ImportOptions, I
 pub use questionnaire::{questionnaire, questionnaire_url};
 pub use response::{answers_from_response, export_responses, response_resource};
 
+/// The media type of FHIR NDJSON (Bulk Data).
+pub const NDJSON_MEDIA_TYPE: &str = "application/fhir+ndjson";
+
 /// A problem with one element of one resource: where (a FHIR path such as
 /// `Patient.telecom[1].value`) and why. Never carries the element's value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -160,7 +160,7 @@ pub async fn export_responses(
         out.write_all(b"\n").map_err(io)?;
     }
     out.flush().map_err(io)?;
-    Ok(rows.len() as u64)
+    Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
 }
 
 /// A JSON number as an exact decimal (`1e-7` too, which JSON writers may produce).

@@ -761,8 +761,11 @@ fn the_questionnaire_maps_every_type_and_rule() {
 
 /// Stores responses to [`EVERY_RULE_FORM`] from `count` patients in `store`, exports
 /// them, reads each back and checks it equals what was submitted. Returns the form's
-/// Questionnaire and the NDJSON export.
-async fn responses_round_trip(store: std::sync::Arc<dyn Store>, count: usize) -> (Value, String) {
+/// Questionnaire, the NDJSON export, the engine and the campaign.
+async fn responses_round_trip(
+    store: std::sync::Arc<dyn Store>,
+    count: usize,
+) -> (Value, String, crate::campaign::Engine, CampaignId) {
     use crate::campaign::{CampaignRequest, Engine};
     let dir = tempfile::tempdir().unwrap();
     let start = Utc.with_ymd_and_hms(2026, 11, 17, 9, 0, 0).unwrap();
@@ -846,7 +849,7 @@ async fn responses_round_trip(store: std::sync::Arc<dyn Store>, count: usize) ->
     }
     assert!(submitted.is_empty());
     let q = serde_json::to_value(questionnaire(&form.spec, "https://forms.example.org")).unwrap();
-    (q, text)
+    (q, text, engine, campaign)
 }
 
 #[tokio::test]
@@ -944,7 +947,7 @@ async fn the_exports_validate_with_fhir_resources() {
     let store = crate::store::sqlite::SqliteStore::open_url("sqlite::memory:")
         .await
         .unwrap();
-    let (q, responses) = responses_round_trip(std::sync::Arc::new(store), 12).await;
+    let (q, responses, ..) = responses_round_trip(std::sync::Arc::new(store), 12).await;
     let dir = tempfile::tempdir().unwrap();
     let run = |q: &Value, responses: &str| {
         std::fs::write(dir.path().join("q.json"), q.to_string()).unwrap();
@@ -968,4 +971,46 @@ async fn the_exports_validate_with_fhir_resources() {
     let mut broken = q.clone();
     broken["item"][0]["required"] = json!("often");
     assert!(!run(&broken, &responses).status.success());
+}
+
+/// The API serves the same export to a caller with the token, and nothing without it.
+#[cfg(feature = "server")]
+#[tokio::test]
+async fn the_api_serves_the_response_export() {
+    let store = crate::store::sqlite::SqliteStore::open_url("sqlite::memory:")
+        .await
+        .unwrap();
+    let (_, export, engine, campaign) = responses_round_trip(std::sync::Arc::new(store), 5).await;
+    let options = crate::server::ServerOptions {
+        api_token: Some(secrecy::SecretString::from("fhir-test-token-0123456789")),
+        public_base_url: "https://forms.example.org".to_string(),
+        ..Default::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(crate::server::serve(
+        listener,
+        crate::server::router(engine, options),
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::new();
+    let url = format!("{base}/api/campaigns/{}/responses/fhir", campaign.0);
+    let anonymous = client.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let r = client
+        .get(&url)
+        .bearer_auth("fhir-test-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], super::NDJSON_MEDIA_TYPE);
+    assert_eq!(r.text().await.unwrap(), export);
+    let missing = client
+        .get(format!("{base}/api/campaigns/999/responses/fhir"))
+        .bearer_auth("fhir-test-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
 }
