@@ -92,7 +92,9 @@ pub fn read_path(path: &Path, options: &ImportOptions) -> Result<FhirImport> {
                 "the folder holds no .ndjson file (a FHIR Bulk Data export)",
             ));
         }
-        files.sort();
+        // Patients first, so conditions find their patient as they are read and need not
+        // wait in memory.
+        files.sort_by_key(|p| (type_of_file(&file_label(p)) != Some("Patient"), p.clone()));
         for file in files {
             import.ndjson_file(&file)?;
         }
@@ -160,17 +162,23 @@ fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-/// Where a resource was read: a file (by index) and a line or entry.
+/// Where a resource was read: a file (by index) and a line or entry number (16 bytes:
+/// one is kept per patient).
 #[derive(Debug, Clone, Copy)]
 struct Loc {
     file: u32,
-    at: At,
+    unit: Unit,
+    n: u64,
 }
 
+/// How [`Loc::n`] counts.
 #[derive(Debug, Clone, Copy)]
-enum At {
-    Line(u64),
-    Entry(u64),
+enum Unit {
+    /// An NDJSON line, from 1.
+    Line,
+    /// A Bundle entry, from 0.
+    Entry,
+    /// The whole file.
     Whole,
 }
 
@@ -226,12 +234,13 @@ struct Importer<'o> {
     options: &'o ImportOptions,
     files: Vec<String>,
     patients: Vec<Patient>,
-    /// Resource id → (patient index, where it was read).
-    by_id: HashMap<String, (usize, Loc)>,
+    /// Resource id → patient index.
+    by_id: HashMap<String, usize>,
     /// Bundle full URL → patient index.
     by_url: HashMap<String, usize>,
     /// NHS number → where it was first read.
     nhs: HashMap<String, Loc>,
+    /// Mapped conditions whose patient was not read yet.
     conditions: Vec<(String, ConditionCode)>,
     summary: ImportSummary,
     problems: Vec<String>,
@@ -259,10 +268,10 @@ impl<'o> Importer<'o> {
             .files
             .get(usize::try_from(loc.file).unwrap_or(usize::MAX))
             .map_or("?", String::as_str);
-        match loc.at {
-            At::Line(n) => format!("{file} line {n}"),
-            At::Entry(n) => format!("{file} entry {n}"),
-            At::Whole => file.to_string(),
+        match loc.unit {
+            Unit::Line => format!("{file} line {}", loc.n),
+            Unit::Entry => format!("{file} entry {}", loc.n),
+            Unit::Whole => file.to_string(),
         }
     }
 
@@ -306,7 +315,8 @@ impl<'o> Importer<'o> {
             n += 1;
             let loc = Loc {
                 file,
-                at: At::Line(n),
+                unit: Unit::Line,
+                n,
             };
             if count(line.len()) > MAX_LINE_BYTES {
                 self.problem(loc, format_args!(": longer than {MAX_LINE_BYTES} bytes"));
@@ -358,7 +368,8 @@ impl<'o> Importer<'o> {
         let file = self.add_file(label.to_string());
         let whole = Loc {
             file,
-            at: At::Whole,
+            unit: Unit::Whole,
+            n: 0,
         };
         let mut bytes = Vec::new();
         reader
@@ -386,7 +397,8 @@ impl<'o> Importer<'o> {
                 for (i, entry) in bundle.entry.into_iter().enumerate() {
                     let loc = Loc {
                         file,
-                        at: At::Entry(count(i)),
+                        unit: Unit::Entry,
+                        n: count(i),
                     };
                     self.entry(i, entry, loc);
                 }
@@ -440,7 +452,10 @@ impl<'o> Importer<'o> {
             "Condition" => match decode::<model::Condition, _>(de, "Condition") {
                 Ok(c) => match map_condition(&c, &self.options.codes) {
                     Ok(ConditionOutcome::Mapped { subject, code }) => {
-                        self.conditions.push((subject, code));
+                        match self.subject(&subject) {
+                            Some(i) => self.add_condition(i, code),
+                            None => self.conditions.push((subject, code)),
+                        }
                     }
                     Ok(ConditionOutcome::NotCurrent) => self.summary.conditions_not_current += 1,
                     Ok(ConditionOutcome::Unmapped) => self.summary.conditions_unmapped += 1,
@@ -460,7 +475,7 @@ impl<'o> Importer<'o> {
                 not_invited,
             }) => {
                 self.summary.not_invited += u64::from(not_invited);
-                patient
+                *patient
             }
             Ok(PatientOutcome::NoNhsNumber) => {
                 self.summary.without_nhs_number += 1;
@@ -468,8 +483,12 @@ impl<'o> Importer<'o> {
             }
             Err(e) => return self.element_problem(loc, e),
         };
-        if let Some((_, first)) = self.by_id.get(&patient.external_id) {
-            let first = self.where_(*first);
+        if let Some(first) = self.by_id.get(&patient.external_id) {
+            let first = self
+                .patients
+                .get(*first)
+                .and_then(|p| self.nhs.get(p.nhs_number.as_str()))
+                .map_or_else(|| "?".to_string(), |l| self.where_(*l));
             return self.problem(loc, format_args!(", Patient.id: the same id is at {first}"));
         }
         if let Some(first) = self.nhs.get(patient.nhs_number.as_str()) {
@@ -482,7 +501,7 @@ impl<'o> Importer<'o> {
         let index = self.patients.len();
         self.nhs
             .insert(patient.nhs_number.as_str().to_string(), loc);
-        self.by_id.insert(patient.external_id.clone(), (index, loc));
+        self.by_id.insert(patient.external_id.clone(), index);
         if let Some(url) = full_url {
             self.by_url.insert(url.to_string(), index);
         }
@@ -496,7 +515,14 @@ impl<'o> Importer<'o> {
         }
         let id = reference.rsplit_once("Patient/").map(|(_, id)| id)?;
         let id = id.split('/').next().unwrap_or(id);
-        self.by_id.get(id).map(|(i, _)| *i)
+        self.by_id.get(id).copied()
+    }
+
+    fn add_condition(&mut self, patient: usize, code: ConditionCode) {
+        if let Some(p) = self.patients.get_mut(patient) {
+            p.conditions.insert(code);
+            self.summary.conditions_mapped += 1;
+        }
     }
 
     fn finish(mut self, source: &str) -> Result<FhirImport> {
@@ -516,12 +542,7 @@ impl<'o> Importer<'o> {
         }
         for (subject, code) in std::mem::take(&mut self.conditions) {
             match self.subject(&subject) {
-                Some(i) => {
-                    if let Some(p) = self.patients.get_mut(i) {
-                        p.conditions.insert(code);
-                    }
-                    self.summary.conditions_mapped += 1;
-                }
+                Some(i) => self.add_condition(i, code),
                 None => self.summary.conditions_without_patient += 1,
             }
         }

@@ -38,7 +38,7 @@ pub enum PatientOutcome {
     /// are stored with both channels opted out).
     Patient {
         /// The patient.
-        patient: Patient,
+        patient: Box<Patient>,
         /// True for an inactive or deceased patient.
         not_invited: bool,
     },
@@ -93,7 +93,7 @@ pub fn map_patient(
         || p.deceased_boolean == Some(true)
         || p.deceased_date_time.is_some();
     Ok(PatientOutcome::Patient {
-        patient: Patient {
+        patient: Box::new(Patient {
             external_id,
             nhs_number,
             given_name,
@@ -106,7 +106,7 @@ pub fn map_patient(
             conditions: BTreeSet::new(),
             sms_opt_out: not_invited,
             email_opt_out: not_invited,
-        },
+        }),
         not_invited,
     })
 }

@@ -9,7 +9,7 @@ use super::import::{read_json, read_path, ImportOptions, ImportSummary};
 use super::model::QuestionnaireResponse;
 use super::{answers_from_response, export_responses, questionnaire, response_resource};
 use crate::campaign::CampaignId;
-use crate::form::{AnswerValue, FormSpec};
+use crate::form::FormSpec;
 use crate::patient::{ConditionCode, Email, NhsNumber, Patient, Phone, Postcode, Sex};
 use crate::store::{ResponseRow, Store};
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -685,14 +685,14 @@ fn submission(i: usize) -> Vec<(String, String)> {
     let mut pairs = vec![
         (
             "attending",
-            if i % 2 == 0 { "yes" } else { "no" }.to_string(),
+            if i.is_multiple_of(2) { "yes" } else { "no" }.to_string(),
         ),
         ("full_name", "Ada O'Neil".to_string()),
         ("notes", format!("line {i}\n\"quoted\" é \u{1F489}")),
         ("visits", i.to_string()),
         (
             "peak_flow",
-            if i % 3 == 0 {
+            if i.is_multiple_of(3) {
                 String::new()
             } else {
                 format!("{}.2{i}", 1 + i % 9)
