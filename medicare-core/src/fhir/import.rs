@@ -162,16 +162,44 @@ fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-/// Where a resource was read: a file (by index) and a line or entry number (16 bytes:
-/// one is kept per patient).
+/// Where a resource was read: a file (by index), how it counts, and a line or entry
+/// number, packed in 8 bytes (one is kept per patient, as the CSV import keeps a line
+/// number): 20 bits of file, 2 of unit, 42 of number.
 #[derive(Debug, Clone, Copy)]
-struct Loc {
-    file: u32,
-    unit: Unit,
-    n: u64,
+struct Loc(u64);
+
+const FILE_BITS: u32 = 20;
+const N_BITS: u32 = 42;
+
+impl Loc {
+    fn new(file: u32, unit: Unit, n: u64) -> Loc {
+        let file = u64::from(file).min((1 << FILE_BITS) - 1);
+        let unit = match unit {
+            Unit::Line => 0,
+            Unit::Entry => 1,
+            Unit::Whole => 2,
+        };
+        Loc(file << (N_BITS + 2) | unit << N_BITS | n.min((1 << N_BITS) - 1))
+    }
+
+    fn file(self) -> usize {
+        usize::try_from(self.0 >> (N_BITS + 2)).unwrap_or(usize::MAX)
+    }
+
+    fn unit(self) -> Unit {
+        match (self.0 >> N_BITS) & 3 {
+            0 => Unit::Line,
+            1 => Unit::Entry,
+            _ => Unit::Whole,
+        }
+    }
+
+    fn n(self) -> u64 {
+        self.0 & ((1 << N_BITS) - 1)
+    }
 }
 
-/// How [`Loc::n`] counts.
+/// How a [`Loc`] counts.
 #[derive(Debug, Clone, Copy)]
 enum Unit {
     /// An NDJSON line, from 1.
@@ -264,13 +292,10 @@ impl<'o> Importer<'o> {
     }
 
     fn where_(&self, loc: Loc) -> String {
-        let file = self
-            .files
-            .get(usize::try_from(loc.file).unwrap_or(usize::MAX))
-            .map_or("?", String::as_str);
-        match loc.unit {
-            Unit::Line => format!("{file} line {}", loc.n),
-            Unit::Entry => format!("{file} entry {}", loc.n),
+        let file = self.files.get(loc.file()).map_or("?", String::as_str);
+        match loc.unit() {
+            Unit::Line => format!("{file} line {}", loc.n()),
+            Unit::Entry => format!("{file} entry {}", loc.n()),
             Unit::Whole => file.to_string(),
         }
     }
@@ -300,7 +325,7 @@ impl<'o> Importer<'o> {
     fn ndjson(&mut self, reader: impl Read, label: &str) -> Result<()> {
         let expected = type_of_file(label);
         let file = self.add_file(label.to_string());
-        let mut reader = BufReader::with_capacity(256 * 1024, reader);
+        let mut reader = BufReader::new(reader);
         let mut line = Vec::new();
         let mut n = 0u64;
         loop {
@@ -313,11 +338,7 @@ impl<'o> Importer<'o> {
                 break;
             }
             n += 1;
-            let loc = Loc {
-                file,
-                unit: Unit::Line,
-                n,
-            };
+            let loc = Loc::new(file, Unit::Line, n);
             if count(line.len()) > MAX_LINE_BYTES {
                 self.problem(loc, format_args!(": longer than {MAX_LINE_BYTES} bytes"));
                 // Skip the rest of the over-long line.
@@ -366,11 +387,7 @@ impl<'o> Importer<'o> {
 
     fn json(&mut self, mut reader: impl Read, label: &str) -> Result<()> {
         let file = self.add_file(label.to_string());
-        let whole = Loc {
-            file,
-            unit: Unit::Whole,
-            n: 0,
-        };
+        let whole = Loc::new(file, Unit::Whole, 0);
         let mut bytes = Vec::new();
         reader
             .read_to_end(&mut bytes)
@@ -395,11 +412,7 @@ impl<'o> Importer<'o> {
                     };
                 drop(bytes);
                 for (i, entry) in bundle.entry.into_iter().enumerate() {
-                    let loc = Loc {
-                        file,
-                        unit: Unit::Entry,
-                        n: count(i),
-                    };
+                    let loc = Loc::new(file, Unit::Entry, count(i));
                     self.entry(i, entry, loc);
                 }
             }
