@@ -157,6 +157,11 @@ fn shown_type(t: &str) -> String {
     }
 }
 
+/// An NHS number as a map key: its ten digits are a number.
+fn nhs_key(n: &crate::patient::NhsNumber) -> u64 {
+    n.as_str().parse().unwrap_or(u64::MAX)
+}
+
 /// A length or index as a count.
 fn count(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
@@ -266,8 +271,8 @@ struct Importer<'o> {
     by_id: HashMap<String, usize>,
     /// Bundle full URL → patient index.
     by_url: HashMap<String, usize>,
-    /// NHS number → where it was first read.
-    nhs: HashMap<String, Loc>,
+    /// NHS number (its ten digits as a number: no string kept) → where it was first read.
+    nhs: HashMap<u64, Loc>,
     /// Mapped conditions whose patient was not read yet.
     conditions: Vec<(String, ConditionCode)>,
     summary: ImportSummary,
@@ -500,11 +505,11 @@ impl<'o> Importer<'o> {
             let first = self
                 .patients
                 .get(*first)
-                .and_then(|p| self.nhs.get(p.nhs_number.as_str()))
+                .and_then(|p| self.nhs.get(&nhs_key(&p.nhs_number)))
                 .map_or_else(|| "?".to_string(), |l| self.where_(*l));
             return self.problem(loc, format_args!(", Patient.id: the same id is at {first}"));
         }
-        if let Some(first) = self.nhs.get(patient.nhs_number.as_str()) {
+        if let Some(first) = self.nhs.get(&nhs_key(&patient.nhs_number)) {
             let first = self.where_(*first);
             return self.problem(
                 loc,
@@ -512,8 +517,7 @@ impl<'o> Importer<'o> {
             );
         }
         let index = self.patients.len();
-        self.nhs
-            .insert(patient.nhs_number.as_str().to_string(), loc);
+        self.nhs.insert(nhs_key(&patient.nhs_number), loc);
         self.by_id.insert(patient.external_id.clone(), index);
         if let Some(url) = full_url {
             self.by_url.insert(url.to_string(), index);
