@@ -4,12 +4,17 @@
 //!
 //! Two groups: reading and validating only (`parse`), and the whole import into SQLite
 //! (`import`, the CLI's path: read, then one all-or-nothing insert). Throughput is in
-//! patients per second. Peak memory is the CLI's, measured with `/usr/bin/time -v` (see
-//! the README's figures): criterion measures time only.
+//! patients per second.
+//!
+//! Peak memory, which criterion does not measure, needs one import per process: with
+//! `MEDICARE_BENCH_IMPORT=csv:FILE` or `fhir:PATH` the bench binary instead imports that
+//! file into a fresh SQLite database (the CLI's path) and prints the time and its peak
+//! resident memory (`VmHWM`), e.g.
+//! `MEDICARE_BENCH_IMPORT=fhir:ehr-export target/release/deps/fhir_import-*`.
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use medicare_core::fhir::{self, CodeMap, ImportOptions};
 use medicare_core::patient::{generate, parse_csv, write_csv, GenerateOptions, Patient};
 use medicare_core::store::sqlite::SqliteStore;
@@ -104,5 +109,44 @@ fn import(c: &mut Criterion) {
     g.finish();
 }
 
+/// The process's peak resident memory in KiB (Linux `VmHWM`), if known.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// One import of `spec` (`csv:FILE` or `fhir:PATH`) into a fresh SQLite database.
+fn import_once(spec: &str) {
+    let (format, path) = spec.split_once(':').expect("csv:FILE or fhir:PATH");
+    let path = Path::new(path);
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = rt
+        .block_on(SqliteStore::open(&dir.path().join("bench.db")))
+        .expect("store");
+    let start = std::time::Instant::now();
+    let patients = match format {
+        "csv" => read_csv(path),
+        "fhir" => read_fhir(path),
+        other => panic!("unknown format {other}"),
+    };
+    let stored = rt
+        .block_on(store.insert_patients(&patients))
+        .expect("stored");
+    println!(
+        "{format}: {stored} patients in {:.2} s, peak RSS {} KiB",
+        start.elapsed().as_secs_f64(),
+        peak_rss_kib().map_or_else(|| "?".to_string(), |k| k.to_string())
+    );
+}
+
 criterion_group!(benches, parse, import);
-criterion_main!(benches);
+
+fn main() {
+    if let Ok(spec) = std::env::var("MEDICARE_BENCH_IMPORT") {
+        return import_once(&spec);
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
