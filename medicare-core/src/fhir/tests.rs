@@ -982,7 +982,7 @@ async fn the_api_serves_the_response_export() {
         .unwrap();
     let (_, export, engine, campaign) = responses_round_trip(std::sync::Arc::new(store), 5).await;
     let options = crate::server::ServerOptions {
-        api_token: Some(secrecy::SecretString::from("fhir-test-token-0123456789")),
+        api_token: Some(secrecy::SecretString::from("fhir-test-token-0123456789abcdefghijkl")),
         public_base_url: "https://forms.example.org".to_string(),
         ..Default::default()
     };
@@ -999,7 +999,7 @@ async fn the_api_serves_the_response_export() {
     assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
     let r = client
         .get(&url)
-        .bearer_auth("fhir-test-token-0123456789")
+        .bearer_auth("fhir-test-token-0123456789abcdefghijkl")
         .send()
         .await
         .unwrap();
@@ -1008,7 +1008,7 @@ async fn the_api_serves_the_response_export() {
     assert_eq!(r.text().await.unwrap(), export);
     let missing = client
         .get(format!("{base}/api/campaigns/999/responses/fhir"))
-        .bearer_auth("fhir-test-token-0123456789")
+        .bearer_auth("fhir-test-token-0123456789abcdefghijkl")
         .send()
         .await
         .unwrap();
