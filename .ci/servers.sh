@@ -78,7 +78,8 @@ SQL
     export MEDICARE_TEST_MYSQL_URL_SHOWN="mysql://medicare:***@127.0.0.1:3306/mysql"
 }
 
-# The Python tools (moto's server, cfn-lint) live in one virtualenv outside the clone.
+# The Python tools (moto's server, cfn-lint, fhir.resources) live in one virtualenv outside
+# the clone.
 python_tools() {
     if [ ! -x "$MEDICARE_CI_VENV/bin/pip" ]; then
         python3 -m venv "$MEDICARE_CI_VENV"
@@ -87,6 +88,10 @@ python_tools() {
         || [ ! -x "$MEDICARE_CI_VENV/bin/schemathesis" ]; then
         # schemathesis: the black-box probe of the JSON API (.ci/api_probe.sh).
         "$MEDICARE_CI_VENV/bin/pip" install -q 'moto[server]' cfn-lint 'schemathesis>=4,<5'
+    fi
+    # The FHIR export test validates Questionnaire/QuestionnaireResponse with fhir.resources.
+    if ! "$MEDICARE_CI_VENV/bin/python" -c 'import fhir.resources.R4B' >/dev/null 2>&1; then
+        "$MEDICARE_CI_VENV/bin/pip" install -q 'fhir.resources>=8,<9'
     fi
 }
 

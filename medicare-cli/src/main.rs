@@ -15,12 +15,13 @@
 //! | 7 | a send finished with failed deliveries |
 
 mod backup_cmd;
+mod fhir_cmd;
 mod output;
 mod progress;
 mod service_cmd;
 mod wiring;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use medicare_core::campaign::{CampaignId, CampaignRequest};
 use medicare_core::filter::Filter;
 use medicare_core::form::FormSpec;
@@ -64,6 +65,9 @@ enum Command {
     /// Create, preview, send and follow campaigns.
     #[command(subcommand)]
     Campaign(CampaignCommand),
+    /// Export a campaign's answers.
+    #[command(subcommand)]
+    Responses(ResponsesCommand),
     /// Run the whole vaccination campaign on a synthetic population, in a fresh folder.
     Demo(DemoArgs),
     /// Serve the patient forms (and, with an API token, the JSON API).
@@ -77,10 +81,18 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PatientsCommand {
-    /// Import patients from a CSV file (all rows or none).
+    /// Import patients from a CSV file, or FHIR R4 (a Bundle, a Patient, a Bulk Data
+    /// folder or NDJSON file); all or none.
     Import {
-        /// The CSV file; its header is documented in the README.
+        /// The CSV file (its header is documented in the README), or the FHIR file or folder.
         file: PathBuf,
+        /// The input format.
+        #[arg(long, value_enum, default_value_t = ImportFormat::Csv)]
+        format: ImportFormat,
+        /// FHIR: a TOML code map adding to the standard one (default: fhir-codes.toml in
+        /// the workspace folder, if there is one).
+        #[arg(long, value_name = "FILE")]
+        code_map: Option<PathBuf>,
     },
     /// Generate a deterministic synthetic population and store it.
     Generate {
@@ -90,6 +102,9 @@ enum PatientsCommand {
         /// Random seed (the same seed gives the same patients).
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Write them as a FHIR Bulk Data export into this folder instead of storing them.
+        #[arg(long, value_name = "DIR")]
+        fhir_export: Option<PathBuf>,
     },
     /// Count the patients a filter selects (all patients without one).
     Count {
@@ -113,6 +128,48 @@ enum FormCommand {
     },
     /// List forms.
     List,
+    /// Write a form as a FHIR R4 Questionnaire.
+    Export {
+        /// Name or id.
+        form: String,
+        /// The output format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The file to write (created with permissions 0600); default: standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ResponsesCommand {
+    /// Write every response to a campaign, as FHIR R4 QuestionnaireResponse NDJSON.
+    Export {
+        /// Campaign id.
+        campaign: i64,
+        /// The output format.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The file to write (created with permissions 0600); default: standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+/// Formats patients are imported from.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ImportFormat {
+    /// The documented CSV header.
+    Csv,
+    /// HL7 FHIR R4 JSON or NDJSON.
+    Fhir,
+}
+
+/// Formats forms and answers are exported as.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    /// HL7 FHIR R4 (Questionnaire; QuestionnaireResponse NDJSON).
+    Fhir,
 }
 
 #[derive(Subcommand)]
@@ -253,7 +310,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Campaign(CampaignCommand::Remind { id }) => {
             return service_cmd::run_remind(&ws, &out, id).await
         }
-        Command::Patients(PatientsCommand::Import { file }) => {
+        Command::Patients(PatientsCommand::Import {
+            file,
+            format: ImportFormat::Fhir,
+            code_map,
+        }) => fhir_cmd::import(&ws, &out, &file, code_map.as_deref()).await?,
+        Command::Patients(PatientsCommand::Import { file, .. }) => {
             let reader = std::fs::File::open(&file).map_err(|e| Error::io(&file, e))?;
             let patients = medicare_core::patient::parse_csv(
                 reader,
@@ -262,7 +324,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             )?;
             out.count("imported", engine.import_csv(&patients).await?);
         }
-        Command::Patients(PatientsCommand::Generate { count, seed }) => {
+        Command::Patients(PatientsCommand::Generate {
+            count,
+            seed,
+            fhir_export: Some(dir),
+        }) => fhir_cmd::write_synthetic_export(&out, count, seed, &dir)?,
+        Command::Patients(PatientsCommand::Generate { count, seed, .. }) => {
             let patients =
                 medicare_core::patient::generate(medicare_core::patient::GenerateOptions {
                     count,
@@ -280,6 +347,16 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Command::Form(FormCommand::Show { form }) => out.form(&find_form(engine, &form).await?),
         Command::Form(FormCommand::List) => out.forms(&engine.store().forms().await?),
+        Command::Form(FormCommand::Export {
+            form,
+            format: ExportFormat::Fhir,
+            out: path,
+        }) => fhir_cmd::export_form(&ws, &find_form(engine, &form).await?, path.as_ref())?,
+        Command::Responses(ResponsesCommand::Export {
+            campaign,
+            format: ExportFormat::Fhir,
+            out: path,
+        }) => fhir_cmd::export_responses(&ws, &out, campaign, path.as_ref()).await?,
         Command::Campaign(CampaignCommand::Create(args)) => {
             let form = find_form(engine, &args.form).await?;
             let mut request = CampaignRequest::new(

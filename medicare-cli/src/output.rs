@@ -94,6 +94,25 @@ impl Printer {
         }
     }
 
+    /// What a FHIR import stored and skipped.
+    pub fn fhir_import(&self, stored: u64, s: &medicare_core::fhir::ImportSummary) {
+        if self.json {
+            return print_json(&serde_json::json!({ "imported": stored, "summary": s }));
+        }
+        println!("imported: {stored}");
+        println!("  not invited (inactive or deceased): {}", s.not_invited);
+        println!("  skipped, no NHS number: {}", s.without_nhs_number);
+        println!(
+            "  conditions: {} mapped, {} not current or not confirmed, {} with codes outside the map, {} for patients not imported",
+            s.conditions_mapped, s.conditions_not_current, s.conditions_unmapped, s.conditions_without_patient
+        );
+        println!(
+            "  other resources skipped: {}{}",
+            s.skipped.values().sum::<u64>(),
+            reasons(&s.skipped)
+        );
+    }
+
     /// A form.
     pub fn form(&self, form: &StoredForm) {
         if self.json {

@@ -53,6 +53,7 @@ pub async fn run_serve(ws: &Workspace, args: ServeArgs) -> Result<ExitCode, Erro
         api_token: args.api_token,
         send_options: config.send_options(),
         reminder_policy: config.reminder_policy(),
+        public_base_url: config.base_url.clone(),
         ..ServerOptions::default()
     };
     let api = if options.api_token.is_some() {

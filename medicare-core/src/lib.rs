@@ -57,6 +57,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod error;
+pub mod fhir;
 pub mod filter;
 pub mod form;
 pub mod link;

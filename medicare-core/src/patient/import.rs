@@ -7,7 +7,10 @@
 //! value. A row whose external id or NHS number is already stored is named the same way
 //! ([`CsvPatients::already_stored`]), never by the stored record it clashes with.
 
-use super::{ConditionCode, Email, NhsNumber, Patient, PatientId, Phone, Postcode, Sex};
+use super::{
+    check_external_id, check_name, ConditionCode, Email, NhsNumber, Patient, PatientId, Phone,
+    Postcode, Sex,
+};
 use crate::error::{Error, Result};
 use chrono::NaiveDate;
 use std::collections::{BTreeSet, HashMap};
@@ -303,33 +306,11 @@ fn patient_from_row(
     today: NaiveDate,
 ) -> std::result::Result<Patient, Vec<RowError>> {
     let get = |name: &str| row.get(name);
-    let non_empty = |col: &str| -> std::result::Result<String, String> {
-        let v = get(col);
-        if v.is_empty() {
-            Err("is required".to_string())
-        } else if v.chars().count() > 200 || v.chars().any(char::is_control) {
-            Err("must be at most 200 characters, with no control characters".to_string())
-        } else {
-            Ok(v.to_string())
-        }
-    };
+    let non_empty = |col: &str| check_name(get(col));
     let optional = |col: &str| Some(get(col)).filter(|v| !v.is_empty());
     let mut e = RowErrors::default();
 
-    let external_id = e.take(
-        "external_id",
-        non_empty("external_id").and_then(|id| {
-            let ok = id.len() <= 64
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c));
-            if ok {
-                Ok(id)
-            } else {
-                Err("must be 1 to 64 letters, digits or - _ . /".to_string())
-            }
-        }),
-    );
+    let external_id = e.take("external_id", check_external_id(get("external_id")));
     let nhs_number = e.take("nhs_number", NhsNumber::parse(get("nhs_number")));
     let given_name = e.take("given_name", non_empty("given_name"));
     let family_name = e.take("family_name", non_empty("family_name"));

@@ -12,7 +12,9 @@ mod values;
 
 pub use generate::{generate, GenerateOptions, LUNG_CONDITIONS};
 pub use import::{parse_csv, write_csv, CsvPatients, CSV_HEADER};
-pub use values::{ConditionCode, Email, NhsNumber, Phone, Postcode, Sex};
+pub use values::{
+    check_external_id, check_name, ConditionCode, Email, NhsNumber, Phone, Postcode, Sex,
+};
 
 use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};

@@ -35,6 +35,31 @@ macro_rules! string_value {
 
 string_value!(NhsNumber, Phone, Email, Postcode, ConditionCode);
 
+/// Checks a required free-text value (a name): 1 to 200 characters, no control
+/// characters. Returns it unchanged.
+pub fn check_name(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        Err("is required".to_string())
+    } else if s.chars().count() > 200 || s.chars().any(char::is_control) {
+        Err("must be at most 200 characters, with no control characters".to_string())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+/// Checks an external id: 1 to 64 ASCII letters, digits or `- _ . /`.
+pub fn check_external_id(s: &str) -> Result<String, String> {
+    if s.is_empty()
+        || s.len() > 64
+        || !s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
+    {
+        return Err("must be 1 to 64 letters, digits or - _ . /".to_string());
+    }
+    Ok(s.to_string())
+}
+
 /// A 10-digit NHS number whose modulus-11 check digit is correct.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]

@@ -232,6 +232,26 @@ async fn campaign_non_respondents(
     Ok(Json(store.non_respondents(CampaignId(id)).await?).into_response())
 }
 
+/// Every response to the campaign as FHIR R4 `QuestionnaireResponse` NDJSON.
+async fn campaign_responses_fhir(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let mut body = Vec::new();
+    crate::fhir::export_responses(
+        s.engine().store().as_ref(),
+        CampaignId(id),
+        &s.options().public_base_url,
+        &mut body,
+    )
+    .await?;
+    Ok((
+        [(header::CONTENT_TYPE, crate::fhir::NDJSON_MEDIA_TYPE)],
+        body,
+    )
+        .into_response())
+}
+
 async fn weekly_report(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(crate::report::weekly_report(s.engine()).await?).into_response())
 }
@@ -270,6 +290,11 @@ pub fn api_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::GET,
             "/api/campaigns/{id}/non-respondents",
             get(campaign_non_respondents),
+        ),
+        (
+            Method::GET,
+            "/api/campaigns/{id}/responses/fhir",
+            get(campaign_responses_fhir),
         ),
         (Method::GET, "/api/reports/weekly", get(weekly_report)),
     ]

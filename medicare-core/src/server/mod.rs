@@ -63,6 +63,9 @@ pub struct ServerOptions {
     pub send_options: SendOptions,
     /// The reminder limits `/remind` applies.
     pub reminder_policy: ReminderPolicy,
+    /// The base URL patients reach the service at (the `base_url` setting); FHIR exports
+    /// name their Questionnaire under it.
+    pub public_base_url: String,
 }
 
 impl Default for ServerOptions {
@@ -75,6 +78,7 @@ impl Default for ServerOptions {
             api_token: None,
             send_options: SendOptions::default(),
             reminder_policy: ReminderPolicy::default(),
+            public_base_url: "http://localhost:8080".to_string(),
         }
     }
 }

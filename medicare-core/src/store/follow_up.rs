@@ -160,6 +160,9 @@ pub struct RecipientTracking {
 pub struct ResponseRow {
     /// The recipient who answered.
     pub recipient_id: i64,
+    /// The patient who answered (for exports; not shown in reports).
+    #[serde(skip)]
+    pub patient_id: PatientId,
     /// When.
     pub submitted_at: DateTime<Utc>,
     /// One value per field of the form, in its order (`None`: not answered).

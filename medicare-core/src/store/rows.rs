@@ -395,13 +395,14 @@ pub(crate) fn recipient_tracking<R: ReadRow>(
     })
 }
 
-/// A response from (recipient, submitted at, then `fields` answers as text).
+/// A response from (recipient, submitted at, patient, then `fields` answers as text).
 pub(crate) fn response_row<R: ReadRow>(r: &R, fields: usize) -> Result<ResponseRow> {
     Ok(ResponseRow {
         recipient_id: r.int(0)?,
         submitted_at: r.time(1)?,
+        patient_id: PatientId(r.int(2)?),
         values: (0..fields)
-            .map(|i| r.opt_text(i + 2))
+            .map(|i| r.opt_text(i + 3))
             .collect::<Result<_>>()?,
     })
 }

@@ -137,7 +137,7 @@ impl FollowUpStore for MySqlStore {
             .map(|f| format!(", CAST(t.{} AS CHAR)", q(&f.name)))
             .collect();
         let sql = format!(
-            "SELECT r.id, r.submitted_at{} FROM {} t JOIN recipients r ON r.id = t.{} \
+            "SELECT r.id, r.submitted_at, r.patient_id{} FROM {} t JOIN recipients r ON r.id = t.{} \
              WHERE r.campaign_id = ? AND r.submitted_at >= ? AND r.submitted_at < ? \
              ORDER BY r.submitted_at, r.id",
             columns.concat(),
@@ -157,11 +157,12 @@ impl FollowUpStore for MySqlStore {
                     .fields
                     .iter()
                     .enumerate()
-                    .map(|(i, f)| Ok(response_text(f.kind, r.try_get(i + 2)?)))
+                    .map(|(i, f)| Ok(response_text(f.kind, r.try_get(i + 3)?)))
                     .collect::<Result<_>>()?;
                 Ok(ResponseRow {
                     recipient_id: r.try_get(0)?,
                     submitted_at: r.try_get(1)?,
+                    patient_id: crate::patient::PatientId(r.try_get(2)?),
                     values,
                 })
             })

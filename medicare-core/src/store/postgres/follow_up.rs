@@ -123,7 +123,7 @@ impl FollowUpStore for PostgresStore {
             .map(|f| format!(", {}", column_as_text(&format!("t.{}", q(&f.name)), f.kind)))
             .collect();
         let sql = format!(
-            "SELECT r.id, r.submitted_at{columns} FROM {} t JOIN recipients r ON r.id = t.{} \
+            "SELECT r.id, r.submitted_at, r.patient_id{columns} FROM {} t JOIN recipients r ON r.id = t.{} \
              WHERE r.campaign_id = $1 AND r.submitted_at >= $2 AND r.submitted_at < $3 \
              ORDER BY r.submitted_at, r.id",
             q(&form.response_table),

@@ -630,7 +630,7 @@ impl FollowUpStore for SqliteStore {
             .map(|f| format!("CAST(t.{} AS TEXT)", q(&f.name)))
             .collect();
         let sql = format!(
-            "SELECT r.id, r.submitted_at{}{} FROM {} t JOIN recipients r ON r.id = t.{} \
+            "SELECT r.id, r.submitted_at, r.patient_id{}{} FROM {} t JOIN recipients r ON r.id = t.{} \
              WHERE r.campaign_id = ? ORDER BY r.submitted_at, r.id",
             if columns.is_empty() { "" } else { ", " },
             columns.join(", "),
