@@ -289,6 +289,7 @@ pub(crate) fn delivery_count<R: ReadRow>(r: &R, campaign: CampaignId) -> Result<
         reason: r.opt_text(3)?,
         count: count(r, 4)?,
         segments: count(r, 5)?,
+        possible_duplicates: count(r, 6)?,
     })
 }
 
@@ -376,6 +377,7 @@ pub(crate) fn tracking_counts<R: ReadRow>(r: &R) -> Result<TrackingCounts> {
         delivered_to_provider: count(r, 4)?,
         suppressed: count(r, 5)?,
         failed: count(r, 6)?,
+        possible_duplicates: count(r, 7)?,
     })
 }
 
