@@ -53,6 +53,10 @@ pub(crate) trait Affected {
 /// Implements [`ReadRow`] and [`Affected`] for a driver's row and query-result types.
 /// Text is decoded without the driver's type check, so byte-compared text columns
 /// (declared binary) read as text too; the bytes must still be UTF-8.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(unused_macros)
+)]
 macro_rules! impl_read_row {
     ($row:ty, $result:ty) => {
         impl $crate::store::rows::Affected for $result {
