@@ -194,6 +194,13 @@ enum CampaignCommand {
         /// Campaign id.
         id: i64,
     },
+    /// Return deliveries that failed transiently (a provider or network fault that
+    /// outlasted every retry) to the queue; permanent failures stay failed. Then send
+    /// (or remind) again to deliver them.
+    RetryFailed {
+        /// Campaign id.
+        id: i64,
+    },
     /// Show where a campaign stands.
     Status {
         /// Campaign id.
@@ -374,6 +381,9 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             request.messages.gsm_safe = ws.config().gsm_safe;
             let id = engine.create_campaign(&request).await?;
             out.preview(&engine.preview(id).await?);
+        }
+        Command::Campaign(CampaignCommand::RetryFailed { id }) => {
+            out.count("requeued", engine.retry_failed(CampaignId(id)).await?);
         }
         Command::Campaign(CampaignCommand::Preview { id }) => {
             out.preview(&engine.preview(CampaignId(id)).await?)

@@ -76,6 +76,12 @@ fn channel_lines(channels: &[ChannelSummary]) {
             c.suppressed,
             reasons(&c.suppressed_reasons),
         );
+        if c.possible_duplicates > 0 {
+            println!(
+                "         may have arrived more than once: {}",
+                c.possible_duplicates
+            );
+        }
     }
 }
 

@@ -88,7 +88,7 @@ async fn a_killed_send_resumes_and_every_delivery_is_recorded_once() {
         in_flight <= 2 * 16,
         "the crash window is bounded by the concurrency per channel: {in_flight}"
     );
-    assert!(recorded_sent < 1_000);
+    assert!(recorded_sent <= 1_000);
     assert_eq!(
         h.engine.status(id).await.unwrap().campaign.state,
         CampaignState::Sending

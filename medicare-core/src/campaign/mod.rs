@@ -9,6 +9,7 @@
 
 mod engine;
 mod model;
+mod pace;
 mod remind;
 mod send;
 mod summary;

@@ -455,6 +455,13 @@ pub struct DeliveryOutcome {
     pub detail: String,
     /// How many attempts this send made.
     pub attempts: u32,
+    /// An attempt before the last may have reached the provider (it timed out or failed
+    /// with a 5xx after the request went out): if the delivery ends sent, the patient may
+    /// have it twice.
+    pub may_duplicate: bool,
+    /// A failure that was a provider or network fault (retries exhausted), not a verdict
+    /// on the message: it may be retried later.
+    pub transient: bool,
 }
 
 /// A count of deliveries sharing channel, round, status and reason.
@@ -472,4 +479,7 @@ pub struct DeliveryCount {
     pub count: u64,
     /// Their SMS segments in all.
     pub segments: u64,
+    /// How many of them may have reached the provider more than once (over every
+    /// resume of the send).
+    pub possible_duplicates: u64,
 }

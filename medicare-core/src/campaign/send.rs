@@ -1,26 +1,31 @@
 //! Sending a campaign: paced, retried, recorded, resumable.
 //!
 //! Each channel runs its own worker, so a slow channel (SES at 1/s in the sandbox) never
-//! holds up a fast one. A worker repeatedly claims a batch of pending deliveries (marking
-//! them `sending`), sends them with bounded concurrency, each paced by the channel's rate
-//! limiter and retried with exponential backoff and full jitter while the error is
-//! retryable, flushes the notifier, and records every outcome in one transaction.
+//! holds up a fast one. A worker is a continuous pipeline: it keeps up to `concurrency`
+//! deliveries in flight, claiming more (marking them `sending`) as slots free up, each
+//! paced by the channel's [`Pacer`] and retried with exponential backoff and full jitter
+//! while the error is retryable. Outcomes are recorded as they complete, grouped into
+//! short transactions (after a notifier flush), so a message retrying towards its last
+//! attempt holds only its own slot, never a whole batch.
 //!
 //! Exactly-once where it can be had, at-least-once where it cannot: a killed send leaves
-//! at most one batch per channel in `sending` (accepted by the provider or not, nobody
-//! knows). The next send returns those to `pending`, sends them again and reports how
-//! many there were ([`SendReport::requeued_in_flight`]): the crash window is bounded by
-//! the batch size, which is the concurrency.
+//! in `sending` only what was in flight or completed in the last moments before the
+//! kill (accepted by the provider or not, nobody knows). The next send returns those to
+//! `pending`, marked as possible duplicates, sends them again and reports how many there
+//! were ([`SendReport::requeued_in_flight`]). Each delivery also records its attempts
+//! and whether an earlier attempt may have reached the provider (a timeout or 5xx), so
+//! the campaign's status counts every possible duplicate over every resume.
 
 use super::engine::{human_date, Templates};
+use super::pace::Pacer;
 use super::{
     Campaign, CampaignId, CampaignState, ChannelSummary, DeliveryOutcome, DeliveryStatus, Engine,
     PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::notify::{Channel, MessageValues, Notifier, NotifyError, OutboundMessage};
+use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryFutureExt};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -28,13 +33,18 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Outcomes one recording transaction holds at most.
+const RECORD_GROUP: usize = 1_000;
+
+/// How long the recorder waits for more outcomes before recording what it has.
+const RECORD_WINDOW: Duration = Duration::from_millis(50);
+
 /// How a send is paced and retried.
 #[derive(Debug, Clone)]
 pub struct SendOptions {
-    /// Messages in flight per channel, and the size of each claimed batch (so also the
-    /// most a crash can leave unrecorded per channel). A rate-limited channel claims at
-    /// most one second's worth at a time, so its crash window is also at most one second
-    /// of sending.
+    /// Messages in flight per channel (so also about the most a crash can leave
+    /// unrecorded per channel). A rate-limited channel keeps at most one second's worth
+    /// in flight, so its crash window is also at most one second of sending.
     pub concurrency: usize,
     /// Messages per second per channel; a channel not named is not limited.
     pub rate_limits: BTreeMap<Channel, NonZeroU32>,
@@ -107,7 +117,7 @@ struct Worker<'a> {
     round: i32,
     channel: Channel,
     notifier: Arc<dyn Notifier>,
-    limiter: Option<DefaultDirectRateLimiter>,
+    pacer: Option<Pacer>,
     templates: &'a Templates,
     form_title: &'a str,
     org: &'a str,
@@ -156,6 +166,32 @@ impl Engine {
                 .await?;
         }
         Ok(report)
+    }
+
+    /// Returns the campaign's deliveries that failed transiently (a provider or network
+    /// fault that outlasted every retry) to the queue, so that the next `send` (round 0)
+    /// or `remind` (the latest round) tries them again; permanent failures stay failed.
+    /// A sent campaign goes back to sending. Returns how many were requeued.
+    pub async fn retry_failed(&self, id: CampaignId) -> Result<u64> {
+        let campaign = self.store.campaign(id).await?;
+        if !matches!(campaign.state, CampaignState::Sending | CampaignState::Sent) {
+            return Err(Error::Conflict(format!(
+                "campaign {id} is {}; only a sending or sent campaign has failed deliveries to retry",
+                campaign.state
+            )));
+        }
+        let requeued = self.store.retry_failed(id).await?;
+        if requeued > 0 {
+            self.store
+                .set_campaign_state(
+                    id,
+                    &[CampaignState::Sent, CampaignState::Sending],
+                    CampaignState::Sending,
+                )
+                .await?;
+            tracing::info!(campaign = id.0, requeued, "transient failures requeued");
+        }
+        Ok(requeued)
     }
 
     /// Checks that every channel of `campaign` has a notifier and the options are usable.
@@ -227,9 +263,10 @@ impl Engine {
                 round,
                 channel,
                 notifier: self.notifiers[&channel].clone(),
-                limiter: options.rate_limits.get(&channel).map(|&per_second| {
-                    RateLimiter::direct(Quota::per_second(per_second).allow_burst(NonZeroU32::MIN))
-                }),
+                pacer: options
+                    .rate_limits
+                    .get(&channel)
+                    .map(|&rate| Pacer::new(rate)),
                 templates: &templates,
                 form_title: &form.spec.title,
                 org: &campaign.messages.org,
@@ -263,55 +300,138 @@ impl Engine {
 }
 
 impl Worker<'_> {
+    /// Runs the pipeline until the channel's queue is empty and every outcome recorded.
     async fn run(self, observer: &dyn SendObserver) -> Result<WorkerTally> {
-        let mut tally = WorkerTally::default();
-        let mut batch_size = u32::try_from(self.options.concurrency).unwrap_or(u32::MAX);
-        if let Some(per_second) = self.options.rate_limits.get(&self.channel) {
-            batch_size = batch_size.min(per_second.get());
+        let limit = self.in_flight_limit();
+        let (outcomes, recorded) = tokio::sync::mpsc::channel(limit);
+        // Claimed but not yet recorded, in flight or completed and waiting for their
+        // transaction: at most `limit`. This is the crash window.
+        let unrecorded = tokio::sync::Semaphore::new(limit);
+        let (_, tally) = tokio::try_join!(
+            self.produce(outcomes, &unrecorded),
+            self.record(recorded, &unrecorded, observer)
+        )?;
+        Ok(tally)
+    }
+
+    /// How many deliveries may be in flight at once.
+    fn in_flight_limit(&self) -> usize {
+        let mut limit = self.options.concurrency.max(1);
+        if let Some(rate) = self.options.rate_limits.get(&self.channel) {
+            limit = limit.min(usize::try_from(rate.get()).unwrap_or(usize::MAX));
         }
-        loop {
-            let now = self.engine.clock.now();
-            if self.round > 0 {
-                // A patient who answered since the round was planned is never reminded.
-                self.engine
-                    .store
-                    .suppress_responded(self.campaign, self.round, now)
-                    .await?;
-            }
-            let batch = self
-                .engine
+        limit
+    }
+
+    /// Claims up to `limit` pending deliveries (a reminder round first suppresses those
+    /// whose patient has answered since it was planned).
+    async fn claim(&self, limit: usize) -> Result<Vec<PendingDelivery>> {
+        let now = self.engine.clock.now();
+        if self.round > 0 {
+            self.engine
                 .store
-                .claim_pending(
-                    self.campaign,
-                    self.channel,
-                    self.round,
-                    self.options.shard,
-                    batch_size,
-                    now,
-                )
+                .suppress_responded(self.campaign, self.round, now)
                 .await?;
-            if batch.is_empty() {
-                return Ok(tally);
+        }
+        self.engine
+            .store
+            .claim_pending(
+                self.campaign,
+                self.channel,
+                self.round,
+                self.options.shard,
+                u32::try_from(limit).unwrap_or(u32::MAX),
+                now,
+            )
+            .await
+    }
+
+    /// Keeps the in-flight set full: claims as slots free up, sends, and hands each
+    /// outcome to the recorder as it completes.
+    async fn produce(
+        &self,
+        outcomes: tokio::sync::mpsc::Sender<DeliveryOutcome>,
+        unrecorded: &tokio::sync::Semaphore,
+    ) -> Result<()> {
+        let limit = self.in_flight_limit();
+        // Claim again once a quarter of the slots is free: claims stay few and large
+        // while the in-flight set never drains.
+        let refill = (limit / 4).max(1);
+        let mut in_flight = FuturesUnordered::new();
+        let mut claim: Option<futures::future::BoxFuture<'_, Result<Vec<PendingDelivery>>>> = None;
+        let mut exhausted = false;
+        let mut claiming = 0;
+        loop {
+            let slots = limit.saturating_sub(in_flight.len());
+            // The fewest deliveries worth a claim.
+            let wanted = if in_flight.is_empty() { 1 } else { refill };
+            let can_claim = claim.is_none() && !exhausted && slots >= wanted;
+            if can_claim && unrecorded.available_permits() >= wanted {
+                // The permits go back when the recorder has recorded the outcomes.
+                claiming = unrecorded.forget_permits(slots);
+                claim = Some(Box::pin(self.claim(claiming)));
             }
-            // Owned items (not references) keep the stream's future `Send` for any caller.
-            let worker = &self;
-            let outcomes: Vec<DeliveryOutcome> = futures::stream::iter(batch)
-                .map(|d| async move { worker.deliver(&d).await })
-                .buffer_unordered(self.options.concurrency)
-                .collect()
-                .await;
-            // A "sent" record must never outrun the transport: flush first. If the flush
-            // fails, the batch stays `sending` and the next send resumes it.
+            if exhausted && claim.is_none() && in_flight.is_empty() {
+                return Ok(());
+            }
+            // Slots are free but still waiting for their outcomes to be recorded.
+            let short = can_claim && claim.is_none();
+            let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
+            tokio::select! {
+                _ = unrecorded.acquire_many(wanted), if short => {}
+                claimed = async { claim.as_mut().expect("guarded").await }, if claim.is_some() => {
+                    claim = None;
+                    let claimed = claimed?;
+                    exhausted = claimed.is_empty();
+                    // Slots claimed for but not taken are free again.
+                    unrecorded.add_permits(claiming.saturating_sub(claimed.len()));
+                    claiming = 0;
+                    for d in claimed {
+                        in_flight.push(self.deliver(d));
+                    }
+                }
+                Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
+                    if outcomes.send(outcome).await.is_err() {
+                        // The recorder stopped on an error, which the join reports.
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Records outcomes as they arrive, grouped into short transactions, each after a
+    /// notifier flush (a "sent" record never outruns the transport; if the flush fails,
+    /// the group stays `sending` and the next send resumes it).
+    async fn record(
+        &self,
+        mut arriving: tokio::sync::mpsc::Receiver<DeliveryOutcome>,
+        unrecorded: &tokio::sync::Semaphore,
+        observer: &dyn SendObserver,
+    ) -> Result<WorkerTally> {
+        let mut tally = WorkerTally::default();
+        // Half the window: one half is recorded while the other is sent.
+        let most = RECORD_GROUP.min(self.in_flight_limit().div_ceil(2));
+        while let Some(first) = arriving.recv().await {
+            let mut group = vec![first];
+            let deadline = tokio::time::Instant::now() + RECORD_WINDOW;
+            while group.len() < most {
+                match tokio::time::timeout_at(deadline, arriving.recv()).await {
+                    Ok(Some(outcome)) => group.push(outcome),
+                    Ok(None) | Err(_) => break,
+                }
+            }
             self.notifier.flush().await.map_err(|e| Error::Notify {
                 channel: self.channel.to_string(),
                 message: e.to_string(),
             })?;
             self.engine
                 .store
-                .record_outcomes(&outcomes, self.engine.clock.now())
+                .record_outcomes(&group, self.engine.clock.now())
                 .await?;
+            unrecorded.add_permits(group.len());
             let (mut sent, mut failed) = (0, 0);
-            for o in &outcomes {
+            for o in &group {
                 tally.retries += u64::from(o.attempts.saturating_sub(1));
                 if o.status == DeliveryStatus::Sent {
                     sent += 1;
@@ -323,6 +443,7 @@ impl Worker<'_> {
             tally.failed += failed;
             observer.recorded(self.channel, sent, failed);
         }
+        Ok(tally)
     }
 
     fn message(&self, d: &PendingDelivery, to: &str) -> OutboundMessage {
@@ -358,31 +479,48 @@ impl Worker<'_> {
         }
     }
 
-    async fn deliver(&self, d: &PendingDelivery) -> DeliveryOutcome {
-        let outcome = |status, detail: String, attempts| DeliveryOutcome {
-            id: d.id,
-            status,
-            detail,
-            attempts,
-        };
+    async fn deliver(&self, d: PendingDelivery) -> DeliveryOutcome {
+        // Whether an attempt may have reached the provider although it did not say so.
+        let mut maybe_reached = false;
+        let outcome =
+            |status, detail: String, attempts, maybe_reached, transient| DeliveryOutcome {
+                id: d.id,
+                status,
+                detail,
+                attempts,
+                may_duplicate: maybe_reached,
+                transient,
+            };
         let Some(to) = d.address.as_deref() else {
             return outcome(
                 DeliveryStatus::Failed,
                 format!("no {} address", self.channel),
                 0,
+                false,
+                false,
             );
         };
-        let message = self.message(d, to);
+        let message = self.message(&d, to);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Some(limiter) = &self.limiter {
-                limiter.until_ready().await;
+            if let Some(pacer) = &self.pacer {
+                pacer.ready().await;
             }
             match self.notifier.send(&message).await {
-                Ok(provider_id) => return outcome(DeliveryStatus::Sent, provider_id, attempt),
+                Ok(provider_id) => {
+                    return outcome(
+                        DeliveryStatus::Sent,
+                        provider_id,
+                        attempt,
+                        maybe_reached,
+                        false,
+                    )
+                }
                 Err(e) if e.is_retryable() && attempt < self.options.max_attempts => {
                     tracing::debug!(delivery = d.id, attempt, error = %e, "retrying");
+                    // A throttle is a refusal; a timeout or 5xx may follow an acceptance.
+                    maybe_reached |= matches!(e, NotifyError::Transient { .. });
                     tokio::time::sleep(self.backoff(attempt, &e)).await;
                 }
                 Err(e) => {
@@ -392,7 +530,14 @@ impl Worker<'_> {
                         e.to_string()
                     };
                     tracing::warn!(delivery = d.id, recipient = d.recipient_id, channel = %self.channel, reason = %detail, "delivery failed");
-                    return outcome(DeliveryStatus::Failed, detail, attempt);
+                    maybe_reached |= matches!(e, NotifyError::Transient { .. });
+                    return outcome(
+                        DeliveryStatus::Failed,
+                        detail,
+                        attempt,
+                        maybe_reached,
+                        e.is_retryable(),
+                    );
                 }
             }
         }

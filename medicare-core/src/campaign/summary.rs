@@ -28,6 +28,10 @@ pub struct ChannelSummary {
     pub failed_reasons: BTreeMap<String, u64>,
     /// SMS segments of the deliveries that are or will be sent (not suppressed/failed).
     pub segments: u64,
+    /// Sent deliveries that may have reached the patient more than once (an attempt
+    /// timed out or failed with a 5xx after the request went out, or a send was killed
+    /// while they were in flight), over every resume.
+    pub possible_duplicates: u64,
 }
 
 impl ChannelSummary {
@@ -50,6 +54,7 @@ impl ChannelSummary {
                     .filter(|c| c.channel == channel && c.round == round)
                 {
                     s.total += c.count;
+                    s.possible_duplicates += c.possible_duplicates;
                     let reason = c.reason.clone().unwrap_or_else(|| "unknown".into());
                     match c.status {
                         DeliveryStatus::Pending => s.pending += c.count,

@@ -123,8 +123,8 @@ fn campaign_section(out: &mut String, i: usize, c: &CampaignReport) {
         out,
         "<section><h2><span class=\"key\" style=\"color:{}\">&#9632;</span> Campaign {}: {}</h2>\
          <p>State {}; links expire {}.</p>\
-         <table><tr><th>Recipients</th><th>Reached</th><th>Messages accepted by provider</th><th>Opened</th><th>Responded</th><th>Suppressed</th><th>Failed</th><th>Response rate</th></tr>\
-         <tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+         <table><tr><th>Recipients</th><th>Reached</th><th>Messages accepted by provider</th><th>Opened</th><th>Responded</th><th>Suppressed</th><th>Failed</th><th>May have arrived twice</th><th>Response rate</th></tr>\
+         <tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
         COLOURS[i % COLOURS.len()],
         c.id,
         escape(&c.name),
@@ -137,6 +137,7 @@ fn campaign_section(out: &mut String, i: usize, c: &CampaignReport) {
         k.responded,
         k.suppressed,
         k.failed,
+        k.possible_duplicates,
         pct(c.response_rate),
     );
     out.push_str("<h3>Rounds</h3><table><tr><th>Round</th><th>Recipients</th><th>Unfinished</th><th>Last activity</th></tr>");

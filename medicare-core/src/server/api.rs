@@ -205,6 +205,14 @@ async fn campaign_send(State(s): State<AppState>, Path(id): Path<i64>) -> ApiRes
     Ok(Json(report).into_response())
 }
 
+async fn campaign_retry_failed(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let requeued = s.engine().retry_failed(CampaignId(id)).await?;
+    Ok(Json(serde_json::json!({ "requeued": requeued })).into_response())
+}
+
 async fn campaign_remind(State(s): State<AppState>, Path(id): Path<i64>) -> ApiResult<Response> {
     let engine = s.engine().clone();
     let (policy, options) = (
@@ -280,6 +288,11 @@ pub fn api_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::POST,
             "/api/campaigns/{id}/remind",
             post(campaign_remind),
+        ),
+        (
+            Method::POST,
+            "/api/campaigns/{id}/retry-failed",
+            post(campaign_retry_failed),
         ),
         (
             Method::GET,

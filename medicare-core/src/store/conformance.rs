@@ -246,6 +246,8 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
                 "permanent: invalid number".into()
             },
             attempts: 1,
+            may_duplicate: false,
+            transient: false,
         })
         .collect();
     store.record_outcomes(&outcomes, now).await.unwrap();

@@ -140,6 +140,9 @@ pub struct TrackingCounts {
     pub suppressed: u64,
     /// Messages failed (every channel and round).
     pub failed: u64,
+    /// Messages accepted by a provider that may have reached the patient more than once
+    /// (every channel and round, over every resume).
+    pub possible_duplicates: u64,
 }
 
 /// Per-recipient tracking.

@@ -161,8 +161,8 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
         -> Result<()>;
 
     /// Returns deliveries of the round (of `shard`'s recipients only, if given) left
-    /// `sending` by an interrupted send to `pending`, and says how many there were: each
-    /// may or may not have reached the provider. With `claimed_before`, only claims made
+    /// `sending` by an interrupted send to `pending`, marked as possible duplicates, and
+    /// says how many there were: each may or may not have reached the provider. With `claimed_before`, only claims made
     /// at or before then are taken back (other senders may still hold younger ones);
     /// without it, every claim is (the caller is the only sender).
     async fn requeue_in_flight(
@@ -175,6 +175,11 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
 
     /// Delivery counts by channel, round, status and reason.
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>>;
+
+    /// Returns the campaign's deliveries that failed transiently (retries exhausted) to
+    /// `pending`, so a send tries them again; permanent failures stay failed. Returns
+    /// how many.
+    async fn retry_failed(&self, campaign: CampaignId) -> Result<u64>;
 }
 
 mod follow_up;

@@ -53,6 +53,10 @@ pub(crate) trait Affected {
 /// Implements [`ReadRow`] and [`Affected`] for a driver's row and query-result types.
 /// Text is decoded without the driver's type check, so byte-compared text columns
 /// (declared binary) read as text too; the bytes must still be UTF-8.
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(unused_macros)
+)]
 macro_rules! impl_read_row {
     ($row:ty, $result:ty) => {
         impl $crate::store::rows::Affected for $result {
@@ -289,6 +293,7 @@ pub(crate) fn delivery_count<R: ReadRow>(r: &R, campaign: CampaignId) -> Result<
         reason: r.opt_text(3)?,
         count: count(r, 4)?,
         segments: count(r, 5)?,
+        possible_duplicates: count(r, 6)?,
     })
 }
 
@@ -376,6 +381,7 @@ pub(crate) fn tracking_counts<R: ReadRow>(r: &R) -> Result<TrackingCounts> {
         delivered_to_provider: count(r, 4)?,
         suppressed: count(r, 5)?,
         failed: count(r, 6)?,
+        possible_duplicates: count(r, 7)?,
     })
 }
 

@@ -66,7 +66,9 @@ where
         self.dialect.placeholder(n)
     }
 
-    /// The contact details of every patient matching `filter` on `today`, by id.
+    /// The contact details of every patient matching `filter` on `today`, by id
+    /// (SQLite reads them in bulk its own way).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     pub async fn matching_contacts(
         &self,
         filter: &AnyFilter,
@@ -391,10 +393,14 @@ where
     /// Delivery counts by channel, round, status and reason.
     pub async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
         let sql = format!(
-            "SELECT {0}, COUNT(*), {1} FROM deliveries WHERE campaign_id = {2} \
+            "SELECT {0}, COUNT(*), {1}, {2} FROM deliveries WHERE campaign_id = {3} \
              GROUP BY {0} ORDER BY round, channel, status, reason",
             rows::DELIVERY_COUNT_COLUMNS,
             int_sum(self.dialect, "segments"),
+            int_sum(
+                self.dialect,
+                "CASE WHEN status = 'sent' THEN maybe_duplicate ELSE 0 END"
+            ),
             self.p(1)
         );
         let found = sqlx::query(&sql)
@@ -407,6 +413,21 @@ where
             .collect::<Result<Vec<_>>>()?;
         rows::sort_delivery_counts(&mut counts);
         Ok(counts)
+    }
+
+    /// Returns the campaign's failed deliveries whose failure was transient to the
+    /// queue; permanent failures stay failed. Returns how many.
+    pub async fn retry_failed(&self, campaign: CampaignId) -> Result<u64> {
+        let sql = format!(
+            "UPDATE deliveries SET status = 'pending', reason = NULL, transient = 0 \
+             WHERE campaign_id = {} AND status = 'failed' AND transient = 1",
+            self.p(1)
+        );
+        let done = sqlx::query(&sql)
+            .bind(campaign.0)
+            .execute(self.pool)
+            .await?;
+        Ok(done.affected())
     }
 
     /// The link whose token hashes to `token_hash`, if any.
@@ -566,7 +587,8 @@ where
         };
         let sql = format!(
             "SELECT COUNT(*), COALESCE({}, 0), COALESCE({}, 0), \
-             {}'sent'), {}'sent'), {}'suppressed'), {}'failed') \
+             {}'sent'), {}'sent'), {}'suppressed'), {}'failed'), \
+             {}'sent' AND maybe_duplicate = 1) \
              FROM recipients WHERE campaign_id = {}",
             int_sum(
                 self.dialect,
@@ -580,10 +602,11 @@ where
             deliveries(2, "COUNT(*)"),
             deliveries(3, "COUNT(*)"),
             deliveries(4, "COUNT(*)"),
-            self.p(5)
+            deliveries(5, "COUNT(*)"),
+            self.p(6)
         );
         let mut query = sqlx::query(&sql);
-        for _ in 0..5 {
+        for _ in 0..6 {
             query = query.bind(campaign.0);
         }
         rows::tracking_counts(&query.fetch_one(self.pool).await?)

@@ -274,16 +274,18 @@ impl MySqlStore {
             for (i, o) in chunk.iter().enumerate() {
                 let sent = o.status == DeliveryStatus::Sent;
                 // The first row names the derived table's columns.
-                let [id, status, provider_id, reason, attempts] = if i == 0 {
+                let [id, status, provider_id, reason, attempts, duplicate, transient] = if i == 0 {
                     [
                         " AS id, ",
                         " AS status, ",
                         " AS provider_id, ",
                         " AS reason, ",
-                        " AS attempts",
+                        " AS attempts, ",
+                        " AS maybe_duplicate, ",
+                        " AS transient",
                     ]
                 } else {
-                    [", ", ", ", ", ", ", ", ""]
+                    [", ", ", ", ", ", ", ", ", ", ", ", ""]
                 };
                 q.push(if i == 0 {
                     "SELECT "
@@ -299,12 +301,18 @@ impl MySqlStore {
                 .push_bind((!sent).then_some(o.detail.as_str()))
                 .push(reason)
                 .push_bind(o.attempts)
-                .push(attempts);
+                .push(attempts)
+                .push_bind(i64::from(o.may_duplicate))
+                .push(duplicate)
+                .push_bind(i64::from(o.transient))
+                .push(transient);
             }
             q.push(
                 ") v ON d.id = v.id \
                  SET d.status = v.status, d.provider_id = v.provider_id, d.reason = v.reason, \
-                 d.attempts = d.attempts + v.attempts, d.updated_at = ",
+                 d.attempts = d.attempts + v.attempts, \
+                 d.maybe_duplicate = GREATEST(d.maybe_duplicate, v.maybe_duplicate), \
+                 d.transient = v.transient, d.updated_at = ",
             );
             q.push_bind(now);
             q.push(" WHERE d.status = 'sending'");
@@ -372,7 +380,7 @@ impl DeliveryStore for MySqlStore {
     ) -> Result<u64> {
         retry_transient(|| async {
             let mut q = QueryBuilder::<MySql>::new(
-                "UPDATE deliveries SET status = 'pending' WHERE campaign_id = ",
+                "UPDATE deliveries SET status = 'pending', maybe_duplicate = 1 WHERE campaign_id = ",
             );
             q.push_bind(campaign.0)
                 .push(" AND round = ")
@@ -389,5 +397,9 @@ impl DeliveryStore for MySqlStore {
 
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
         self.shared().delivery_counts(campaign).await
+    }
+
+    async fn retry_failed(&self, campaign: CampaignId) -> Result<u64> {
+        self.shared().retry_failed(campaign).await
     }
 }

@@ -209,12 +209,17 @@ impl DeliveryStore for PostgresStore {
             .iter()
             .map(|o| i32::try_from(o.attempts).unwrap_or(i32::MAX))
             .collect();
+        let duplicates: Vec<i32> = sorted.iter().map(|o| i32::from(o.may_duplicate)).collect();
+        let transient: Vec<i32> = sorted.iter().map(|o| i32::from(o.transient)).collect();
         // One statement is one transaction: every outcome is recorded, or none.
         sqlx::query(
             "UPDATE deliveries d SET status = v.status, provider_id = v.provider_id, \
-             reason = v.reason, attempts = d.attempts + v.attempts, updated_at = $6 \
-             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[]) \
-             AS v (id, status, provider_id, reason, attempts) \
+             reason = v.reason, attempts = d.attempts + v.attempts, updated_at = $6, \
+             maybe_duplicate = GREATEST(d.maybe_duplicate, v.maybe_duplicate), \
+             transient = v.transient \
+             FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[], \
+                         $7::integer[], $8::integer[]) \
+             AS v (id, status, provider_id, reason, attempts, maybe_duplicate, transient) \
              WHERE d.id = v.id AND d.status = 'sending'",
         )
         .bind(&ids)
@@ -223,6 +228,8 @@ impl DeliveryStore for PostgresStore {
         .bind(&reasons)
         .bind(&attempts)
         .bind(now)
+        .bind(&duplicates)
+        .bind(&transient)
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -236,7 +243,8 @@ impl DeliveryStore for PostgresStore {
         claimed_before: Option<DateTime<Utc>>,
     ) -> Result<u64> {
         let mut q = QueryBuilder::<Postgres>::new(
-            "UPDATE deliveries SET status = 'pending' WHERE status = 'sending' AND campaign_id = ",
+            "UPDATE deliveries SET status = 'pending', maybe_duplicate = 1 \
+             WHERE status = 'sending' AND campaign_id = ",
         );
         q.push_bind(campaign.0)
             .push(" AND round = ")
@@ -251,5 +259,9 @@ impl DeliveryStore for PostgresStore {
 
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
         self.shared().delivery_counts(campaign).await
+    }
+
+    async fn retry_failed(&self, campaign: CampaignId) -> Result<u64> {
+        self.shared().retry_failed(campaign).await
     }
 }

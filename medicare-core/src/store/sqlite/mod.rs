@@ -480,7 +480,7 @@ impl DeliveryStore for SqliteStore {
         let mut tx = self.pool.begin().await?;
         for chunk in outcomes.chunks(CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "WITH v(id, status, provider_id, reason, attempts) AS (",
+                "WITH v(id, status, provider_id, reason, attempts, maybe_duplicate, transient) AS (",
             );
             q.push_values(chunk, |mut b, o| {
                 let sent = o.status == DeliveryStatus::Sent;
@@ -488,11 +488,15 @@ impl DeliveryStore for SqliteStore {
                     .push_bind(o.status.as_str())
                     .push_bind(sent.then_some(o.detail.as_str()))
                     .push_bind((!sent).then_some(o.detail.as_str()))
-                    .push_bind(o.attempts);
+                    .push_bind(o.attempts)
+                    .push_bind(i64::from(o.may_duplicate))
+                    .push_bind(i64::from(o.transient));
             });
             q.push(
                 ") UPDATE deliveries SET status = v.status, provider_id = v.provider_id, \
-                 reason = v.reason, attempts = deliveries.attempts + v.attempts, updated_at = ",
+                 reason = v.reason, attempts = deliveries.attempts + v.attempts, \
+                 maybe_duplicate = max(deliveries.maybe_duplicate, v.maybe_duplicate), \
+                 transient = v.transient, updated_at = ",
             );
             q.push_bind(now);
             q.push(" FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending'");
@@ -510,7 +514,8 @@ impl DeliveryStore for SqliteStore {
         claimed_before: Option<DateTime<Utc>>,
     ) -> Result<u64> {
         let mut q = QueryBuilder::<Sqlite>::new(
-            "UPDATE deliveries SET status = 'pending' WHERE status = 'sending' AND campaign_id = ",
+            "UPDATE deliveries SET status = 'pending', maybe_duplicate = 1 \
+             WHERE status = 'sending' AND campaign_id = ",
         );
         q.push_bind(campaign.0)
             .push(" AND round = ")
@@ -530,6 +535,10 @@ impl DeliveryStore for SqliteStore {
 
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
         self.shared().delivery_counts(campaign).await
+    }
+
+    async fn retry_failed(&self, campaign: CampaignId) -> Result<u64> {
+        self.shared().retry_failed(campaign).await
     }
 }
 
