@@ -49,9 +49,13 @@ fn files() -> Files {
 
 fn read_csv(path: &Path) -> Vec<Patient> {
     let today = chrono::Utc::now().date_naive();
-    parse_csv(std::fs::File::open(path).expect("open"), "patients.csv", today)
-        .expect("valid CSV")
-        .into_patients()
+    parse_csv(
+        std::fs::File::open(path).expect("open"),
+        "patients.csv",
+        today,
+    )
+    .expect("valid CSV")
+    .into_patients()
 }
 
 fn read_fhir(path: &Path) -> Vec<Patient> {
