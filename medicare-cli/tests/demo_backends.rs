@@ -4,6 +4,8 @@
 //! `MEDICARE_TEST_MYSQL_URL` and `MEDICARE_TEST_MOTO_URL` (skipped, saying so, when
 //! unset outside CI).
 
+mod common;
+
 use medicare_core::link::{link_path, presented_token_hash};
 use medicare_core::store::conformance::server_url;
 use serde_json::Value;
@@ -162,29 +164,8 @@ async fn the_demo_runs_on_mysql() {
 /// Creates what an AWS account would already have: the bucket, the KMS key and the
 /// verified sender. Returns the key id and the S3 client.
 async fn prepare_moto(moto: &str, bucket: &str, sender: &str) -> (String, aws_sdk_s3::Client) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto)
-        .region(aws_config::Region::new("eu-west-2"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket(bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let config = common::moto_config(moto).await;
+    let s3 = common::bucket(&config, bucket).await;
     let key = aws_sdk_kms::Client::new(&config)
         .create_key()
         .description("medicare demo test")

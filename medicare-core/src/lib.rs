@@ -59,6 +59,7 @@ pub mod error;
 pub mod filter;
 pub mod form;
 pub mod link;
+pub mod metrics;
 pub mod notify;
 pub mod patient;
 pub mod publish;

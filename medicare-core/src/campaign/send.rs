@@ -278,6 +278,7 @@ impl Worker<'_> {
                     .suppress_responded(self.campaign, self.round, now)
                     .await?;
             }
+            let claim_started = Instant::now();
             let batch = self
                 .engine
                 .store
@@ -290,6 +291,7 @@ impl Worker<'_> {
                     now,
                 )
                 .await?;
+            crate::metrics::batch_claimed(self.channel, claim_started.elapsed());
             if batch.is_empty() {
                 return Ok(tally);
             }
@@ -306,19 +308,23 @@ impl Worker<'_> {
                 channel: self.channel.to_string(),
                 message: e.to_string(),
             })?;
+            let record_started = Instant::now();
             self.engine
                 .store
                 .record_outcomes(&outcomes, self.engine.clock.now())
                 .await?;
-            let (mut sent, mut failed) = (0, 0);
+            crate::metrics::batch_record_time(self.channel, record_started.elapsed());
+            let (mut sent, mut failed, mut retries) = (0, 0, 0);
             for o in &outcomes {
-                tally.retries += u64::from(o.attempts.saturating_sub(1));
+                retries += u64::from(o.attempts.saturating_sub(1));
                 if o.status == DeliveryStatus::Sent {
                     sent += 1;
                 } else {
                     failed += 1;
                 }
             }
+            tally.retries += retries;
+            crate::metrics::batch_recorded(self.channel, sent, failed, retries);
             tally.sent += sent;
             tally.failed += failed;
             observer.recorded(self.channel, sent, failed);
@@ -379,7 +385,14 @@ impl Worker<'_> {
             if let Some(limiter) = &self.limiter {
                 limiter.until_ready().await;
             }
-            match self.notifier.send(&message).await {
+            let call_started = Instant::now();
+            let result = self.notifier.send(&message).await;
+            crate::metrics::provider_call(
+                self.channel,
+                call_started.elapsed(),
+                matches!(result, Err(NotifyError::Throttled { .. })),
+            );
+            match result {
                 Ok(provider_id) => return outcome(DeliveryStatus::Sent, provider_id, attempt),
                 Err(e) if e.is_retryable() && attempt < self.options.max_attempts => {
                     tracing::debug!(delivery = d.id, attempt, error = %e, "retrying");
