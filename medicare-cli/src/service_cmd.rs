@@ -4,6 +4,8 @@
 use crate::output::Printer;
 use crate::progress;
 use clap::{Args, Subcommand};
+use medicare_core::backup::keys::{KeyPaths, TrustedSigners};
+use medicare_core::backup::Backups;
 use medicare_core::campaign::{CampaignId, RemindReport};
 use medicare_core::report::{weekly_report, write_weekly_report, ReportFiles, WeeklyReport};
 use medicare_core::server::{router, serve, ServerOptions};
@@ -67,6 +69,7 @@ pub async fn run_serve(ws: &Workspace, args: ServeArgs) -> Result<ExitCode, Erro
     if let Some(metrics_bind) = args.metrics_bind {
         let metrics_addr = serve_metrics(&metrics_bind, addr).await?;
         eprintln!("metrics on http://{metrics_addr}/metrics");
+        watch_backups(ws);
     }
     serve(listener, router(ws.engine().clone(), options), async {
         let _ = tokio::signal::ctrl_c().await;
@@ -99,6 +102,28 @@ async fn serve_metrics(
         },
     ));
     Ok(addr)
+}
+
+/// Keeps the backup age and size gauges current: every five minutes, from the
+/// workspace's backup folder (when it has trusted signers, i.e. backups are taken here).
+fn watch_backups(ws: &Workspace) {
+    let signers = KeyPaths::in_workspace(ws.dir()).signers();
+    let Ok(trusted) = TrustedSigners::from_file(&signers) else {
+        return;
+    };
+    let backups = Backups::new(ws.backup_sink().clone(), ws.engine().clock().clone());
+    let clock = ws.engine().clock().clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            every.tick().await;
+            if let Err(e) =
+                medicare_core::metrics::observe_backups(&backups, &trusted, clock.now()).await
+            {
+                tracing::warn!(error = %e, "the backup folder could not be read for metrics");
+            }
+        }
+    });
 }
 
 /// Sends the next reminder round of campaign `id`.

@@ -176,6 +176,21 @@ pub fn backup_observed(age: Duration, size_bytes: u64) {
     gauge!(BACKUP_SIZE).set(size_bytes as f64);
 }
 
+/// Sets the backup age and size gauges from the newest complete backup signed by a
+/// `trusted` key in `backups` (none yet: the gauges stay unset).
+pub async fn observe_backups(
+    backups: &crate::backup::Backups,
+    trusted: &crate::backup::keys::TrustedSigners,
+    now: chrono::DateTime<chrono::Utc>,
+) -> crate::Result<()> {
+    let listing = backups.list(trusted).await?;
+    if let Some(newest) = listing.backups.last() {
+        let age = (now - newest.created_at).to_std().unwrap_or_default();
+        backup_observed(age, newest.object.size);
+    }
+    Ok(())
+}
+
 /// Prometheus text exposition for `medicare serve`: a recorder kept in this process and
 /// rendered on request. The endpoint is never public: it listens on its own address, or
 /// asks for a token (see the `medicare serve` options).
