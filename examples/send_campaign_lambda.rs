@@ -809,6 +809,35 @@ mod tests {
         );
     }
 
+    /// The alarms and the dashboard name metrics, dimensions and stack resources only: no
+    /// patient's name, number or address can be in them (canary patients).
+    #[test]
+    fn the_templates_carry_no_patient_data() {
+        let dir = env!("CARGO_MANIFEST_DIR");
+        let templates: Vec<String> = ["template.yaml", "standby.yaml", "send_campaign.asl.json"]
+            .iter()
+            .map(|f| std::fs::read_to_string(format!("{dir}/{f}")).unwrap())
+            .collect();
+        assert!(templates[0].contains("BackupMissingAlarm") && templates[0].contains("Dashboard"));
+        for p in generate(GenerateOptions {
+            count: 500,
+            seed: 4,
+        }) {
+            let full_name = format!("{} {}", p.given_name, p.family_name);
+            let secrets = [
+                Some(full_name.as_str()),
+                Some(p.nhs_number.as_str()),
+                p.phone.as_ref().map(|x| x.as_str()),
+                p.email.as_ref().map(|x| x.as_str()),
+            ];
+            for secret in secrets.into_iter().flatten() {
+                for t in &templates {
+                    assert!(!t.contains(secret), "a template carries {secret:?}");
+                }
+            }
+        }
+    }
+
     #[tokio::test]
     async fn the_state_machine_sends_the_campaign_then_each_reminder_round() {
         let _serial = SERIAL.lock().await;

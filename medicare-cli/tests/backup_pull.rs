@@ -1,7 +1,8 @@
 //! `medicare backup pull` against S3 (the moto server in `MEDICARE_TEST_MOTO_URL`): a
 //! day's backup ends on the premises' disk, verified; a second pull copies nothing; an
 //! object changed in the bucket is refused and reported, and leaves nothing behind; an
-//! object no manifest names is reported and not pulled.
+//! object no manifest names is reported and not pulled; the pulled copy restores into a
+//! PostgreSQL database (`MEDICARE_TEST_POSTGRES_URL`), as after a failover.
 
 mod common;
 
@@ -105,6 +106,38 @@ async fn pulls_verified_backups_once_and_refuses_a_changed_one() {
     );
     let local = json(&run(&["backup", "verify", &id, "--to", premises_arg]), 0);
     assert_eq!(local["id"], id.as_str());
+
+    // The failover restore: from the pulled copy into a fresh PostgreSQL database.
+    if let Some(admin) = server_url("MEDICARE_TEST_POSTGRES_URL") {
+        let db = common::ServerDatabase::create(&admin).await;
+        let restore = [
+            "backup",
+            "restore",
+            &id,
+            "--to",
+            premises_arg,
+            "--into-database",
+            &db.url,
+        ];
+        let restored = json(&run(&restore), 0);
+        assert_eq!(restored["id"], id.as_str());
+        let patients = restored["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == "patients")
+            .unwrap();
+        assert_eq!(patients["rows"], 300);
+        let again = run(&restore);
+        assert_eq!(
+            again.status.code(),
+            Some(5),
+            "a non-empty target is refused"
+        );
+        let password = db.url.split('@').next().and_then(|s| s.rsplit(':').next());
+        assert!(!String::from_utf8_lossy(&again.stderr).contains(password.unwrap()));
+        db.drop_it().await;
+    }
 
     // A second pull copies nothing.
     let again = json(&run(&pull), 0);

@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::{rand_suffix, ServerDatabase};
 use medicare_core::link::{link_path, presented_token_hash};
 use medicare_core::store::conformance::server_url;
 use serde_json::Value;
@@ -65,48 +66,6 @@ fn check_summary(summary: &Value, patients: u64) {
         f["tracking"]["delivered_to_provider"].as_u64().unwrap(),
         total(&summary["send"]["sent"]) + total(&f["remind"]["send"]["sent"])
     );
-}
-
-/// A fresh database on the server behind `admin_url`, dropped at the end.
-struct ServerDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl ServerDatabase {
-    async fn create(admin_url: &str) -> ServerDatabase {
-        let name = format!("medicare_cli_{}_{}", std::process::id(), rand_suffix());
-        let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
-        let url = format!("{base}/{name}");
-        execute(admin_url, &format!("CREATE DATABASE {name}")).await;
-        ServerDatabase {
-            admin_url: admin_url.to_string(),
-            name,
-            url,
-        }
-    }
-
-    async fn drop_it(self) {
-        execute(&self.admin_url, &format!("DROP DATABASE {}", self.name)).await;
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish() % 1_000_000_000
-}
-
-async fn execute(url: &str, sql: &str) {
-    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connects");
-    sqlx::query(sql).execute(&mut conn).await.expect(sql);
 }
 
 async fn demo_on_server(admin_url: &str) {
