@@ -20,7 +20,7 @@ use medicare_core::clock::SystemClock;
 use medicare_core::store::Database;
 use medicare_core::Workspace;
 use medicare_examples::lambda_support::{
-    install_key_files, open_workspace, HandlerError, ScheduledEvent,
+    install_key_files, telemetry, unavailable, FreshWorkspace, HandlerError, ScheduledEvent,
 };
 use serde::Serialize;
 use std::sync::Arc;
@@ -86,10 +86,10 @@ pub async fn handler(
     job: &dyn DailyBackup,
 ) -> Result<BackupResponse, HandlerError> {
     event.check()?;
-    let report = job
-        .daily()
-        .await
-        .map_err(|e| HandlerError::new("BackupFailed", e))?;
+    let report = job.daily().await;
+    // The "no successful backup in 26 hours" alarm counts these.
+    medicare_core::metrics::backup_finished(report.as_ref().ok().map(|r| r.backup.object.size));
+    let report = report.map_err(|e| HandlerError::new("BackupFailed", e))?;
     Ok(BackupResponse {
         backup_id: report.backup.id.clone(),
         kind: report.backup.kind.as_str().to_string(),
@@ -101,15 +101,28 @@ pub async fn handler(
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let ws = open_workspace().await?;
+    let metrics = telemetry::init()?;
+    let workspace = FreshWorkspace::open().await?;
+    let ws = workspace.get().await?;
     if let Ok(arn) = std::env::var("MEDICARE_BACKUP_KEYS_SECRET_ARN") {
         install_key_files(ws.dir(), &arn, ws.config().aws_endpoint_url.as_deref()).await?;
     }
-    let job = WorkspaceBackup::new(&ws)?;
-    let job = &job;
+    let workspace = &workspace;
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<ScheduledEvent>| async move {
-            handler(event.payload, job).await
+            let request_id = event.context.request_id;
+            telemetry::begin(metrics, &request_id);
+            let result = async {
+                let ws = workspace.get().await.map_err(unavailable)?;
+                let job = WorkspaceBackup::new(&ws)
+                    .map_err(|e| HandlerError::new("BackupKeysUnavailable", e))?;
+                handler(event.payload, &job).await
+            }
+            .await;
+            if let Err(e) = telemetry::flush(metrics, std::io::stdout()) {
+                tracing::warn!(error = %e, "the metrics could not be written");
+            }
+            result
         },
     ))
     .await

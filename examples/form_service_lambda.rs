@@ -13,8 +13,9 @@ use axum::response::Response;
 use lambda_http::request::RequestContext;
 use medicare_core::server::{router, ServerOptions};
 use medicare_core::Workspace;
-use medicare_examples::lambda_support::open_workspace;
+use medicare_examples::lambda_support::{telemetry, FreshWorkspace};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 /// The form service for `ws`, taking each client's IP from the API Gateway context.
 pub fn service(ws: &Workspace) -> axum::Router {
@@ -47,8 +48,40 @@ async fn client_ip(mut request: Request, next: Next) -> Response {
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    let ws = open_workspace().await?;
-    lambda_http::run(service(&ws)).await
+    use lambda_http::RequestExt;
+    use tower::ServiceExt;
+    let metrics = telemetry::init()?;
+    let workspace = FreshWorkspace::open().await?;
+    // The router (and its rate limiter) is rebuilt only when the workspace is reopened.
+    let cache: tokio::sync::Mutex<Option<(Arc<Workspace>, axum::Router)>> = Default::default();
+    let (workspace, cache) = (&workspace, &cache);
+    lambda_http::run(tower::service_fn(
+        move |request: lambda_http::Request| async move {
+            let ws = workspace.get().await?;
+            let router = {
+                let mut cache = cache.lock().await;
+                match cache.as_ref() {
+                    Some((cached, router)) if Arc::ptr_eq(cached, &ws) => router.clone(),
+                    _ => {
+                        let router = service(&ws);
+                        *cache = Some((ws, router.clone()));
+                        router
+                    }
+                }
+            };
+            let request_id = request
+                .lambda_context_ref()
+                .map(|c| c.request_id.clone())
+                .unwrap_or_default();
+            telemetry::begin(metrics, &request_id);
+            let response = router.oneshot(request).await;
+            if let Err(e) = telemetry::flush(metrics, std::io::stdout()) {
+                tracing::warn!(error = %e, "the metrics could not be written");
+            }
+            Ok::<_, lambda_http::Error>(response?)
+        },
+    ))
+    .await
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 //! and the error shape Lambda reports.
 //!
 //! A function's environment (set by `examples/template.yaml`) names everything: the
-//! database (a `MEDICARE_DATABASE_URL`, or the Aurora secret `MEDICARE_DATABASE_SECRET_ARN`
-//! with `MEDICARE_DATABASE_SCHEME`, `_HOST`, `_PORT` and `_NAME`), the link signing key
+//! database (a `MEDICARE_DATABASE_URL`; or Aurora with IAM database authentication,
+//! `MEDICARE_DATABASE_IAM_USER` with `MEDICARE_DATABASE_SCHEME`, `_HOST`, `_PORT` and
+//! `_NAME`, the password being an RDS auth token signed with the function's role; or the
+//! Aurora secret `MEDICARE_DATABASE_SECRET_ARN` with the same four), the link signing key
 //! (the secret `MEDICARE_LINK_KEY_SECRET_ARN`: every function must derive the same links),
 //! and the services (`MEDICARE_FORMS=s3://...`, `MEDICARE_SMS=sns`, `MEDICARE_EMAIL=ses`,
 //! `MEDICARE_KMS_KEY_ID`...), read by [`medicare_core::Config`] and wired by
@@ -16,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// A failure, as the Lambda diagnostic (`errorType`, `errorMessage`) reports it. Library
 /// errors never carry personal data, so their text is safe to report.
@@ -46,6 +49,11 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
             error_message: e.error_message,
         }
     }
+}
+
+/// The workspace could not be (re)opened: the database or a secret is out of reach.
+pub fn unavailable(e: anyhow::Error) -> HandlerError {
+    HandlerError::new("WorkspaceUnavailable", e)
 }
 
 /// The fields of an EventBridge scheduled event the scheduled handlers read.
@@ -85,13 +93,16 @@ pub fn workspace_dir() -> PathBuf {
 }
 
 /// Opens the workspace the environment describes (see the module docs). Call it once, in
-/// the function's init phase.
+/// the function's init phase (with IAM database authentication, through
+/// [`FreshWorkspace`], which opens it again before its token expires).
 pub async fn open_workspace() -> anyhow::Result<Workspace> {
     let dir = workspace_dir();
     let mut config = Config::load(&dir)?;
     let secrets = Secrets::from_env(config.aws_endpoint_url.as_deref()).await?;
     if config.database_url.is_none() {
-        if let Ok(arn) = std::env::var("MEDICARE_DATABASE_SECRET_ARN") {
+        if let Some(auth) = iam_auth(&secrets.config)? {
+            config.database_url = Some(auth.url(&secrets.config).await?);
+        } else if let Ok(arn) = std::env::var("MEDICARE_DATABASE_SECRET_ARN") {
             config.database_url = Some(database_url(&secrets.get(&arn).await?)?);
         }
     }
@@ -143,8 +154,110 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The workspace, opened again when an RDS auth token it connected with is about to
+/// expire: a pool opening a connection later would otherwise present a stale token.
+/// Without IAM database authentication it is opened once.
+pub struct FreshWorkspace {
+    current: tokio::sync::Mutex<(Arc<Workspace>, Instant)>,
+    reopen_after: Option<Duration>,
+}
+
+impl FreshWorkspace {
+    /// Reopened this long after opening, with IAM authentication (tokens last 15 minutes).
+    pub const REOPEN_AFTER: Duration = Duration::from_secs(10 * 60);
+
+    /// Opens the workspace the environment describes ([`open_workspace`]).
+    pub async fn open() -> anyhow::Result<Self> {
+        let iam = std::env::var_os("MEDICARE_DATABASE_IAM_USER").is_some()
+            && std::env::var_os("MEDICARE_DATABASE_URL").is_none();
+        Ok(Self::new(
+            open_workspace().await?,
+            iam.then_some(Self::REOPEN_AFTER),
+        ))
+    }
+
+    /// `ws`, reopened (from the environment) once `reopen_after` has passed, if given.
+    pub fn new(ws: Workspace, reopen_after: Option<Duration>) -> Self {
+        FreshWorkspace {
+            current: tokio::sync::Mutex::new((Arc::new(ws), Instant::now())),
+            reopen_after,
+        }
+    }
+
+    /// The workspace to serve this invocation with.
+    pub async fn get(&self) -> anyhow::Result<Arc<Workspace>> {
+        let mut current = self.current.lock().await;
+        if self
+            .reopen_after
+            .is_some_and(|after| current.1.elapsed() >= after)
+        {
+            // Opening is not provably `Send` to the compiler (sqlx's higher-ranked
+            // bounds), and Lambda services' futures must be: open on a blocking thread.
+            let runtime = tokio::runtime::Handle::current();
+            let ws =
+                tokio::task::spawn_blocking(move || runtime.block_on(open_workspace())).await??;
+            *current = (Arc::new(ws), Instant::now());
+        }
+        Ok(current.0.clone())
+    }
+}
+
+/// IAM database authentication, if `MEDICARE_DATABASE_IAM_USER` asks for it.
+fn iam_auth(
+    config: &aws_config::SdkConfig,
+) -> anyhow::Result<Option<medicare_aws::rds::DatabaseIamAuth>> {
+    let Ok(user) = std::env::var("MEDICARE_DATABASE_IAM_USER") else {
+        return Ok(None);
+    };
+    let endpoint = DatabaseEndpoint::from_env()?;
+    let region = config
+        .region()
+        .ok_or_else(|| anyhow::anyhow!("IAM database authentication needs an AWS region"))?;
+    Ok(Some(medicare_aws::rds::DatabaseIamAuth {
+        scheme: endpoint.scheme,
+        host: endpoint.host,
+        port: endpoint.port,
+        database: endpoint.name,
+        user,
+        region: region.to_string(),
+    }))
+}
+
+/// `MEDICARE_DATABASE_SCHEME`, `_HOST`, `_PORT` (default: the scheme's) and `_NAME`.
+struct DatabaseEndpoint {
+    scheme: String,
+    host: String,
+    port: u16,
+    name: String,
+}
+
+impl DatabaseEndpoint {
+    fn from_env() -> anyhow::Result<Self> {
+        let var = |k: &str| std::env::var(k).map_err(|_| anyhow::anyhow!("{k} is not set"));
+        let scheme = var("MEDICARE_DATABASE_SCHEME")?;
+        let default_port = match scheme.as_str() {
+            "postgres" => 5432,
+            "mysql" => 3306,
+            other => anyhow::bail!("MEDICARE_DATABASE_SCHEME is {other:?}, not postgres or mysql"),
+        };
+        let port = match std::env::var("MEDICARE_DATABASE_PORT") {
+            Err(_) => default_port,
+            Ok(p) => p.parse().map_err(|_| {
+                anyhow::anyhow!("MEDICARE_DATABASE_PORT is {p:?}, not a port number")
+            })?,
+        };
+        Ok(DatabaseEndpoint {
+            scheme,
+            host: var("MEDICARE_DATABASE_HOST")?,
+            port,
+            name: var("MEDICARE_DATABASE_NAME")?,
+        })
+    }
+}
+
 /// Secrets Manager, reached through the same configuration as the other AWS clients.
 struct Secrets {
+    config: aws_config::SdkConfig,
     client: aws_sdk_secretsmanager::Client,
 }
 
@@ -153,6 +266,7 @@ impl Secrets {
         let config = medicare_aws::sdk_config(endpoint_url).await?;
         Ok(Secrets {
             client: aws_sdk_secretsmanager::Client::new(&config),
+            config,
         })
     }
 
@@ -182,16 +296,17 @@ fn database_url(secret: &SecretString) -> anyhow::Result<SecretString> {
     let master: Master = serde_json::from_str(secret.expose_secret()).map_err(|_| {
         anyhow::anyhow!("the database secret is not {{\"username\", \"password\"}} JSON")
     })?;
-    let var = |k: &str| std::env::var(k).map_err(|_| anyhow::anyhow!("{k} is not set"));
-    let scheme = var("MEDICARE_DATABASE_SCHEME")?;
-    let host = var("MEDICARE_DATABASE_HOST")?;
-    let name = var("MEDICARE_DATABASE_NAME")?;
-    let (default_port, tls) = match scheme.as_str() {
-        "postgres" => ("5432", "sslmode=require"),
-        "mysql" => ("3306", "ssl-mode=REQUIRED"),
-        other => anyhow::bail!("MEDICARE_DATABASE_SCHEME is {other:?}, not postgres or mysql"),
+    let DatabaseEndpoint {
+        scheme,
+        host,
+        port,
+        name,
+    } = DatabaseEndpoint::from_env()?;
+    let tls = if scheme == "postgres" {
+        "sslmode=require"
+    } else {
+        "ssl-mode=REQUIRED"
     };
-    let port = std::env::var("MEDICARE_DATABASE_PORT").unwrap_or_else(|_| default_port.into());
     let enc = |s: &str| -> String {
         s.bytes()
             .map(|b| match b {
@@ -243,5 +358,75 @@ mod tests {
         );
         let err = database_url(&SecretString::from("not json".to_string())).unwrap_err();
         assert!(!err.to_string().contains("not json"), "{err}");
+    }
+}
+
+/// Logs and metrics as CloudWatch reads them: JSON log lines on stderr, each carrying the
+/// fields of the spans it is in (the invocation's request id, the campaign, the shard), and
+/// CloudWatch Embedded Metric Format lines on stdout, flushed after every invocation.
+pub mod telemetry {
+    use metrics_cloudwatch_embedded::Collector;
+
+    /// The CloudWatch namespace of medicare's metrics (the template's alarms read it).
+    pub const NAMESPACE: &str = "Medicare";
+
+    /// Installs the log subscriber (`MEDICARE_LOG` filter, default `info`; JSON unless
+    /// `MEDICARE_LOG_FORMAT=text`) and the EMF metrics recorder with the `function`
+    /// dimension (`AWS_LAMBDA_FUNCTION_NAME`). Call once, first thing in `main`.
+    pub fn init() -> anyhow::Result<&'static Collector> {
+        let filter = tracing_subscriber::EnvFilter::try_from_env("MEDICARE_LOG")
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_target(false);
+        let installed = if std::env::var("MEDICARE_LOG_FORMAT").as_deref() == Ok("text") {
+            builder.try_init()
+        } else {
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .with_span_list(false)
+                .try_init()
+        };
+        installed.map_err(|e| anyhow::anyhow!("the log subscriber: {e}"))?;
+        let function =
+            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".to_string());
+        // EMF takes at most 100 values of a histogram per line: flushing every second
+        // keeps provider latencies within that at the send rates the template sets.
+        install(emf_builder(&function).with_auto_flush_interval(std::time::Duration::from_secs(1)))
+    }
+
+    fn emf_builder(function: &str) -> metrics_cloudwatch_embedded::Builder {
+        metrics_cloudwatch_embedded::Builder::new()
+            .cloudwatch_namespace(NAMESPACE)
+            .with_dimension("function", function.to_string())
+    }
+
+    /// The EMF recorder alone, for `function`, flushed only by [`flush`] (tests).
+    pub fn recorder(function: &str) -> anyhow::Result<&'static Collector> {
+        install(emf_builder(function))
+    }
+
+    fn install(
+        builder: metrics_cloudwatch_embedded::Builder,
+    ) -> anyhow::Result<&'static Collector> {
+        let collector = builder
+            .init()
+            .map_err(|e| anyhow::anyhow!("the metrics recorder: {e}"))?;
+        medicare_core::metrics::describe();
+        Ok(collector)
+    }
+
+    /// Starts an invocation: its metrics lines carry its request id.
+    pub fn begin(collector: &Collector, request_id: &str) {
+        collector.set_property("RequestId", request_id.to_string());
+    }
+
+    /// Writes the invocation's remaining metrics as EMF lines to `out`: stdout in Lambda,
+    /// where CloudWatch extracts them.
+    pub fn flush(collector: &Collector, out: impl std::io::Write) -> std::io::Result<()> {
+        collector.flush(out)
     }
 }

@@ -8,7 +8,9 @@
 
 use medicare_core::report::{weekly_report, write_weekly_report};
 use medicare_core::Workspace;
-use medicare_examples::lambda_support::{open_workspace, HandlerError, ScheduledEvent};
+use medicare_examples::lambda_support::{
+    telemetry, unavailable, FreshWorkspace, HandlerError, ScheduledEvent,
+};
 use serde::Serialize;
 
 /// What the handler returns: the week, counts and where the files went.
@@ -115,7 +117,9 @@ pub async fn handler(
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    let ws = open_workspace().await?;
+    let metrics = telemetry::init()?;
+    let workspace = FreshWorkspace::open().await?;
+    let ws = workspace.get().await?;
     let upload: Box<dyn ReportUpload> = match std::env::var("MEDICARE_REPORTS") {
         Ok(url) if url.starts_with("s3://") => {
             let config = medicare_aws::sdk_config(ws.config().aws_endpoint_url.as_deref()).await?;
@@ -127,10 +131,19 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         }
         _ => Box::new(KeepLocal),
     };
-    let (ws, upload) = (&ws, upload.as_ref());
+    let (workspace, upload) = (&workspace, upload.as_ref());
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<ScheduledEvent>| async move {
-            handler(event.payload, ws, upload).await
+            let request_id = event.context.request_id;
+            telemetry::begin(metrics, &request_id);
+            let result = match workspace.get().await.map_err(unavailable) {
+                Ok(ws) => handler(event.payload, &ws, upload).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = telemetry::flush(metrics, std::io::stdout()) {
+                tracing::warn!(error = %e, "the metrics could not be written");
+            }
+            result
         },
     ))
     .await

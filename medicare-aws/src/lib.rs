@@ -72,6 +72,8 @@ mod kms;
 mod location;
 mod presign;
 mod publish;
+pub mod pull;
+pub mod rds;
 mod s3;
 mod ses;
 mod sns;

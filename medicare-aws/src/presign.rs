@@ -165,37 +165,56 @@ impl PresignedLinkSigner {
     /// The presigned GET URL of `key` (a full object key), signed at `now`.
     fn presign(&self, key: &str, now: SystemTime) -> std::result::Result<String, String> {
         let url = format!("{}/{key}", self.bucket_url);
-        let mut settings = SigningSettings::default();
-        settings.signature_location = SignatureLocation::QueryParams;
-        settings.expires_in = Some(self.expires_in);
-        settings.percent_encoding_mode = PercentEncodingMode::Single;
-        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
-        let params = v4::SigningParams::builder()
-            .identity(&self.identity)
-            .region(&self.region)
-            .name("s3")
-            .time(now)
-            .settings(settings)
-            .build()
-            .map_err(|e| e.to_string())?
-            .into();
-        let request = SignableRequest::new(
-            "GET",
-            url.as_str(),
-            std::iter::empty(),
+        presigned_get(
+            &url,
+            "s3",
             SignableBody::UnsignedPayload,
+            &self.region,
+            &self.identity,
+            self.expires_in,
+            now,
         )
-        .map_err(|e| e.to_string())?;
-        let (instructions, _signature) = sign(request, &params)
-            .map_err(|e| e.to_string())?
-            .into_parts();
-        let query: Vec<String> = instructions
-            .params()
-            .iter()
-            .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
-            .collect();
-        Ok(format!("{url}?{}", query.join("&")))
     }
+}
+
+/// `url` (which may carry a query already) as a SigV4 query-signed GET for `service` in
+/// `region` (`body`: how the payload is signed: S3 leaves it unsigned, other services sign
+/// the empty body), valid for `expires_in` from `now`. Computed locally: no call to AWS.
+pub(crate) fn presigned_get(
+    url: &str,
+    service: &str,
+    body: SignableBody<'_>,
+    region: &str,
+    identity: &Identity,
+    expires_in: Duration,
+    now: SystemTime,
+) -> std::result::Result<String, String> {
+    let mut settings = SigningSettings::default();
+    settings.signature_location = SignatureLocation::QueryParams;
+    settings.expires_in = Some(expires_in);
+    settings.percent_encoding_mode = PercentEncodingMode::Single;
+    settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    let params = v4::SigningParams::builder()
+        .identity(identity)
+        .region(region)
+        .name(service)
+        .time(now)
+        .settings(settings)
+        .build()
+        .map_err(|e| e.to_string())?
+        .into();
+    let request =
+        SignableRequest::new("GET", url, std::iter::empty(), body).map_err(|e| e.to_string())?;
+    let (instructions, _signature) = sign(request, &params)
+        .map_err(|e| e.to_string())?
+        .into_parts();
+    let query: Vec<String> = instructions
+        .params()
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{separator}{}", query.join("&")))
 }
 
 /// Where the bucket is reached: `{endpoint}/bucket` (path style) with an endpoint
@@ -216,7 +235,7 @@ fn bucket_url(location: &S3Location, region: &str, endpoint: Option<&str>) -> St
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode(s: &str) -> String {
+pub(crate) fn encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

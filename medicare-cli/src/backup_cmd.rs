@@ -1,4 +1,4 @@
-//! `medicare backup run|list|verify|restore|prune` and `medicare keys generate`.
+//! `medicare backup run|list|verify|restore|pull|prune` and `medicare keys generate`.
 //!
 //! Glue only: every command is one call into `medicare_core::backup`. Backups go to a
 //! local (on-premises) folder, `<workspace>/backups` unless `--to` or
@@ -64,18 +64,41 @@ pub enum BackupCommand {
         #[arg(long)]
         restore_test: bool,
     },
-    /// Restore a backup into a named SQLite database file.
+    /// Restore a backup into a named SQLite database file, or into a PostgreSQL or MySQL
+    /// database (`--into-database`, e.g. a new Aurora cluster after a failover).
     Restore {
         /// The backup id, or `latest`.
         id: String,
         /// The database file to restore into (created if missing).
-        #[arg(long)]
-        into: PathBuf,
+        #[arg(long, required_unless_present = "into_database")]
+        into: Option<PathBuf>,
+        /// The database URL to restore into (`postgres://...` or `mysql://...`, created
+        /// tables if missing); the URL may carry a password and is never printed.
+        #[arg(
+            long,
+            env = "MEDICARE_RESTORE_DATABASE_URL",
+            hide_env_values = true,
+            conflicts_with = "into"
+        )]
+        into_database: Option<SecretString>,
         /// Replace the contents of a database that is not empty.
         #[arg(long)]
         replace: bool,
         #[command(flatten)]
         sink: SinkArgs,
+        #[command(flatten)]
+        keys: ReadKeys,
+    },
+    /// Copy the backups a source (the cloud's `s3://bucket/prefix`) has and this folder
+    /// lacks, checking each with the private key before keeping it; never overwrites.
+    Pull {
+        /// Where the backups are: `s3://bucket/prefix` or a folder.
+        #[arg(long)]
+        from: String,
+        /// The on-premises folder to copy them into (default: the `backups` setting's
+        /// folder, else `<workspace>/backups`).
+        #[arg(long)]
+        to: Option<PathBuf>,
         #[command(flatten)]
         keys: ReadKeys,
     },
@@ -225,6 +248,27 @@ fn print_plan(plan: &PrunePlan, dry_run: bool) {
     }
 }
 
+fn print_pull(r: &medicare_aws::pull::PullReport) {
+    for p in &r.pulled {
+        println!(
+            "pulled backup {} {:<11} {:>12} bytes copied, {:>9} rows verified",
+            p.id, p.kind, p.bytes_copied, p.rows
+        );
+    }
+    println!(
+        "{} pulled, {} already here, {} refused",
+        r.pulled.len(),
+        r.already_present,
+        r.refused.len()
+    );
+    for f in &r.refused {
+        eprintln!("refused {}: {}", f.manifest, f.reason);
+    }
+    for key in &r.unreferenced {
+        eprintln!("no manifest names {key} (a backup being written, or debris): not pulled");
+    }
+}
+
 /// Runs one backup or key command in workspace `dir`.
 pub async fn run(
     command: Command,
@@ -321,6 +365,7 @@ pub async fn run(
         Command::Backup(BackupCommand::Restore {
             id,
             into,
+            into_database,
             replace,
             sink,
             keys,
@@ -328,13 +373,59 @@ pub async fn run(
             let (identities, trusted) = keys.load(&paths)?;
             let backups = backups(dir, &sink, db).await?;
             let id = backups.resolve(&id, &trusted).await?;
-            let report = backups
-                .restore_to_sqlite_file(&id, &identities, &trusted, &into, replace)
-                .await?;
+            let (report, target) = match (into, into_database) {
+                (Some(into), _) => (
+                    backups
+                        .restore_to_sqlite_file(&id, &identities, &trusted, &into, replace)
+                        .await?,
+                    into.display().to_string(),
+                ),
+                (None, Some(url)) => {
+                    let target = open_database(&url).await?;
+                    let report = backups
+                        .restore(
+                            &id,
+                            &identities,
+                            &trusted,
+                            &*target,
+                            "the database",
+                            replace,
+                        )
+                        .await?;
+                    (report, "the database".to_string())
+                }
+                (None, None) => {
+                    return Err(Error::invalid(
+                        "backup restore",
+                        "name where to restore: --into FILE or --into-database URL",
+                    ))
+                }
+            };
             if json {
                 print_json(&report);
             } else {
-                print_check(&format!("restored into {}:", into.display()), &report);
+                print_check(&format!("restored into {target}:"), &report);
+            }
+        }
+        Command::Backup(BackupCommand::Pull { from, to, keys }) => {
+            let (identities, trusted) = keys.load(&paths)?;
+            let source = backups(dir, &SinkArgs { to: Some(from) }, db).await?;
+            let to = to.map(|t| t.display().to_string());
+            let destination = backups(dir, &SinkArgs { to }, db).await?;
+            let report = medicare_aws::pull::pull(
+                source.sink().as_ref(),
+                destination.sink().clone(),
+                &identities,
+                &trusted,
+            )
+            .await?;
+            if json {
+                print_json(&report);
+            } else {
+                print_pull(&report);
+            }
+            if !report.refused.is_empty() {
+                return Ok(ExitCode::from(3));
             }
         }
         Command::Backup(BackupCommand::Prune { sink, dry_run }) => {

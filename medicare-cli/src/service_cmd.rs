@@ -4,6 +4,8 @@
 use crate::output::{say, Printer};
 use crate::progress;
 use clap::{Args, Subcommand};
+use medicare_core::backup::keys::{KeyPaths, TrustedSigners};
+use medicare_core::backup::Backups;
 use medicare_core::campaign::{CampaignId, RemindReport};
 use medicare_core::report::{weekly_report, write_weekly_report, ReportFiles, WeeklyReport};
 use medicare_core::server::api::{api_token_is_strong, MIN_API_TOKEN_LEN};
@@ -22,6 +24,10 @@ pub struct ServeArgs {
     /// Bearer token for the JSON API (at least 32 characters); without one the API is off.
     #[arg(long, env = "MEDICARE_API_TOKEN", hide_env_values = true)]
     api_token: Option<SecretString>,
+    /// Serve Prometheus metrics at `/metrics` on this address (its own listener, e.g.
+    /// 127.0.0.1:9090, never the public one); without it there is no metrics endpoint.
+    #[arg(long, env = "MEDICARE_METRICS_BIND")]
+    metrics_bind: Option<String>,
 }
 
 /// `medicare report ...`.
@@ -71,12 +77,64 @@ pub async fn run_serve(ws: &Workspace, args: ServeArgs) -> Result<ExitCode, Erro
         "medicare form service on http://{addr} (links: {}/f/...; JSON API {api}); Ctrl-C stops",
         config.base_url
     );
+    if let Some(metrics_bind) = args.metrics_bind {
+        let metrics_addr = serve_metrics(&metrics_bind, addr).await?;
+        eprintln!("metrics on http://{metrics_addr}/metrics");
+        watch_backups(ws);
+    }
     serve(listener, router(ws.engine().clone(), options), async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await
     .map_err(|e| Error::Config(format!("serving on {bind}: {e}")))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the Prometheus endpoint on its own listener (refusing the form service's own
+/// address: metrics are never public).
+async fn serve_metrics(
+    bind: &str,
+    public: std::net::SocketAddr,
+) -> Result<std::net::SocketAddr, Error> {
+    let cannot = |e: std::io::Error| Error::Config(format!("cannot serve metrics on {bind}: {e}"));
+    let listener = tokio::net::TcpListener::bind(bind).await.map_err(cannot)?;
+    let addr = listener.local_addr().map_err(cannot)?;
+    if addr.port() == public.port() {
+        return Err(Error::Config(format!(
+            "the metrics address {bind} is the form service's: metrics need their own, private address"
+        )));
+    }
+    let handle = medicare_core::metrics::prometheus::install()?;
+    tokio::spawn(serve(
+        listener,
+        medicare_core::metrics::prometheus::router(handle),
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        },
+    ));
+    Ok(addr)
+}
+
+/// Keeps the backup age and size gauges current: every five minutes, from the
+/// workspace's backup folder (when it has trusted signers, i.e. backups are taken here).
+fn watch_backups(ws: &Workspace) {
+    let signers = KeyPaths::in_workspace(ws.dir()).signers();
+    let Ok(trusted) = TrustedSigners::from_file(&signers) else {
+        return;
+    };
+    let backups = Backups::new(ws.backup_sink().clone(), ws.engine().clock().clone());
+    let clock = ws.engine().clock().clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(300));
+        loop {
+            every.tick().await;
+            if let Err(e) =
+                medicare_core::metrics::observe_backups(&backups, &trusted, clock.now()).await
+            {
+                tracing::warn!(error = %e, "the backup folder could not be read for metrics");
+            }
+        }
+    });
 }
 
 /// Sends the next reminder round of campaign `id`.

@@ -4,6 +4,9 @@
 //! `MEDICARE_TEST_MYSQL_URL` and `MEDICARE_TEST_MOTO_URL` (skipped, saying so, when
 //! unset outside CI).
 
+mod common;
+
+use common::{rand_suffix, ServerDatabase};
 use medicare_core::link::{link_path, presented_token_hash};
 use medicare_core::store::conformance::server_url;
 use serde_json::Value;
@@ -65,48 +68,6 @@ fn check_summary(summary: &Value, patients: u64) {
     );
 }
 
-/// A fresh database on the server behind `admin_url`, dropped at the end.
-struct ServerDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl ServerDatabase {
-    async fn create(admin_url: &str) -> ServerDatabase {
-        let name = format!("medicare_cli_{}_{}", std::process::id(), rand_suffix());
-        let (base, _) = admin_url.rsplit_once('/').expect("a URL with a database");
-        let url = format!("{base}/{name}");
-        execute(admin_url, &format!("CREATE DATABASE {name}")).await;
-        ServerDatabase {
-            admin_url: admin_url.to_string(),
-            name,
-            url,
-        }
-    }
-
-    async fn drop_it(self) {
-        execute(&self.admin_url, &format!("DROP DATABASE {}", self.name)).await;
-    }
-}
-
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish() % 1_000_000_000
-}
-
-async fn execute(url: &str, sql: &str) {
-    let mut conn = sqlx::AnyConnection::connect(url).await.expect("connects");
-    sqlx::query(sql).execute(&mut conn).await.expect(sql);
-}
-
 async fn demo_on_server(admin_url: &str) {
     sqlx::any::install_default_drivers();
     let db = ServerDatabase::create(admin_url).await;
@@ -162,29 +123,8 @@ async fn the_demo_runs_on_mysql() {
 /// Creates what an AWS account would already have: the bucket, the KMS key and the
 /// verified sender. Returns the key id and the S3 client.
 async fn prepare_moto(moto: &str, bucket: &str, sender: &str) -> (String, aws_sdk_s3::Client) {
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto)
-        .region(aws_config::Region::new("eu-west-2"))
-        .credentials_provider(aws_sdk_s3::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .load()
-        .await;
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(true)
-            .build(),
-    );
-    s3.create_bucket()
-        .bucket(bucket)
-        .create_bucket_configuration(
-            aws_sdk_s3::types::CreateBucketConfiguration::builder()
-                .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest2)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let config = common::moto_config(moto).await;
+    let s3 = common::bucket(&config, bucket).await;
     let key = aws_sdk_kms::Client::new(&config)
         .create_key()
         .description("medicare demo test")

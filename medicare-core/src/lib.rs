@@ -61,6 +61,7 @@ pub mod fhir;
 pub mod filter;
 pub mod form;
 pub mod link;
+pub mod metrics;
 pub mod notify;
 pub mod patient;
 pub mod publish;

@@ -16,6 +16,6 @@ mod summary;
 
 pub use engine::{CampaignRequest, Engine, Preview};
 pub use model::*;
-pub use remind::{RemindReport, ReminderPolicy, MAX_REMINDERS};
+pub use remind::{PlannedReminder, RemindReport, ReminderPolicy, MAX_REMINDERS};
 pub use send::{SendObserver, SendOptions, SendReport};
 pub use summary::{CampaignStatus, ChannelSummary};

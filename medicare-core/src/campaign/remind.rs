@@ -48,6 +48,18 @@ pub struct RemindReport {
     pub send: SendReport,
 }
 
+/// A reminder round planned (or found already planned) and ready to send, shard by shard
+/// if need be ([`Engine::send_reminder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PlannedReminder {
+    /// The round (1: the first reminder).
+    pub round: i32,
+    /// True when the round had been planned before (an interrupted or repeated call).
+    pub resumed: bool,
+    /// Non-respondents the round covers.
+    pub non_respondents: u64,
+}
+
 impl Engine {
     /// Plans and sends the next reminder round of a sent campaign to its non-respondents
     /// only, or resumes a round that was interrupted.
@@ -59,6 +71,31 @@ impl Engine {
         observer: &dyn SendObserver,
     ) -> Result<RemindReport> {
         let started = Instant::now();
+        let planned = self.plan_reminder(id, None, policy, options).await?;
+        let campaign = self.store.campaign(id).await?;
+        let send = self
+            .send_round(&campaign, planned.round, options, observer, started)
+            .await?;
+        Ok(RemindReport {
+            round: planned.round,
+            resumed: planned.resumed,
+            non_respondents: planned.non_respondents,
+            send,
+        })
+    }
+
+    /// Plans a reminder round of a sent campaign without sending it, so that several
+    /// senders can then send its shards ([`Engine::send_reminder`]). `round`: `None` is
+    /// the next round (or the unfinished one); `Some(n)` is exactly round `n`, and asking
+    /// again for a round already planned returns it as it stands (a retried call plans
+    /// nothing twice).
+    pub async fn plan_reminder(
+        &self,
+        id: CampaignId,
+        round: Option<i32>,
+        policy: &ReminderPolicy,
+        options: &SendOptions,
+    ) -> Result<PlannedReminder> {
         if policy.max_reminders == 0 || policy.max_reminders > MAX_REMINDERS {
             return Err(Error::invalid(
                 "reminder policy",
@@ -74,18 +111,31 @@ impl Engine {
         }
         self.check_can_send(&campaign, options)?;
         let now = self.clock.now();
+        let rounds = self.store.rounds(id).await?;
+        if let Some(existing) = round.and_then(|n| rounds.iter().find(|r| r.round == n && n > 0)) {
+            return Ok(PlannedReminder {
+                round: existing.round,
+                resumed: true,
+                non_respondents: existing.recipients,
+            });
+        }
         if now >= campaign.link_expires_at {
             return Err(Error::Conflict(format!(
                 "the links of campaign {id} have expired; a reminder would not help"
             )));
         }
-        let rounds = self.store.rounds(id).await?;
         let last = rounds.last().filter(|r| r.round > 0);
-        let (round, resumed) = match last {
-            Some(r) if r.unfinished > 0 => (r.round, true),
+        let (next, resumed) = match last {
+            Some(r) if r.unfinished > 0 && round.is_none() => (r.round, true),
             _ => {
                 let previous = rounds.last();
                 let next = previous.map_or(1, |r| r.round + 1);
+                if round.is_some_and(|n| n != next) {
+                    return Err(Error::invalid(
+                        "reminder round",
+                        format!("campaign {id}: the next reminder round is {next}"),
+                    ));
+                }
                 if next as u32 > policy.max_reminders {
                     return Err(Error::Conflict(format!(
                         "campaign {id} has had its {} reminder rounds",
@@ -105,22 +155,42 @@ impl Engine {
                 (next, false)
             }
         };
-        let non_respondents = self.store.plan_reminder_round(id, round, now).await?;
+        let non_respondents = self.store.plan_reminder_round(id, next, now).await?;
         tracing::info!(
             campaign = id.0,
-            round,
+            round = next,
             non_respondents,
             resumed,
             "reminder round"
         );
-        let send = self
-            .send_round(&campaign, round, options, observer, started)
-            .await?;
-        Ok(RemindReport {
-            round,
+        Ok(PlannedReminder {
+            round: next,
             resumed,
             non_respondents,
-            send,
         })
+    }
+
+    /// Sends (or resumes) reminder round `round`, planned by [`Engine::plan_reminder`]:
+    /// with [`SendOptions::shard`] and [`SendOptions::in_flight_lease`], one of several
+    /// senders working the round together.
+    pub async fn send_reminder(
+        &self,
+        id: CampaignId,
+        round: i32,
+        options: &SendOptions,
+        observer: &dyn SendObserver,
+    ) -> Result<SendReport> {
+        let started = Instant::now();
+        let campaign = self.store.campaign(id).await?;
+        self.check_can_send(&campaign, options)?;
+        let rounds = self.store.rounds(id).await?;
+        if round < 1 || !rounds.iter().any(|r| r.round == round) {
+            return Err(Error::invalid(
+                "reminder round",
+                format!("campaign {id} has no planned reminder round {round}"),
+            ));
+        }
+        self.send_round(&campaign, round, options, observer, started)
+            .await
     }
 }

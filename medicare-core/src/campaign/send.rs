@@ -333,7 +333,9 @@ impl Worker<'_> {
                 .suppress_responded(self.campaign, self.round, now)
                 .await?;
         }
-        self.engine
+        let claim_started = Instant::now();
+        let claimed = self
+            .engine
             .store
             .claim_pending(
                 self.campaign,
@@ -343,7 +345,9 @@ impl Worker<'_> {
                 u32::try_from(limit).unwrap_or(u32::MAX),
                 now,
             )
-            .await
+            .await?;
+        crate::metrics::batch_claimed(self.channel, claim_started.elapsed());
+        Ok(claimed)
     }
 
     /// Keeps the in-flight set full: claims as slots free up, sends, and hands each
@@ -425,20 +429,24 @@ impl Worker<'_> {
                 channel: self.channel.to_string(),
                 message: e.to_string(),
             })?;
+            let record_started = Instant::now();
             self.engine
                 .store
                 .record_outcomes(&group, self.engine.clock.now())
                 .await?;
+            crate::metrics::batch_record_time(self.channel, record_started.elapsed());
             unrecorded.add_permits(group.len());
-            let (mut sent, mut failed) = (0, 0);
+            let (mut sent, mut failed, mut retries) = (0, 0, 0);
             for o in &group {
-                tally.retries += u64::from(o.attempts.saturating_sub(1));
+                retries += u64::from(o.attempts.saturating_sub(1));
                 if o.status == DeliveryStatus::Sent {
                     sent += 1;
                 } else {
                     failed += 1;
                 }
             }
+            tally.retries += retries;
+            crate::metrics::batch_recorded(self.channel, sent, failed, retries);
             tally.sent += sent;
             tally.failed += failed;
             observer.recorded(self.channel, sent, failed);
@@ -507,7 +515,14 @@ impl Worker<'_> {
             if let Some(pacer) = &self.pacer {
                 pacer.ready().await;
             }
-            match self.notifier.send(&message).await {
+            let call_started = Instant::now();
+            let result = self.notifier.send(&message).await;
+            crate::metrics::provider_call(
+                self.channel,
+                call_started.elapsed(),
+                matches!(result, Err(NotifyError::Throttled { .. })),
+            );
+            match result {
                 Ok(provider_id) => {
                     return outcome(
                         DeliveryStatus::Sent,

@@ -29,6 +29,7 @@ pub fn routes(timeout: std::time::Duration) -> Router<AppState> {
 }
 
 fn not_valid() -> Response {
+    crate::metrics::link_rejected(crate::metrics::LinkRejection::NotValid);
     message_page(
         StatusCode::NOT_FOUND,
         "This link is not valid",
@@ -37,6 +38,7 @@ fn not_valid() -> Response {
 }
 
 fn expired() -> Response {
+    crate::metrics::link_rejected(crate::metrics::LinkRejection::Expired);
     message_page(
         StatusCode::GONE,
         "This link has expired",
@@ -45,6 +47,7 @@ fn expired() -> Response {
 }
 
 fn spent() -> Response {
+    crate::metrics::link_rejected(crate::metrics::LinkRejection::Spent);
     message_page(
         StatusCode::GONE,
         "You have already answered",
@@ -69,6 +72,7 @@ fn failure() -> Response {
 }
 
 fn too_many() -> Response {
+    crate::metrics::link_rejected(crate::metrics::LinkRejection::RateLimited);
     let mut r = message_page(
         StatusCode::TOO_MANY_REQUESTS,
         "Please wait a moment",
@@ -151,6 +155,7 @@ pub async fn open_form(
         // The patient still gets the form; the open is lost, and said so.
         tracing::error!(recipient = link.recipient_id, error = %e, "recording an open failed");
     }
+    crate::metrics::link_opened();
     form_page(
         &FormPage::new(&form.spec),
         StatusCode::OK,
@@ -202,6 +207,7 @@ pub async fn submit_form(
         .await
     {
         Ok(SubmitOutcome::Stored) => {
+            crate::metrics::form_submitted();
             tracing::info!(
                 recipient = link.recipient_id,
                 campaign = link.campaign_id.0,
