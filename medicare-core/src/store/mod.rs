@@ -12,6 +12,13 @@
 //! and `rows` (bound values and row decoding). With the `testing` feature, `conformance`
 //! holds the behaviour suite every backend passes.
 
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
+mod access_sql;
+#[cfg(test)]
+mod access_suite;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 #[cfg(feature = "mysql")]
