@@ -39,6 +39,7 @@ pub mod snapshot;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+use crate::access::AccessStore;
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, FormId, NewCampaign,
     NewRecipient, PatientContact, PendingDelivery, Shard,
@@ -196,11 +197,11 @@ impl<T> Store for T where
 {
 }
 
-/// A whole database: the engine's [`Store`], and what backups read and restore into.
-/// Every backend is one.
-pub trait Database: Store + SnapshotSource + RestoreTarget {}
+/// A whole database: the engine's [`Store`], the operators' [`AccessStore`], and what
+/// backups read and restore into. Every backend is one.
+pub trait Database: Store + AccessStore + SnapshotSource + RestoreTarget {}
 
-impl<T> Database for T where T: Store + SnapshotSource + RestoreTarget {}
+impl<T> Database for T where T: Store + AccessStore + SnapshotSource + RestoreTarget {}
 
 /// Opens (and migrates) the database `url` names: `sqlite:` (file or `:memory:`),
 /// `postgres://` or `mysql://` (each with its cargo feature). The URL stays secret: it
