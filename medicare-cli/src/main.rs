@@ -16,6 +16,7 @@
 
 mod backup_cmd;
 mod fhir_cmd;
+mod operator_cmd;
 mod output;
 mod progress;
 mod service_cmd;
@@ -77,6 +78,9 @@ enum Command {
     Report(service_cmd::ReportCommand),
     #[command(flatten)]
     Backups(backup_cmd::Command),
+    /// Operators: accounts, roles, second factors and API tokens.
+    #[command(subcommand)]
+    Operator(operator_cmd::OperatorCommand),
 }
 
 #[derive(Subcommand)]
@@ -313,6 +317,10 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
     let engine = ws.engine();
     match command {
         Command::Serve(args) => return service_cmd::run_serve(&ws, args).await,
+        Command::Operator(command) => {
+            operator_cmd::run(&ws, command, cli.json).await?;
+            return Ok(ExitCode::SUCCESS);
+        }
         Command::Report(report) => return service_cmd::run_report(&ws, &out, report).await,
         Command::Campaign(CampaignCommand::Remind { id }) => {
             return service_cmd::run_remind(&ws, &out, id).await

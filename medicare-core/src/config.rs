@@ -479,6 +479,19 @@ impl Workspace {
         &self.engine
     }
 
+    /// The operators' sign-in service on this workspace's database, on the engine's
+    /// clock: TOTP secrets sealed with the workspace's key (`keys/operator-secrets.key`,
+    /// made on first use), passwords hashed with the OWASP parameters.
+    pub fn access(&self) -> Result<crate::access::Service> {
+        let sealer = crate::access::LocalSealer::in_workspace(&self.dir)?;
+        Ok(crate::access::Service::new(
+            self.database.clone(),
+            Arc::new(sealer),
+            self.engine.clock().clone(),
+            crate::access::PasswordHasher::owasp()?,
+        ))
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &Config {
         &self.config

@@ -12,6 +12,13 @@
 //! and `rows` (bound values and row decoding). With the `testing` feature, `conformance`
 //! holds the behaviour suite every backend passes.
 
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
+mod access_sql;
+#[cfg(test)]
+mod access_suite;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 #[cfg(feature = "mysql")]
@@ -32,6 +39,7 @@ pub mod snapshot;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+use crate::access::AccessStore;
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, FormId, NewCampaign,
     NewRecipient, PatientContact, PendingDelivery, Shard,
@@ -196,11 +204,11 @@ impl<T> Store for T where
 {
 }
 
-/// A whole database: the engine's [`Store`], and what backups read and restore into.
-/// Every backend is one.
-pub trait Database: Store + SnapshotSource + RestoreTarget {}
+/// A whole database: the engine's [`Store`], the operators' [`AccessStore`], and what
+/// backups read and restore into. Every backend is one.
+pub trait Database: Store + AccessStore + SnapshotSource + RestoreTarget {}
 
-impl<T> Database for T where T: Store + SnapshotSource + RestoreTarget {}
+impl<T> Database for T where T: Store + AccessStore + SnapshotSource + RestoreTarget {}
 
 /// Opens (and migrates) the database `url` names: `sqlite:` (file or `:memory:`),
 /// `postgres://` or `mysql://` (each with its cargo feature). The URL stays secret: it

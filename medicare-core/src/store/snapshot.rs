@@ -130,13 +130,16 @@ pub trait RestoreTx: Send {
 
 /// The tables the migrations create, in an order that respects their references; every
 /// other table follows in name order (see [`sort_for_restore`]).
-const KNOWN_ORDER: [&str; 6] = [
+const KNOWN_ORDER: [&str; 7] = [
     "patients",
     "patient_conditions",
     "forms",
     "campaigns",
     "recipients",
     "deliveries",
+    // Before `operator_recovery_codes`, `operator_sessions` and `operator_tokens`,
+    // which name sort first.
+    "operators",
 ];
 
 /// Sorts table names into restore order: a table after those it refers to.

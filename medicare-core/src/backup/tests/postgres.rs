@@ -40,7 +40,11 @@ async fn backup_round_trip_restores_every_table_on_postgres_and_through_sqlite()
                 "campaigns",
                 "recipients",
                 "deliveries",
+                "operators",
                 "non_respondents",
+                "operator_recovery_codes",
+                "operator_sessions",
+                "operator_tokens",
                 "resp_1"
             ]
         );

@@ -23,6 +23,7 @@
 //!   password), or from [`MySqlConnectOptions`] built by the caller; no error repeats the
 //!   URL.
 
+mod access;
 mod campaigns;
 mod follow_up;
 mod forms;

@@ -16,6 +16,7 @@
 //! variables fill what it leaves out (`PGPASSWORD`, ...). Neither the URL nor the
 //! password appears in any error or log line.
 
+mod access;
 mod campaigns;
 pub(crate) mod copy;
 mod follow_up;

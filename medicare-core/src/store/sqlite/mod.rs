@@ -6,6 +6,7 @@
 //! `UPDATE ... RETURNING`, so several senders, even in several processes, never claim the
 //! same row.
 
+mod access;
 mod snapshot;
 
 use super::rows::{self, corrupt};
