@@ -982,7 +982,9 @@ async fn the_api_serves_the_response_export() {
         .unwrap();
     let (_, export, engine, campaign) = responses_round_trip(std::sync::Arc::new(store), 5).await;
     let options = crate::server::ServerOptions {
-        api_token: Some(secrecy::SecretString::from("fhir-test-token-0123456789abcdefghijkl")),
+        api_token: Some(secrecy::SecretString::from(
+            "fhir-test-token-0123456789abcdefghijkl",
+        )),
         public_base_url: "https://forms.example.org".to_string(),
         ..Default::default()
     };
