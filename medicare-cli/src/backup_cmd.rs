@@ -4,6 +4,7 @@
 //! local (on-premises) folder, `<workspace>/backups` unless `--to` or
 //! `MEDICARE_BACKUP_DIR` names another; keys live in `<workspace>/keys`.
 
+use crate::output::{print_json, say};
 use crate::wiring;
 use clap::{Args, Subcommand};
 use medicare_core::backup::keys::{
@@ -193,15 +194,8 @@ async fn database(dir: &Path, database: Option<&SecretString>) -> Result<Arc<dyn
     }
 }
 
-fn print_json(value: &impl serde::Serialize) {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: cannot write JSON: {e}"),
-    }
-}
-
 fn print_manifest(m: &Manifest) {
-    println!(
+    say!(
         "backup {} {:<11} {:>9} rows {:>12} bytes{}",
         m.id,
         m.kind.as_str(),
@@ -216,7 +210,7 @@ fn print_manifest(m: &Manifest) {
 
 fn print_check(what: &str, r: &CheckReport) {
     let secs = r.elapsed.as_secs_f64().max(1e-9);
-    println!(
+    say!(
         "{what} backup {}: {} tables, {} rows, {} bytes in {:.2}s ({:.1} MB/s, {:.0} rows/s)",
         r.id,
         r.tables.len(),
@@ -227,13 +221,13 @@ fn print_check(what: &str, r: &CheckReport) {
         r.rows() as f64 / secs
     );
     for t in &r.tables {
-        println!("  {:<24} {:>9} rows  {}", t.name, t.rows, &t.sha256[..16]);
+        say!("  {:<24} {:>9} rows  {}", t.name, t.rows, &t.sha256[..16]);
     }
 }
 
 fn print_plan(plan: &PrunePlan, dry_run: bool) {
     let verb = if dry_run { "would delete" } else { "deleted" };
-    println!(
+    say!(
         "kept {} backups ({} older fulls still needed); {verb} {} backups and {} unreferenced objects",
         plan.keep.len() + plan.keep_as_parent.len(),
         plan.keep_as_parent.len(),
@@ -241,21 +235,24 @@ fn print_plan(plan: &PrunePlan, dry_run: bool) {
         plan.orphans.len()
     );
     for id in &plan.delete {
-        println!("  {verb} backup {id}");
+        say!("  {verb} backup {id}");
     }
     for key in &plan.orphans {
-        println!("  {verb} object {key}");
+        say!("  {verb} object {key}");
     }
 }
 
 fn print_pull(r: &medicare_aws::pull::PullReport) {
     for p in &r.pulled {
-        println!(
+        say!(
             "pulled backup {} {:<11} {:>12} bytes copied, {:>9} rows verified",
-            p.id, p.kind, p.bytes_copied, p.rows
+            p.id,
+            p.kind,
+            p.bytes_copied,
+            p.rows
         );
     }
-    println!(
+    say!(
         "{} pulled, {} already here, {} refused",
         r.pulled.len(),
         r.already_present,
@@ -288,14 +285,14 @@ pub async fn run(
             if json {
                 print_json(&made);
             } else {
-                println!("identity (secret, 0600): {}", made.identity_file.display());
-                println!("recipient: {}", made.recipient);
-                println!(
+                say!("identity (secret, 0600): {}", made.identity_file.display());
+                say!("recipient: {}", made.recipient);
+                say!(
                     "  added to {}; give it to the cloud side",
                     made.recipients_file.display()
                 );
                 if escrow {
-                    println!("  move the escrow identity offline now");
+                    say!("  move the escrow identity offline now");
                 }
             }
         }

@@ -7,6 +7,7 @@
 //! secret: it is printed once, to a terminal only; when standard output is not a
 //! terminal it is withheld unless `--show-enrolment` asks for it.
 
+use crate::output::{print_json, say};
 use clap::{Args, Subcommand};
 use medicare_core::access::{
     AccessError, DisplayName, Enrolment, NewOperator, OperatorSummary, Role, Service, Username,
@@ -158,8 +159,8 @@ fn print_enrolment(enrolment: &Enrolment, show: &ShowEnrolment, json: bool) -> O
         return None;
     }
     if !json {
-        println!("Add this to the operator's authenticator app (shown once):");
-        println!("{uri}");
+        say!("Add this to the operator's authenticator app (shown once):");
+        say!("{uri}");
     }
     Some(uri)
 }
@@ -174,7 +175,7 @@ fn print_operators(json: bool, operators: &[OperatorSummary]) {
         return;
     }
     for o in operators {
-        println!(
+        say!(
             "{:>4}  {:<24} {:<17} {:<9} {}",
             o.id.0,
             o.username.as_str(),
@@ -182,13 +183,6 @@ fn print_operators(json: bool, operators: &[OperatorSummary]) {
             o.status,
             o.display_name.as_str()
         );
-    }
-}
-
-fn print_json(value: &impl Serialize) {
-    match serde_json::to_string_pretty(value) {
-        Ok(s) => println!("{s}"),
-        Err(e) => eprintln!("error: cannot write JSON: {e}"),
     }
 }
 
@@ -210,7 +204,7 @@ fn changed(json: bool, username: &str, done: &str) {
             actor,
         });
     } else {
-        println!("{username}: {done}");
+        say!("{username}: {done}");
     }
 }
 
@@ -247,9 +241,7 @@ pub async fn run(ws: &Workspace, command: OperatorCommand, json: bool) -> Result
                     "enrolment_uri": uri,
                 }));
             } else {
-                println!(
-                    "added {username} ({id}, {role}): pending until a first code from the app"
-                );
+                say!("added {username} ({id}, {role}): pending until a first code from the app");
             }
         }
         OperatorCommand::List => {
@@ -262,7 +254,7 @@ pub async fn run(ws: &Workspace, command: OperatorCommand, json: bool) -> Result
             } else {
                 print_operators(false, std::slice::from_ref(&o));
                 if let Some(until) = o.locked_until {
-                    println!("      locked until {until}");
+                    say!("      locked until {until}");
                 }
             }
         }
@@ -300,7 +292,7 @@ pub async fn run(ws: &Workspace, command: OperatorCommand, json: bool) -> Result
                     "enrolment_uri": uri,
                 }));
             } else {
-                println!(
+                say!(
                     "{}: second factor reset, pending enrolment",
                     o.username.as_str()
                 );
@@ -342,13 +334,13 @@ async fn run_token(service: &Service, command: TokenCommand, json: bool) -> Resu
                     "actor": local_actor(),
                 }));
             } else {
-                println!(
+                say!(
                     "token {} for {} until {} (shown once):",
                     issued.id,
                     o.username.as_str(),
                     issued.expires_at
                 );
-                println!("{}", issued.token.expose());
+                say!("{}", issued.token.expose());
             }
         }
         TokenCommand::List { username } => {
@@ -362,7 +354,7 @@ async fn run_token(service: &Service, command: TokenCommand, json: bool) -> Resu
                         Some(at) => format!("revoked {at}"),
                         None => format!("expires {}", t.expires_at),
                     };
-                    println!("{:>4}  {:<24} {state}", t.id.0, t.name);
+                    say!("{:>4}  {:<24} {state}", t.id.0, t.name);
                 }
             }
         }

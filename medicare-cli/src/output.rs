@@ -49,7 +49,8 @@ pub struct Printer {
     pub json: bool,
 }
 
-fn print_json(value: &impl Serialize) {
+/// Prints `value` as pretty JSON, quietly stopping on a closed pipe.
+pub(crate) fn print_json(value: &impl Serialize) {
     match serde_json::to_string_pretty(value) {
         Ok(s) => say!("{s}"),
         Err(e) => eprintln!("error: cannot write JSON: {e}"),
