@@ -2,7 +2,7 @@
 
 use super::{
     Campaign, CampaignId, CampaignMessages, CampaignStatus, ChannelSummary, FormId, NewCampaign,
-    NewRecipient, PatientContact, PlannedDelivery, SuppressReason,
+    NewRecipient, PatientContact, PlannedDelivery, Reach, Strategy, SuppressReason,
 };
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -30,7 +30,10 @@ pub struct Engine {
     pub(super) signer: Arc<dyn LinkSigner>,
     pub(super) notifiers: BTreeMap<Channel, Arc<dyn Notifier>>,
     pub(super) clock: Arc<dyn Clock>,
-    prices: Prices,
+    pub(super) prices: Prices,
+    /// The second-wave open rate previews assume (percent); `None`: measured on past
+    /// campaigns, or [`super::DEFAULT_OPEN_RATE_PERCENT`].
+    pub(super) open_rate_percent: Option<u32>,
 }
 
 /// What an operator asks for when creating a campaign.
@@ -48,6 +51,13 @@ pub struct CampaignRequest {
     pub messages: CampaignMessages,
     /// How long links work after creation.
     pub link_ttl: Duration,
+    /// Which channels go when; `None`: what `channels` implies (both, or one only).
+    pub strategy: Option<Strategy>,
+    /// The spend cap, if any.
+    pub budget: Option<Money>,
+    /// `email_first` only: hours after the first send before the SMS second wave may go
+    /// (default [`super::DEFAULT_SECOND_WAVE_HOURS`]).
+    pub second_wave_hours: Option<u32>,
 }
 
 impl CampaignRequest {
@@ -60,6 +70,9 @@ impl CampaignRequest {
             channels: Channel::ALL.to_vec(),
             messages: CampaignMessages::default(),
             link_ttl: Duration::days(30),
+            strategy: None,
+            budget: None,
+            second_wave_hours: None,
         }
     }
 
@@ -96,8 +109,12 @@ pub struct Preview {
     pub sms_segments_to_send: u64,
     /// Emails still to send.
     pub emails_to_send: u64,
-    /// The estimated cost of what is still to send.
+    /// The estimated cost of what is still to send (an `email_first` second wave in
+    /// full, before any opener is left out: see `cost_comparison` for the expectation).
     pub estimated_cost: Money,
+    /// The chosen strategy's estimate beside `both`'s, the saving, and the assumptions
+    /// (`None` for a campaign created before reach was counted).
+    pub cost_comparison: Option<super::CostComparison>,
     /// The prices the estimate used.
     pub prices: Prices,
     /// The first round's SMS that a substituted value (a name with `’`, `ŵ` or `ł`, an
@@ -193,6 +210,7 @@ impl Engine {
             notifiers: BTreeMap::new(),
             clock,
             prices: Prices::default(),
+            open_rate_percent: None,
         }
     }
 
@@ -205,6 +223,13 @@ impl Engine {
     /// Estimates costs with `prices`.
     pub fn with_prices(mut self, prices: Prices) -> Self {
         self.prices = prices;
+        self
+    }
+
+    /// Assumes `percent` of an `email_first` second wave's recipients open their email's
+    /// link in time, in previews (instead of what past campaigns measured).
+    pub fn with_open_rate(mut self, percent: Option<u32>) -> Self {
+        self.open_rate_percent = percent;
         self
     }
 
@@ -283,13 +308,19 @@ impl Engine {
                 "name each of sms and email at most once, and at least one",
             ));
         }
+        let strategy = Strategy::resolve(request.strategy, &request.channels)?;
+        let channels = strategy.channels();
+        let second_wave_hours = super::spend::second_wave_hours(strategy, request)?;
+        if request.budget.is_some_and(|b| b.0 < 0) {
+            return Err(Error::invalid("budget", "must not be negative"));
+        }
         if request.link_ttl < Duration::hours(1) || request.link_ttl > Duration::days(366) {
             return Err(Error::invalid(
                 "link lifetime",
                 "must be between 1 hour and 366 days",
             ));
         }
-        let templates = Templates::parse(&request.messages, &request.channels)?;
+        let templates = Templates::parse(&request.messages, &channels)?;
         let form = self.store.form(request.form).await?;
 
         let now = self.clock.now();
@@ -313,25 +344,39 @@ impl Engine {
             .url(&self.signer.token(&self.signer.issue().nonce));
         let expires_on = human_date(expires);
         let mut encoding = EncodingSurprises::new(request.messages.gsm_safe);
+        let mut reach = Reach::default();
+        let sends_sms = channels.contains(&Channel::Sms);
         let recipients: Vec<NewRecipient> = contacts
             .into_iter()
             .map(|c| {
-                let deliveries = request
-                    .channels
+                // Every reachable phone is priced, whatever the strategy, so that the
+                // preview can compare strategies.
+                let sms_segments = (c.phone.is_some() && !c.sms_opt_out).then(|| {
+                    let values = MessageValues {
+                        link: &sample_link,
+                        org: &request.messages.org,
+                        given_name: &c.given_name,
+                        form_title: &form.spec.title,
+                        expires_on: &expires_on,
+                    };
+                    let cost = templates.sms.sms_cost(&values);
+                    if sends_sms {
+                        encoding.add(&cost);
+                    }
+                    cost.sent.segments as u32
+                });
+                let usable_email = c.email.is_some() && !c.email_opt_out;
+                reach.count(usable_email, sms_segments);
+                let deliveries = channels
                     .iter()
                     .map(|&channel| {
-                        plan_delivery(channel, &c, || {
-                            let values = MessageValues {
-                                link: &sample_link,
-                                org: &request.messages.org,
-                                given_name: &c.given_name,
-                                form_title: &form.spec.title,
-                                expires_on: &expires_on,
-                            };
-                            let cost = templates.sms.sms_cost(&values);
-                            encoding.add(&cost);
-                            cost.sent.segments as u32
-                        })
+                        let round = match (strategy, channel) {
+                            (Strategy::EmailFirst, Channel::Sms) if usable_email => {
+                                super::SECOND_WAVE_ROUND
+                            }
+                            _ => 0,
+                        };
+                        plan_delivery(channel, &c, round, sms_segments.unwrap_or(0))
                     })
                     .collect();
                 NewRecipient {
@@ -349,13 +394,17 @@ impl Engine {
             name: name.to_string(),
             form_id: form.id,
             filter: request.filter.describe(),
-            channels: request.channels.clone(),
+            channels,
             messages: CampaignMessages {
                 sms_encoding: Some(encoding),
                 ..request.messages.clone()
             },
             link_expires_at: expires,
             created_at: now,
+            strategy,
+            budget: request.budget,
+            second_wave_hours,
+            reach,
         };
         tracing::debug!(elapsed = ?started.elapsed(), "links issued and deliveries planned");
         let id = self.store.create_campaign(&campaign, &recipients).await?;
@@ -407,7 +456,9 @@ impl Engine {
             .map(|c| c.segments)
             .sum();
         let emails_to_send = email.map_or(0, to_send);
+        let cost_comparison = self.cost_comparison(&campaign).await?;
         Ok(Preview {
+            cost_comparison,
             sample_sms_segments: sms_segments(&sample_sms),
             sample_sms,
             sample_email_subject: templates.subject.render(&values),
@@ -433,7 +484,9 @@ impl Engine {
         let campaign = self.store.campaign(id).await?;
         let counts = self.store.delivery_counts(id).await?;
         let recipients = self.store.recipient_count(id).await?;
+        let recorded = self.store.recorded_spend(id).await?;
         Ok(CampaignStatus {
+            spend: super::spend::round_spend(&campaign, &counts, &recorded, &self.prices),
             channels: ChannelSummary::from_counts(&campaign, &counts, 0),
             campaign,
             recipients,
@@ -442,11 +495,13 @@ impl Engine {
     }
 }
 
-/// Plans one delivery: suppressed with a reason, or pending with its SMS segments.
+/// Plans one delivery of `round`: suppressed with a reason, or pending with its SMS
+/// segments.
 fn plan_delivery(
     channel: Channel,
     c: &PatientContact,
-    sms_segments: impl FnOnce() -> u32,
+    round: i32,
+    sms_segments: u32,
 ) -> PlannedDelivery {
     let (opted_out, missing, reason) = match channel {
         Channel::Sms => (c.sms_opt_out, c.phone.is_none(), SuppressReason::NoPhone),
@@ -460,7 +515,7 @@ fn plan_delivery(
         None
     };
     let segments = if channel == Channel::Sms && suppressed.is_none() {
-        sms_segments()
+        sms_segments
     } else {
         0
     };
@@ -468,5 +523,6 @@ fn plan_delivery(
         channel,
         suppressed,
         segments,
+        round,
     }
 }

@@ -12,10 +12,17 @@ mod model;
 mod pace;
 mod remind;
 mod send;
+mod spend;
+mod strategy;
 mod summary;
 
 pub use engine::{CampaignRequest, Engine, Preview};
 pub use model::*;
 pub use remind::{PlannedReminder, RemindReport, ReminderPolicy, MAX_REMINDERS};
 pub use send::{SendObserver, SendOptions, SendReport};
+pub use spend::{CostComparison, OpenRateSource, RoundKind, RoundSpend, SpendCap};
+pub use strategy::{
+    Reach, Strategy, StrategyEstimate, DEFAULT_OPEN_RATE_PERCENT, DEFAULT_SECOND_WAVE_HOURS,
+    SECOND_WAVE_ROUND,
+};
 pub use summary::{CampaignStatus, ChannelSummary};

@@ -1,7 +1,8 @@
 //! Campaign domain types: what is frozen at creation, and what each delivery became.
 
+use super::{Reach, Strategy};
 use crate::link::IssuedLink;
-use crate::notify::{Channel, EncodingSurprises};
+use crate::notify::{Channel, EncodingSurprises, Money};
 use crate::patient::PatientId;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -204,6 +205,14 @@ pub struct NewCampaign {
     pub link_expires_at: DateTime<Utc>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// Which channels go when.
+    pub strategy: Strategy,
+    /// The spend cap, if any.
+    pub budget: Option<Money>,
+    /// `email_first`: hours after the first send before the second wave may go.
+    pub second_wave_hours: Option<u32>,
+    /// Who each channel could reach, counted at creation.
+    pub reach: Reach,
 }
 
 /// A stored campaign.
@@ -227,6 +236,15 @@ pub struct Campaign {
     pub link_expires_at: DateTime<Utc>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Which channels go when.
+    pub strategy: Strategy,
+    /// The spend cap, if any: no send or reminder spends beyond it.
+    pub budget: Option<Money>,
+    /// `email_first`: hours after the first send before the second wave may go.
+    pub second_wave_hours: Option<u32>,
+    /// Who each channel could reach, counted at creation (`None` for campaigns created
+    /// before it was counted).
+    pub reach: Option<Reach>,
 }
 
 /// Why a delivery was not attempted.
@@ -241,6 +259,8 @@ pub enum SuppressReason {
     NoEmail,
     /// A reminder not sent because the patient answered after its round was planned.
     Responded,
+    /// A second-wave SMS not sent because the patient had opened their link.
+    Opened,
 }
 
 impl SuppressReason {
@@ -251,6 +271,7 @@ impl SuppressReason {
             SuppressReason::NoPhone => "no_phone",
             SuppressReason::NoEmail => "no_email",
             SuppressReason::Responded => "responded",
+            SuppressReason::Opened => "opened",
         }
     }
 }
@@ -264,6 +285,9 @@ pub struct PlannedDelivery {
     pub suppressed: Option<SuppressReason>,
     /// SMS segments the message will take (0 for email).
     pub segments: u32,
+    /// The round it belongs to (0; an `email_first` second wave's SMS are
+    /// [`super::SECOND_WAVE_ROUND`]).
+    pub round: i32,
 }
 
 /// A recipient frozen at campaign creation: who, how to reach them, their link.

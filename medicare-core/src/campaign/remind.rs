@@ -9,7 +9,11 @@
 //! `responded`). At most [`MAX_REMINDERS`] rounds per campaign, and at least
 //! [`ReminderPolicy::min_gap`] between the end of one round and the start of the next.
 
-use super::{CampaignId, CampaignState, Engine, SendObserver, SendOptions, SendReport};
+use super::spend::RoundKind;
+use super::{
+    Campaign, CampaignId, CampaignState, Engine, SendObserver, SendOptions, SendReport, Strategy,
+    SECOND_WAVE_ROUND,
+};
 use crate::error::{Error, Result};
 use serde::Serialize;
 use std::time::Instant;
@@ -112,7 +116,20 @@ impl Engine {
         self.check_can_send(&campaign, options)?;
         let now = self.clock.now();
         let rounds = self.store.rounds(id).await?;
-        if let Some(existing) = round.and_then(|n| rounds.iter().find(|r| r.round == n && n > 0)) {
+        let first_reminder = first_reminder_round(&campaign);
+        if let Some(wave) = rounds
+            .iter()
+            .find(|r| RoundKind::of(&campaign, r.round) == RoundKind::SecondWave)
+            .filter(|r| r.unfinished > 0)
+        {
+            return Err(Error::Conflict(format!(
+                "campaign {id}: send its second wave first ({} deliveries of round {} to go)",
+                wave.unfinished, wave.round
+            )));
+        }
+        if let Some(existing) =
+            round.and_then(|n| rounds.iter().find(|r| r.round == n && n >= first_reminder))
+        {
             return Ok(PlannedReminder {
                 round: existing.round,
                 resumed: true,
@@ -124,19 +141,19 @@ impl Engine {
                 "the links of campaign {id} have expired; a reminder would not help"
             )));
         }
-        let last = rounds.last().filter(|r| r.round > 0);
+        let last = rounds.last().filter(|r| r.round >= first_reminder);
         let (next, resumed) = match last {
             Some(r) if r.unfinished > 0 && round.is_none() => (r.round, true),
             _ => {
                 let previous = rounds.last();
-                let next = previous.map_or(1, |r| r.round + 1);
+                let next = previous.map_or(1, |r| r.round + 1).max(first_reminder);
                 if round.is_some_and(|n| n != next) {
                     return Err(Error::invalid(
                         "reminder round",
                         format!("campaign {id}: the next reminder round is {next}"),
                     ));
                 }
-                if next as u32 > policy.max_reminders {
+                if campaign.strategy.text_round(next) as u32 > policy.max_reminders {
                     return Err(Error::Conflict(format!(
                         "campaign {id} has had its {} reminder rounds",
                         policy.max_reminders
@@ -184,7 +201,7 @@ impl Engine {
         let campaign = self.store.campaign(id).await?;
         self.check_can_send(&campaign, options)?;
         let rounds = self.store.rounds(id).await?;
-        if round < 1 || !rounds.iter().any(|r| r.round == round) {
+        if round < first_reminder_round(&campaign) || !rounds.iter().any(|r| r.round == round) {
             return Err(Error::invalid(
                 "reminder round",
                 format!("campaign {id} has no planned reminder round {round}"),
@@ -192,5 +209,13 @@ impl Engine {
         }
         self.send_round(&campaign, round, options, observer, started)
             .await
+    }
+}
+
+/// The first reminder round of `campaign`: 1, or after an `email_first` second wave.
+fn first_reminder_round(campaign: &Campaign) -> i32 {
+    match campaign.strategy {
+        Strategy::EmailFirst => SECOND_WAVE_ROUND + 1,
+        _ => 1,
     }
 }

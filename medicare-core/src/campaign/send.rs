@@ -18,18 +18,24 @@
 
 use super::engine::{human_date, Templates};
 use super::pace::Pacer;
+use super::spend::RoundKind;
+use super::SpendCap;
 use super::{
     Campaign, CampaignId, CampaignState, ChannelSummary, DeliveryOutcome, DeliveryStatus, Engine,
     PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
-use crate::notify::{Channel, MessageValues, Notifier, NotifyError, OutboundMessage};
+use crate::notify::{
+    sms_segments, Channel, MessageValues, Money, Notifier, NotifyError, OutboundMessage,
+};
+use crate::store::{DeliveryCost, MeteredClaim};
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryFutureExt};
 use rand::Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -109,6 +115,9 @@ pub struct SendReport {
     pub channels: Vec<ChannelSummary>,
     /// Wall time of this call.
     pub elapsed: Duration,
+    /// Set when the send stopped before a message that would have crossed the
+    /// campaign's spend cap (the rest is left pending: raise the cap and send again).
+    pub stopped_at_budget: Option<SpendCap>,
 }
 
 struct Worker<'a> {
@@ -123,6 +132,21 @@ struct Worker<'a> {
     org: &'a str,
     expires_on: &'a str,
     options: &'a SendOptions,
+    /// Claims reserve spend under the campaign's budget (and skip engaged recipients in a
+    /// second wave).
+    metered: bool,
+    /// The round is an `email_first` second wave: openers and answerers are left out.
+    second_wave: bool,
+    /// The price in force of one unit on the channel (segment or email).
+    unit_price: Money,
+    /// Set by any channel's worker that reached the cap: every worker stops claiming.
+    capped: &'a AtomicBool,
+}
+
+/// A delivery's outcome and, if it was sent by SMS, its segments.
+struct Done {
+    outcome: DeliveryOutcome,
+    segments: u32,
 }
 
 #[derive(Default)]
@@ -251,7 +275,14 @@ impl Engine {
         }
 
         let form = self.store.form(campaign.form_id).await?;
-        let templates = Templates::for_round(&campaign.messages, &campaign.channels, round)?;
+        let templates = Templates::for_round(
+            &campaign.messages,
+            &campaign.channels,
+            campaign.strategy.text_round(round),
+        )?;
+        let second_wave = RoundKind::of(campaign, round) == RoundKind::SecondWave;
+        let metered = campaign.budget.is_some() || second_wave;
+        let capped = AtomicBool::new(false);
         let expires_on = human_date(campaign.link_expires_at);
         let before =
             ChannelSummary::from_counts(campaign, &self.store.delivery_counts(id).await?, round);
@@ -272,6 +303,10 @@ impl Engine {
                 org: &campaign.messages.org,
                 expires_on: &expires_on,
                 options,
+                metered,
+                second_wave,
+                unit_price: self.unit_price(channel),
+                capped: &capped,
             };
             let to_send = before
                 .iter()
@@ -284,6 +319,26 @@ impl Engine {
 
         let counts = self.store.delivery_counts(id).await?;
         let channels = ChannelSummary::from_counts(campaign, &counts, round);
+        let stopped_at_budget = match (capped.load(Ordering::SeqCst), campaign.budget) {
+            (true, Some(budget)) => {
+                let recorded = self.store.recorded_spend(id).await?;
+                let budget = self.store.campaign(id).await?.budget.unwrap_or(budget);
+                Some(SpendCap {
+                    budget,
+                    committed: Money(recorded.iter().map(|r| r.spent.0 + r.reserved.0).sum()),
+                    left_pending: channels.iter().map(|c| c.pending).sum(),
+                })
+            }
+            _ => None,
+        };
+        if let Some(cap) = &stopped_at_budget {
+            tracing::warn!(
+                campaign = id.0,
+                round,
+                left_pending = cap.left_pending,
+                "send stopped at the spend cap"
+            );
+        }
         let report = SendReport {
             campaign: id,
             round,
@@ -293,6 +348,7 @@ impl Engine {
             retries: tallies.iter().map(|(_, t)| t.retries).sum(),
             channels,
             elapsed: started.elapsed(),
+            stopped_at_budget,
         };
         tracing::info!(campaign = id.0, round, sent = ?report.sent, failed = ?report.failed, "send finished");
         Ok(report)
@@ -327,34 +383,78 @@ impl Worker<'_> {
     /// whose patient has answered since it was planned).
     async fn claim(&self, limit: usize) -> Result<Vec<PendingDelivery>> {
         let now = self.engine.clock.now();
+        self.suppress_engaged(now).await?;
+        if self.capped.load(Ordering::SeqCst) {
+            return Ok(Vec::new());
+        }
+        let claim_started = Instant::now();
+        let limit = u32::try_from(limit).unwrap_or(u32::MAX);
+        let claimed = if self.metered {
+            let batch = self
+                .engine
+                .store
+                .claim_metered(
+                    &MeteredClaim {
+                        campaign: self.campaign,
+                        channel: self.channel,
+                        round: self.round,
+                        shard: self.options.shard,
+                        limit,
+                        unit_price: self.unit_price,
+                        skip_engaged: self.second_wave,
+                    },
+                    now,
+                )
+                .await?;
+            if batch.capped {
+                self.capped.store(true, Ordering::SeqCst);
+            }
+            if batch.deliveries.is_empty() {
+                // Whoever the claim skipped for opening or answering since the last
+                // suppression ends suppressed, not pending.
+                self.suppress_engaged(now).await?;
+            }
+            batch.deliveries
+        } else {
+            self.engine
+                .store
+                .claim_pending(
+                    self.campaign,
+                    self.channel,
+                    self.round,
+                    self.options.shard,
+                    limit,
+                    now,
+                )
+                .await?
+        };
+        crate::metrics::batch_claimed(self.channel, claim_started.elapsed());
+        Ok(claimed)
+    }
+
+    /// Suppresses the round's pending deliveries to recipients who have answered (any
+    /// round after the first) or, in a second wave, opened their link.
+    async fn suppress_engaged(&self, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
         if self.round > 0 {
             self.engine
                 .store
                 .suppress_responded(self.campaign, self.round, now)
                 .await?;
         }
-        let claim_started = Instant::now();
-        let claimed = self
-            .engine
-            .store
-            .claim_pending(
-                self.campaign,
-                self.channel,
-                self.round,
-                self.options.shard,
-                u32::try_from(limit).unwrap_or(u32::MAX),
-                now,
-            )
-            .await?;
-        crate::metrics::batch_claimed(self.channel, claim_started.elapsed());
-        Ok(claimed)
+        if self.second_wave {
+            self.engine
+                .store
+                .suppress_opened(self.campaign, self.round, now)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Keeps the in-flight set full: claims as slots free up, sends, and hands each
     /// outcome to the recorder as it completes.
     async fn produce(
         &self,
-        outcomes: tokio::sync::mpsc::Sender<DeliveryOutcome>,
+        outcomes: tokio::sync::mpsc::Sender<Done>,
         unrecorded: &tokio::sync::Semaphore,
     ) -> Result<()> {
         let limit = self.in_flight_limit();
@@ -409,7 +509,7 @@ impl Worker<'_> {
     /// the group stays `sending` and the next send resumes it).
     async fn record(
         &self,
-        mut arriving: tokio::sync::mpsc::Receiver<DeliveryOutcome>,
+        mut arriving: tokio::sync::mpsc::Receiver<Done>,
         unrecorded: &tokio::sync::Semaphore,
         observer: &dyn SendObserver,
     ) -> Result<WorkerTally> {
@@ -430,6 +530,11 @@ impl Worker<'_> {
                 message: e.to_string(),
             })?;
             let record_started = Instant::now();
+            // Costs first: an interruption before the outcomes leaves the deliveries
+            // `sending`, to be requeued and claimed (and priced) again.
+            let costs: Vec<DeliveryCost> = group.iter().map(|d| self.cost(d)).collect();
+            self.engine.store.record_costs(&costs).await?;
+            let group: Vec<DeliveryOutcome> = group.into_iter().map(|d| d.outcome).collect();
             self.engine
                 .store
                 .record_outcomes(&group, self.engine.clock.now())
@@ -452,6 +557,22 @@ impl Worker<'_> {
             observer.recorded(self.channel, sent, failed);
         }
         Ok(tally)
+    }
+
+    /// What a finished delivery cost: its segments (or one email) at the price in force;
+    /// nothing when it failed.
+    fn cost(&self, d: &Done) -> DeliveryCost {
+        let sent = d.outcome.status == DeliveryStatus::Sent;
+        let cost = match self.channel {
+            Channel::Sms => self.unit_price.times(d.segments.into()),
+            Channel::Email => self.unit_price,
+        };
+        DeliveryCost {
+            id: d.outcome.id,
+            sent_segments: sent.then_some(d.segments),
+            unit_price: self.unit_price,
+            cost: if sent { cost } else { Money(0) },
+        }
     }
 
     fn message(&self, d: &PendingDelivery, to: &str) -> OutboundMessage {
@@ -487,7 +608,25 @@ impl Worker<'_> {
         }
     }
 
-    async fn deliver(&self, d: PendingDelivery) -> DeliveryOutcome {
+    /// Sends one claimed delivery (retrying while it helps) and says what it became and,
+    /// for an SMS, how many segments it took.
+    async fn deliver(&self, d: PendingDelivery) -> Done {
+        let message = d.address.as_deref().map(|to| self.message(&d, to));
+        let segments = match (&message, self.channel) {
+            (Some(m), Channel::Sms) => u32::try_from(sms_segments(&m.text).segments).unwrap_or(0),
+            _ => 0,
+        };
+        Done {
+            outcome: self.attempt(&d, message).await,
+            segments,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        d: &PendingDelivery,
+        message: Option<OutboundMessage>,
+    ) -> DeliveryOutcome {
         // Whether an attempt may have reached the provider although it did not say so.
         let mut maybe_reached = false;
         let outcome =
@@ -499,7 +638,7 @@ impl Worker<'_> {
                 may_duplicate: maybe_reached,
                 transient,
             };
-        let Some(to) = d.address.as_deref() else {
+        let Some(message) = message else {
             return outcome(
                 DeliveryStatus::Failed,
                 format!("no {} address", self.channel),
@@ -508,7 +647,6 @@ impl Worker<'_> {
                 false,
             );
         };
-        let message = self.message(&d, to);
         let mut attempt = 0;
         loop {
             attempt += 1;

@@ -98,4 +98,6 @@ pub struct CampaignStatus {
     pub channels: Vec<ChannelSummary>,
     /// Every count, by channel, round, status and reason.
     pub counts: Vec<DeliveryCount>,
+    /// Spent versus estimated, per round and channel.
+    pub spend: Vec<super::RoundSpend>,
 }

@@ -181,11 +181,13 @@ async fn sample_campaign(
                     channel: Channel::Sms,
                     suppressed: None,
                     segments: 1,
+                    round: 0,
                 },
                 PlannedDelivery {
                     channel: Channel::Email,
                     suppressed: (i % 10 == 0).then_some(SuppressReason::OptedOut),
                     segments: 0,
+                    round: 0,
                 },
             ],
         })
@@ -198,6 +200,10 @@ async fn sample_campaign(
         messages: CampaignMessages::default(),
         link_expires_at: now + chrono::Duration::days(30),
         created_at: now,
+        strategy: crate::campaign::Strategy::Both,
+        budget: None,
+        second_wave_hours: None,
+        reach: Default::default(),
     };
     let id = store.create_campaign(&campaign, &recipients).await.unwrap();
     (id, form, recipients)

@@ -192,15 +192,28 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
 
 mod follow_up;
 pub use follow_up::*;
+mod cost;
+pub use cost::*;
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code)
+)]
+mod cost_sql;
 
 /// Everything the engine needs from storage.
 pub trait Store:
-    PatientStore + FormStore + CampaignStore + DeliveryStore + ResponseStore + FollowUpStore
+    PatientStore + FormStore + CampaignStore + DeliveryStore + ResponseStore + FollowUpStore + CostStore
 {
 }
 
 impl<T> Store for T where
-    T: PatientStore + FormStore + CampaignStore + DeliveryStore + ResponseStore + FollowUpStore
+    T: PatientStore
+        + FormStore
+        + CampaignStore
+        + DeliveryStore
+        + ResponseStore
+        + FollowUpStore
+        + CostStore
 {
 }
 

@@ -10,11 +10,12 @@
 
 use crate::campaign::{
     Campaign, CampaignId, CampaignMessages, CampaignState, DeliveryCount, DeliveryStatus, FormId,
+    Strategy,
 };
 use crate::error::{Error, Result};
 use crate::form::FormSpec;
 use crate::link::TokenHash;
-use crate::notify::Channel;
+use crate::notify::{Channel, Money};
 use crate::patient::{ConditionCode, Email, NhsNumber, Patient, PatientId, Phone, Postcode, Sex};
 use crate::sql::SqlValue;
 use crate::store::{
@@ -40,6 +41,8 @@ pub(crate) trait ReadRow {
     fn time(&self, i: usize) -> Result<DateTime<Utc>>;
     /// A nullable time column.
     fn opt_time(&self, i: usize) -> Result<Option<DateTime<Utc>>>;
+    /// A nullable integer column.
+    fn opt_int(&self, i: usize) -> Result<Option<i64>>;
     /// A bytes column.
     fn bytes(&self, i: usize) -> Result<Vec<u8>>;
 }
@@ -95,6 +98,14 @@ macro_rules! impl_read_row {
                 i: usize,
             ) -> $crate::error::Result<Option<chrono::DateTime<chrono::Utc>>> {
                 Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn opt_int(&self, i: usize) -> $crate::error::Result<Option<i64>> {
+                match sqlx::Row::try_get::<Option<i64>, _>(self, i) {
+                    Err(sqlx::Error::ColumnDecode { .. }) => {
+                        Ok(sqlx::Row::try_get::<Option<i32>, _>(self, i)?.map(i64::from))
+                    }
+                    other => Ok(other?),
+                }
             }
             fn bytes(&self, i: usize) -> $crate::error::Result<Vec<u8>> {
                 Ok(sqlx::Row::try_get(self, i)?)
@@ -234,7 +245,8 @@ pub(crate) fn form<R: ReadRow>(r: &R) -> Result<StoredForm> {
 
 /// The columns [`campaign`] reads.
 pub(crate) const CAMPAIGN_COLUMNS: &str =
-    "id, name, form_id, filter, channels, state, messages_json, link_expires_at, created_at";
+    "id, name, form_id, filter, channels, state, messages_json, link_expires_at, created_at, \
+     strategy, budget_micros, second_wave_hours, reach_json";
 
 /// A campaign from [`CAMPAIGN_COLUMNS`].
 pub(crate) fn campaign<R: ReadRow>(r: &R) -> Result<Campaign> {
@@ -260,7 +272,32 @@ pub(crate) fn campaign<R: ReadRow>(r: &R) -> Result<Campaign> {
         messages,
         link_expires_at: r.time(7)?,
         created_at: r.time(8)?,
+        strategy: Strategy::parse(&r.text(9)?).map_err(bad)?,
+        budget: r.opt_int(10)?.map(Money),
+        second_wave_hours: r
+            .opt_int(11)?
+            .map(|h| u32::try_from(h).map_err(|_| bad("second wave hours out of range".into())))
+            .transpose()?,
+        reach: r
+            .opt_text(12)?
+            .map(|j| serde_json::from_str(&j).map_err(|e| bad(e.to_string())))
+            .transpose()?,
     })
+}
+
+/// What a new campaign stores beyond its name, form, filter, channels and messages:
+/// its strategy, budget (micros), second-wave delay (hours) and reach (JSON).
+pub(crate) fn campaign_plan(
+    c: &crate::campaign::NewCampaign,
+) -> Result<(&'static str, Option<i64>, Option<i64>, String)> {
+    let reach = serde_json::to_string(&c.reach)
+        .map_err(|e| Error::invalid("campaign reach", e.to_string()))?;
+    Ok((
+        c.strategy.as_str(),
+        c.budget.map(|m| m.0),
+        c.second_wave_hours.map(i64::from),
+        reach,
+    ))
 }
 
 /// The conflict of a campaign found in `current` state when it had to be in one of `from`.

@@ -66,9 +66,9 @@ async fn insert_deliveries(
         .into_iter()
         .flatten()
         .collect();
-    for chunk in planned.chunks(rows_per_statement(6)) {
+    for chunk in planned.chunks(rows_per_statement(7)) {
         let mut q = QueryBuilder::<MySql>::new(
-            "INSERT INTO deliveries (campaign_id, recipient_id, channel, status, reason, segments) ",
+            "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) ",
         );
         q.push_values(chunk, |mut b, (recipient, d)| {
             let status = if d.suppressed.is_some() {
@@ -79,6 +79,7 @@ async fn insert_deliveries(
             b.push_bind(id)
                 .push_bind(*recipient)
                 .push_bind(d.channel.as_str())
+                .push_bind(d.round)
                 .push_bind(status.as_str())
                 .push_bind(d.suppressed.map(|s| s.as_str()))
                 .push_bind(d.segments);
@@ -98,10 +99,12 @@ impl CampaignStore for MySqlStore {
         let channels: Vec<&str> = campaign.channels.iter().map(|c| c.as_str()).collect();
         let messages = serde_json::to_string(&campaign.messages)
             .map_err(|e| Error::invalid("campaign messages", e.to_string()))?;
+        let (strategy, budget, wave_hours, reach) = crate::store::rows::campaign_plan(campaign)?;
         let mut tx = self.pool.begin().await?;
         let id = sqlx::query(
-            "INSERT INTO campaigns (name, form_id, filter, channels, state, messages_json, link_expires_at, created_at) \
-             VALUES (?, ?, ?, ?, 'draft', ?, ?, ?)",
+            "INSERT INTO campaigns (name, form_id, filter, channels, state, messages_json, link_expires_at, created_at, \
+             strategy, budget_micros, second_wave_hours, reach_json) \
+             VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&campaign.name)
         .bind(campaign.form_id.0)
@@ -110,6 +113,10 @@ impl CampaignStore for MySqlStore {
         .bind(messages)
         .bind(campaign.link_expires_at)
         .bind(campaign.created_at)
+        .bind(strategy)
+        .bind(budget)
+        .bind(wave_hours)
+        .bind(reach)
         .execute(&mut *tx)
         .await?
         .last_insert_id();

@@ -25,6 +25,7 @@
 
 mod access;
 mod campaigns;
+mod cost;
 mod follow_up;
 mod forms;
 mod patients;

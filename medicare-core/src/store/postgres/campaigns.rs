@@ -37,10 +37,12 @@ impl CampaignStore for PostgresStore {
         let channels: Vec<&str> = campaign.channels.iter().map(|c| c.as_str()).collect();
         let messages = serde_json::to_string(&campaign.messages)
             .map_err(|e| Error::invalid("campaign messages", e.to_string()))?;
+        let (strategy, budget, wave_hours, reach) = crate::store::rows::campaign_plan(campaign)?;
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO campaigns (name, form_id, filter, channels, state, messages_json, link_expires_at, created_at) \
-             VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7) RETURNING id",
+            "INSERT INTO campaigns (name, form_id, filter, channels, state, messages_json, link_expires_at, created_at, \
+             strategy, budget_micros, second_wave_hours, reach_json) \
+             VALUES ($1, $2, $3, $4, 'draft', $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(&campaign.name)
         .bind(campaign.form_id.0)
@@ -49,6 +51,10 @@ impl CampaignStore for PostgresStore {
         .bind(messages)
         .bind(campaign.link_expires_at)
         .bind(campaign.created_at)
+        .bind(strategy)
+        .bind(budget)
+        .bind(wave_hours.and_then(|h| i32::try_from(h).ok()))
+        .bind(reach)
         .fetch_one(&mut *tx)
         .await?;
 
@@ -93,7 +99,7 @@ impl CampaignStore for PostgresStore {
                     row.int(id)
                         .int(recipient)
                         .text(d.channel.as_str())
-                        .int(0)
+                        .int(d.round.into())
                         .text(status.as_str())
                         .opt_text(d.suppressed.map(|s| s.as_str()))
                         .int(d.segments.into())

@@ -19,6 +19,7 @@
 mod access;
 mod campaigns;
 pub(crate) mod copy;
+mod cost;
 mod follow_up;
 mod patients;
 mod scratch;

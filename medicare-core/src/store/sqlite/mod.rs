@@ -7,6 +7,7 @@
 //! same row.
 
 mod access;
+mod cost;
 mod snapshot;
 
 use super::rows::{self, corrupt};
@@ -308,10 +309,12 @@ impl CampaignStore for SqliteStore {
         let channels: Vec<&str> = campaign.channels.iter().map(|c| c.as_str()).collect();
         let messages = serde_json::to_string(&campaign.messages)
             .map_err(|e| Error::invalid("campaign messages", e.to_string()))?;
+        let (strategy, budget, wave_hours, reach) = rows::campaign_plan(campaign)?;
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO campaigns (name, form_id, filter, channels, state, messages_json, link_expires_at, created_at) \
-             VALUES (?, ?, ?, ?, 'draft', ?, ?, ?) RETURNING id",
+            "INSERT INTO campaigns (name, form_id, filter, channels, state, messages_json, link_expires_at, created_at, \
+             strategy, budget_micros, second_wave_hours, reach_json) \
+             VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         )
         .bind(&campaign.name)
         .bind(campaign.form_id.0)
@@ -320,6 +323,10 @@ impl CampaignStore for SqliteStore {
         .bind(messages)
         .bind(campaign.link_expires_at)
         .bind(campaign.created_at)
+        .bind(strategy)
+        .bind(budget)
+        .bind(wave_hours)
+        .bind(reach)
         .fetch_one(&mut *tx)
         .await?;
 
@@ -372,7 +379,7 @@ impl CampaignStore for SqliteStore {
                     b.push_bind(id)
                         .push_bind(*recipient)
                         .push_bind(d.channel.as_str())
-                        .push_bind(0)
+                        .push_bind(d.round)
                         .push_bind(status)
                         .push_bind(d.suppressed.map(|s| s.as_str()))
                         .push_bind(d.segments);
