@@ -13,8 +13,10 @@
 //! | 5 | conflict (already exists, wrong campaign state) |
 //! | 6 | configuration problem |
 //! | 7 | a send finished with failed deliveries |
+//! | 8 | a send stopped at the campaign's spend cap (the rest is pending) |
 
 mod backup_cmd;
+mod cost_cmd;
 mod fhir_cmd;
 mod operator_cmd;
 mod output;
@@ -53,7 +55,7 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 ok, 1 failure, 2 bad command line, 3 invalid input, 4 not found, 5 conflict, 6 configuration, 7 send finished with failures.";
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 failure, 2 bad command line, 3 invalid input, 4 not found, 5 conflict, 6 configuration, 7 send finished with failures, 8 send stopped at the spend cap.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -193,6 +195,23 @@ enum CampaignCommand {
         #[arg(long, short)]
         yes: bool,
     },
+    /// Send (or resume) an email_first campaign's SMS second wave, once it is due, to
+    /// those who have neither opened their link nor answered.
+    SecondWave {
+        /// Campaign id.
+        id: i64,
+    },
+    /// Set or remove a campaign's spend cap (a send stopped by it resumes when sent again).
+    Budget {
+        /// Campaign id.
+        id: i64,
+        /// The cap, in pounds (e.g. 250 or 3100.50).
+        #[arg(long, value_name = "AMOUNT")]
+        set: Option<String>,
+        /// Remove the cap.
+        #[arg(long)]
+        none: bool,
+    },
     /// Send the next reminder round to the campaign's non-respondents only.
     Remind {
         /// Campaign id.
@@ -231,6 +250,17 @@ struct CreateArgs {
     /// Days the links work.
     #[arg(long, default_value_t = 30)]
     link_days: i64,
+    /// Which channels go when: both, email_first, sms_only or email_only (default: what
+    /// --channels implies).
+    #[arg(long)]
+    strategy: Option<String>,
+    /// email_first: hours after the first send before the SMS second wave may go
+    /// (default 72).
+    #[arg(long, value_name = "HOURS")]
+    second_wave_hours: Option<u32>,
+    /// A spend cap in pounds (e.g. 2500): no send or reminder spends beyond it.
+    #[arg(long, value_name = "AMOUNT")]
+    budget: Option<String>,
 }
 
 #[derive(Args)]
@@ -385,10 +415,28 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 .map(|c| Channel::parse(c).map_err(|m| Error::invalid("--channels", m)))
                 .collect::<Result<_, _>>()?;
             request.set_link_days(args.link_days)?;
+            request.strategy = args
+                .strategy
+                .as_deref()
+                .map(medicare_core::campaign::Strategy::parse)
+                .transpose()
+                .map_err(|m| Error::invalid("--strategy", m))?;
+            request.second_wave_hours = args.second_wave_hours;
+            request.budget = args
+                .budget
+                .as_deref()
+                .map(|b| cost_cmd::parse_budget(b, "--budget"))
+                .transpose()?;
             request.messages.org = ws.config().org.clone();
             request.messages.gsm_safe = ws.config().gsm_safe;
             let id = engine.create_campaign(&request).await?;
             out.preview(&engine.preview(id).await?);
+        }
+        Command::Campaign(CampaignCommand::SecondWave { id }) => {
+            return cost_cmd::run_second_wave(engine, &out, id, &ws.config().send_options()).await
+        }
+        Command::Campaign(CampaignCommand::Budget { id, set, none }) => {
+            cost_cmd::run_budget(engine, &out, id, set.as_deref(), none).await?
         }
         Command::Campaign(CampaignCommand::RetryFailed { id }) => {
             out.count("requeued", engine.retry_failed(CampaignId(id)).await?);
@@ -415,9 +463,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             let report = engine.send(id, &ws.config().send_options(), &bars).await?;
             bars.finish();
             out.send_report(&report);
-            if report.failed.values().any(|&n| n > 0) {
-                return Ok(ExitCode::from(7));
-            }
+            return Ok(cost_cmd::send_exit_code(&report));
         }
         Command::Campaign(CampaignCommand::Status { id }) => {
             out.status(&engine.status(CampaignId(id)).await?)

@@ -197,6 +197,12 @@ impl Printer {
             p.emails_to_send,
             String::from(p.prices.email),
         );
+        if let Some(c) = &p.cost_comparison {
+            crate::cost_cmd::comparison_lines(c);
+        }
+        if let Some(b) = p.campaign.budget {
+            say!("Spend cap: {b}");
+        }
         if let Some(e) = p.encoding.filter(|e| e.counts.messages > 0) {
             let c = e.counts;
             say!(
@@ -242,6 +248,9 @@ impl Printer {
         }
         say!("  retries: {}", r.retries);
         channel_lines(&r.channels);
+        if let Some(cap) = &r.stopped_at_budget {
+            crate::cost_cmd::cap_line(cap);
+        }
     }
 
     /// A status.
@@ -257,6 +266,15 @@ impl Printer {
             s.recipients
         );
         channel_lines(&s.channels);
+        say!(
+            "  strategy {}{}",
+            s.campaign.strategy,
+            s.campaign
+                .budget
+                .map(|b| format!(", spend cap {b}"))
+                .unwrap_or_default()
+        );
+        crate::cost_cmd::spend_lines(&s.spend);
     }
 
     /// The demo's summary.
@@ -280,6 +298,7 @@ impl Printer {
             d.campaign,
             t.create
         );
+        crate::cost_cmd::demo_strategy_lines(&d.preview);
         say!(
             "  preview: {} SMS segments ({} per message), {} emails, estimated cost {}",
             d.preview.sms_segments_to_send,

@@ -151,11 +151,7 @@ pub async fn run_remind(ws: &Workspace, out: &Printer, id: i64) -> Result<ExitCo
         .await?;
     bars.finish();
     print_remind(out, &report);
-    Ok(if report.send.failed.values().any(|&n| n > 0) {
-        ExitCode::from(7)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(crate::cost_cmd::send_exit_code(&report.send))
 }
 
 fn print_remind(out: &Printer, r: &RemindReport) {

@@ -65,6 +65,10 @@ pub struct Config {
     pub reminder_gap_hours: u32,
     /// Reminder rounds per campaign (1 to 5).
     pub max_reminders: u32,
+    /// The share (percent, 0 to 100) of an `email_first` second wave's recipients a
+    /// preview assumes will have opened their email by then; absent: what past campaigns
+    /// in the database measured, or 50 without any.
+    pub second_wave_open_rate: Option<u32>,
     /// Where form pages are published: a folder, or `s3://bucket/prefix` (needs the AWS
     /// backends). Default: `forms/` in the workspace.
     pub forms: Option<String>,
@@ -151,6 +155,7 @@ impl Default for Config {
             link_requests_per_minute: NonZeroU32::new(60).expect("non-zero"),
             reminder_gap_hours: 72,
             max_reminders: MAX_REMINDERS,
+            second_wave_open_rate: None,
             forms: None,
             backups: None,
             sms: SmsTransport::Outbox,
@@ -255,6 +260,20 @@ impl Config {
                         format!("must be a whole number from 1 to {MAX_REMINDERS}"),
                     )
                 })?;
+        }
+        if let Some(v) = var("MEDICARE_SECOND_WAVE_OPEN_RATE") {
+            self.second_wave_open_rate = Some(v.trim().parse().map_err(|_| {
+                bad(
+                    "MEDICARE_SECOND_WAVE_OPEN_RATE",
+                    "must be a whole percentage from 0 to 100".into(),
+                )
+            })?);
+        }
+        if self.second_wave_open_rate.is_some_and(|p| p > 100) {
+            return Err(bad(
+                "second_wave_open_rate",
+                "must be a whole percentage from 0 to 100".into(),
+            ));
         }
         let text = |k: &str| var(k).filter(|v| !v.is_empty());
         for (key, field) in [
@@ -438,8 +457,9 @@ impl Workspace {
                 Location::S3(_) => unreachable!("checked: an s3:// location has a publisher"),
             },
         };
-        let mut engine =
-            Engine::new(database.clone(), publisher, signer, clock).with_prices(config.prices());
+        let mut engine = Engine::new(database.clone(), publisher, signer, clock)
+            .with_prices(config.prices())
+            .with_open_rate(config.second_wave_open_rate);
         let mut outbox: Option<Arc<OutboxNotifier>> = None;
         for channel in [Channel::Sms, Channel::Email] {
             let notifier: Arc<dyn Notifier> = match backends.notifiers.get(&channel) {

@@ -156,6 +156,24 @@ fn campaign_section(out: &mut String, i: usize, c: &CampaignReport) {
                 .map_or_else(String::new, |t| t.format("%Y-%m-%d %H:%M").to_string())
         );
     }
+    out.push_str("</table><h3>Spend</h3><table><tr><th>Round</th><th>Channel</th><th>Estimated</th><th>Spent</th><th>Sent</th><th>Segments</th></tr>");
+    for s in &c.spend {
+        let _ = write!(
+            out,
+            "<tr><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            s.round,
+            match s.kind {
+                crate::campaign::RoundKind::First => "first send",
+                crate::campaign::RoundKind::SecondWave => "second wave",
+                crate::campaign::RoundKind::Reminder => "reminder",
+            },
+            s.channel,
+            escape(&s.estimated.to_string()),
+            escape(&s.spent.to_string()),
+            s.messages,
+            s.segments
+        );
+    }
     let _ = write!(
         out,
         "</table><h3>Non-respondents ({})</h3><table><tr><th>Recipient</th><th>Patient</th><th>Record number</th><th>Why</th><th>Opens</th><th>Reminders</th></tr>",

@@ -12,7 +12,7 @@
 
 mod html;
 
-use crate::campaign::{CampaignId, CampaignState, Engine};
+use crate::campaign::{CampaignId, CampaignState, Engine, RoundSpend};
 use crate::error::{Error, Result};
 use crate::store::{NonRespondent, ResponseRow, RoundInfo, TrackingCounts};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -59,6 +59,8 @@ pub struct CampaignReport {
     pub fields: Vec<String>,
     /// The responses submitted during the week.
     pub responses: Vec<ResponseRow>,
+    /// Spent versus estimated, per round and channel.
+    pub spend: Vec<RoundSpend>,
 }
 
 /// The weekly report.
@@ -142,6 +144,7 @@ pub async fn weekly_report(engine: &Engine) -> Result<WeeklyReport> {
             non_respondents: store.non_respondents(c.id).await?,
             fields: form.spec.fields.iter().map(|f| f.label.clone()).collect(),
             responses,
+            spend: engine.spend(c.id).await?,
             name: c.name,
             state: c.state,
             created_at: c.created_at,

@@ -11,17 +11,17 @@
 //! against the OpenAPI document ([`OPENAPI`]) are made, so they cannot drift apart.
 
 use super::AppState;
-use crate::campaign::{CampaignId, CampaignRequest, FormId};
+use crate::campaign::{CampaignId, CampaignRequest, FormId, Strategy};
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::form::FormSpec;
-use crate::notify::Channel;
+use crate::notify::{Channel, Money};
 use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
@@ -122,6 +122,31 @@ struct CreateCampaign {
     channels: Option<Vec<Channel>>,
     #[serde(default, deserialize_with = "present")]
     link_days: Option<i64>,
+    /// `both`, `email_first`, `sms_only` or `email_only`.
+    #[serde(default, deserialize_with = "present")]
+    strategy: Option<Strategy>,
+    /// A decimal amount of pounds, as a string (e.g. `"2500.00"`).
+    #[serde(default, deserialize_with = "present")]
+    budget: Option<Money>,
+    #[serde(default, deserialize_with = "present")]
+    second_wave_hours: Option<u32>,
+}
+
+/// `PUT /api/campaigns/{id}/budget`: the member is required; `null` removes the cap.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SetBudget {
+    #[serde(deserialize_with = "nullable")]
+    budget: Option<Money>,
+}
+
+/// A required member that may be `null`.
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
 }
 
 #[derive(Serialize)]
@@ -174,6 +199,9 @@ async fn create_campaign(State(s): State<AppState>, body: Bytes) -> ApiResult<Re
     if let Some(days) = req.link_days {
         request.set_link_days(days)?;
     }
+    request.strategy = req.strategy;
+    request.budget = req.budget;
+    request.second_wave_hours = req.second_wave_hours;
     let id = s.engine().create_campaign(&request).await?;
     Ok((StatusCode::CREATED, Json(s.engine().preview(id).await?)).into_response())
 }
@@ -203,6 +231,26 @@ async fn campaign_send(State(s): State<AppState>, Path(id): Path<i64>) -> ApiRes
     let (engine, options) = (s.engine().clone(), s.options().send_options.clone());
     let report = detached(async move { engine.send(CampaignId(id), &options, &()).await }).await?;
     Ok(Json(report).into_response())
+}
+
+async fn campaign_second_wave(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Response> {
+    let (engine, options) = (s.engine().clone(), s.options().send_options.clone());
+    let report =
+        detached(async move { engine.send_second_wave(CampaignId(id), &options, &()).await })
+            .await?;
+    Ok(Json(report).into_response())
+}
+
+async fn campaign_budget(
+    State(s): State<AppState>,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let req: SetBudget = json_body(&body)?;
+    Ok(Json(s.engine().set_budget(CampaignId(id), req.budget).await?).into_response())
 }
 
 async fn campaign_retry_failed(
@@ -288,6 +336,16 @@ pub fn api_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
             Method::POST,
             "/api/campaigns/{id}/remind",
             post(campaign_remind),
+        ),
+        (
+            Method::POST,
+            "/api/campaigns/{id}/second-wave",
+            post(campaign_second_wave),
+        ),
+        (
+            Method::PUT,
+            "/api/campaigns/{id}/budget",
+            put(campaign_budget),
         ),
         (
             Method::POST,

@@ -155,6 +155,43 @@ async fn several_senders_deliver_every_message_once() {
     c::several_senders_deliver_every_message_once(stores).await;
 }
 
+/// The cost suite (issue 15): the cap, three capped senders with pools of their own, the
+/// second wave.
+mod cost {
+    use super::TestDb;
+    use crate::store::cost_conformance as cost;
+    use crate::store::Store;
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_spend_cap_stops_at_the_right_message() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        cost::a_spend_cap_stops_at_the_right_message(Arc::new(db.store().await)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn email_first_second_wave_never_reaches_openers() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        cost::email_first_second_wave_never_reaches_openers(Arc::new(db.store().await)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_senders_never_overspend() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+        for _ in 0..3 {
+            stores.push(Arc::new(db.store().await));
+        }
+        cost::concurrent_senders_never_overspend(stores).await;
+    }
+}
+
 /// A batch whose last patient repeats an NHS number of the batch (so that several
 /// multi-row statements have already run) stores nothing, conditions included.
 #[tokio::test]

@@ -64,6 +64,42 @@ async fn several_senders_deliver_every_message_once() {
     .await;
 }
 
+/// The cost suite (issue 15): the cap, three capped senders with pools of their own, the
+/// second wave.
+mod cost {
+    use super::scratch;
+    use crate::store::cost_conformance as cost;
+    use std::sync::Arc;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_spend_cap_stops_at_the_right_message() {
+        scratch(|db| async move {
+            cost::a_spend_cap_stops_at_the_right_message(Arc::new(db.store().clone())).await
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn email_first_second_wave_never_reaches_openers() {
+        scratch(|db| async move {
+            cost::email_first_second_wave_never_reaches_openers(Arc::new(db.store().clone())).await
+        })
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_senders_never_overspend() {
+        scratch(|db| async move {
+            let mut stores: Vec<Arc<dyn crate::store::Store>> = vec![Arc::new(db.store().clone())];
+            for _ in 0..2 {
+                stores.push(Arc::new(db.open_another().await.unwrap()));
+            }
+            cost::concurrent_senders_never_overspend(stores).await;
+        })
+        .await;
+    }
+}
+
 /// A form with a field of every type whose column type differs between engines.
 pub(crate) const EVERY_TYPE_FORM: &str = r#"
 name = "every_type"

@@ -756,6 +756,41 @@ mod tests {
         c::several_senders_deliver_every_message_once(stores).await;
     }
 
+    /// The cost suite (issue 15): the cap, concurrent capped senders on one file, the
+    /// second wave.
+    mod cost {
+        use super::SqliteStore;
+        use crate::store::cost_conformance as cost;
+        use std::sync::Arc;
+
+        #[tokio::test]
+        async fn a_spend_cap_stops_at_the_right_message() {
+            cost::a_spend_cap_stops_at_the_right_message(Arc::new(
+                SqliteStore::memory().await.unwrap(),
+            ))
+            .await;
+        }
+
+        #[tokio::test]
+        async fn email_first_second_wave_never_reaches_openers() {
+            cost::email_first_second_wave_never_reaches_openers(Arc::new(
+                SqliteStore::memory().await.unwrap(),
+            ))
+            .await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_senders_never_overspend() {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("capped.db");
+            let mut stores: Vec<Arc<dyn crate::store::Store>> = Vec::new();
+            for _ in 0..3 {
+                stores.push(Arc::new(SqliteStore::open(&path).await.unwrap()));
+            }
+            cost::concurrent_senders_never_overspend(stores).await;
+        }
+    }
+
     conformance!(
         shards_and_concurrent_claims_split_the_queue,
         patients_round_trip_and_import_is_atomic,
