@@ -21,6 +21,8 @@ mod access_sql;
 mod access_suite;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod forward;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
