@@ -23,6 +23,8 @@ mod access_suite;
 pub mod conformance;
 #[cfg(any(test, feature = "testing"))]
 pub mod cost_conformance;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod forward;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
