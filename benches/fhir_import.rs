@@ -116,13 +116,6 @@ fn import(c: &mut Criterion) {
     g.finish();
 }
 
-/// The process's peak resident memory in KiB (Linux `VmHWM`), if known.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 /// One import of `spec` (`csv:FILE` or `fhir:PATH`) into a fresh SQLite database.
 fn import_once(spec: &str) {
     let (format, path) = spec.split_once(':').expect("csv:FILE or fhir:PATH");
@@ -144,7 +137,7 @@ fn import_once(spec: &str) {
     println!(
         "{format}: {stored} patients in {:.2} s, peak RSS {} KiB",
         start.elapsed().as_secs_f64(),
-        peak_rss_kib().map_or_else(|| "?".to_string(), |k| k.to_string())
+        medicare_benches::peak_rss_kib().map_or_else(|| "?".to_string(), |k| k.to_string())
     );
 }
 
