@@ -15,6 +15,7 @@
 //! | 7 | a send finished with failed deliveries |
 
 mod backup_cmd;
+mod exit;
 mod fhir_cmd;
 mod operator_cmd;
 mod output;
@@ -275,18 +276,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(exit_code(&e))
+            exit::status(e.kind())
         }
-    }
-}
-
-fn exit_code(e: &Error) -> u8 {
-    match e {
-        Error::InvalidInput { .. } | Error::Filter(_) | Error::Template { .. } => 3,
-        Error::NotFound { .. } => 4,
-        Error::AlreadyExists { .. } | Error::Conflict(_) => 5,
-        Error::Config(_) => 6,
-        _ => 1,
     }
 }
 
@@ -416,7 +407,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             bars.finish();
             out.send_report(&report);
             if report.failed.values().any(|&n| n > 0) {
-                return Ok(ExitCode::from(7));
+                return Ok(ExitCode::from(exit::DELIVERIES_FAILED));
             }
         }
         Command::Campaign(CampaignCommand::Status { id }) => {

@@ -152,7 +152,7 @@ pub async fn run_remind(ws: &Workspace, out: &Printer, id: i64) -> Result<ExitCo
     bars.finish();
     print_remind(out, &report);
     Ok(if report.send.failed.values().any(|&n| n > 0) {
-        ExitCode::from(7)
+        ExitCode::from(crate::exit::DELIVERIES_FAILED)
     } else {
         ExitCode::SUCCESS
     })

@@ -74,4 +74,4 @@ pub mod store;
 pub mod test_support;
 
 pub use config::{Config, Workspace};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
