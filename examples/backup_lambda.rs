@@ -105,7 +105,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let workspace = FreshWorkspace::open().await?;
     let ws = workspace.get().await?;
     if let Ok(arn) = std::env::var("MEDICARE_BACKUP_KEYS_SECRET_ARN") {
-        install_key_files(ws.dir(), &arn, ws.config().aws_endpoint_url.as_deref()).await?;
+        install_key_files(
+            ws.dir(),
+            &arn,
+            medicare_aws::AwsSettings::from_config(ws.config())?
+                .aws_endpoint_url
+                .as_deref(),
+        )
+        .await?;
     }
     let workspace = &workspace;
     lambda_runtime::run(lambda_runtime::service_fn(

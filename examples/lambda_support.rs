@@ -98,7 +98,12 @@ pub fn workspace_dir() -> PathBuf {
 pub async fn open_workspace() -> anyhow::Result<Workspace> {
     let dir = workspace_dir();
     let mut config = Config::load(&dir)?;
-    let secrets = Secrets::from_env(config.aws_endpoint_url.as_deref()).await?;
+    let secrets = Secrets::from_env(
+        medicare_aws::AwsSettings::from_config(&config)?
+            .aws_endpoint_url
+            .as_deref(),
+    )
+    .await?;
     if config.database_url.is_none() {
         if let Some(auth) = iam_auth(&secrets.config)? {
             config.database_url = Some(auth.url(&secrets.config).await?);

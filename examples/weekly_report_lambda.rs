@@ -122,11 +122,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let ws = workspace.get().await?;
     let upload: Box<dyn ReportUpload> = match std::env::var("MEDICARE_REPORTS") {
         Ok(url) if url.starts_with("s3://") => {
-            let config = medicare_aws::sdk_config(ws.config().aws_endpoint_url.as_deref()).await?;
+            let aws = medicare_aws::AwsSettings::from_config(ws.config())?;
+            let config = medicare_aws::sdk_config(aws.aws_endpoint_url.as_deref()).await?;
             Box::new(ToS3 {
                 client: medicare_aws::connect::s3_client(&config),
                 location: medicare_aws::S3Location::parse(&url)?,
-                kms_key_id: ws.config().kms_key_id.clone(),
+                kms_key_id: aws.kms_key_id,
             })
         }
         _ => Box::new(KeepLocal),

@@ -3,8 +3,8 @@
 //! [`backends`], so choosing S3, SNS, SES or KMS is configuration, never code.
 
 use crate::{
-    sdk_config, EmailOptions, S3BackupSink, S3FormPublisher, S3Location, SesEmailNotifier,
-    SmsOptions, SnsSmsNotifier,
+    sdk_config, AwsSettings, EmailOptions, S3BackupSink, S3FormPublisher, S3Location,
+    SesEmailNotifier, SmsOptions, SnsSmsNotifier,
 };
 use medicare_core::config::{Backends, Config, EmailTransport, Location, SmsTransport};
 use medicare_core::notify::Channel;
@@ -17,11 +17,15 @@ use std::sync::Arc;
 /// here calls AWS: the SNS notifier loads its opted-out list when it first sends, so a
 /// command that sends nothing works without reaching SNS.
 pub async fn backends(config: &Config) -> Result<Backends> {
-    let mut backends = Backends::default();
+    let mut backends = Backends {
+        claimed_settings: AwsSettings::KEYS.to_vec(),
+        ..Backends::default()
+    };
+    let aws = AwsSettings::from_config(config)?;
     if !config.uses_aws() {
         return Ok(backends);
     }
-    let sdk = sdk_config(config.aws_endpoint_url.as_deref()).await?;
+    let sdk = sdk_config(aws.aws_endpoint_url.as_deref()).await?;
     let s3 = |setting: &Option<String>| -> Result<Option<S3Location>> {
         Location::s3(setting.as_deref())
             .map(S3Location::parse)
@@ -31,28 +35,28 @@ pub async fn backends(config: &Config) -> Result<Backends> {
         backends.publisher = Some(Arc::new(S3FormPublisher::new(
             &sdk,
             location,
-            config.kms_key_id.clone(),
+            aws.kms_key_id.clone(),
         )));
     }
     if let Some(location) = s3(&config.backups)? {
         backends.backup_sink = Some(Arc::new(S3BackupSink::new(
             &sdk,
             location,
-            config.kms_key_id.clone(),
+            aws.kms_key_id.clone(),
         )));
     }
     if config.sms == SmsTransport::Sns {
         let sns = SnsSmsNotifier::new(
             &sdk,
             SmsOptions {
-                sender_id: config.sms_sender_id.clone(),
+                sender_id: aws.sms_sender_id.clone(),
                 ..SmsOptions::default()
             },
         )?;
         backends.notifiers.insert(Channel::Sms, Arc::new(sns));
     }
     if config.email == EmailTransport::Ses {
-        let from = config.email_from.clone().ok_or_else(|| {
+        let from = aws.email_from.clone().ok_or_else(|| {
             Error::Config(
                 "email = \"ses\" needs email_from (MEDICARE_EMAIL_FROM): a verified SES identity"
                     .into(),
@@ -64,7 +68,7 @@ pub async fn backends(config: &Config) -> Result<Backends> {
                 &sdk,
                 EmailOptions {
                     from,
-                    configuration_set: config.ses_configuration_set.clone(),
+                    configuration_set: aws.ses_configuration_set.clone(),
                 },
             )?),
         );

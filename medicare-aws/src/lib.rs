@@ -76,6 +76,7 @@ pub mod pull;
 pub mod rds;
 mod s3;
 mod ses;
+mod settings;
 mod sns;
 
 pub use backends::backends;
@@ -86,4 +87,5 @@ pub use location::S3Location;
 pub use presign::{PresignedLinkSigner, MAX_PRESIGNED_EXPIRY};
 pub use publish::S3FormPublisher;
 pub use ses::{EmailOptions, SesEmailNotifier};
+pub use settings::AwsSettings;
 pub use sns::{SmsOptions, SmsType, SnsSmsNotifier, MAX_SMS_BYTES};

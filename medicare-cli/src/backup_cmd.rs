@@ -422,7 +422,7 @@ pub async fn run(
                 print_pull(&report);
             }
             if !report.refused.is_empty() {
-                return Ok(ExitCode::from(3));
+                return Ok(crate::exit::status(medicare_core::ErrorKind::InvalidInput));
             }
         }
         Command::Backup(BackupCommand::Prune { sink, dry_run }) => {

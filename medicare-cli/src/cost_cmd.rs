@@ -12,21 +12,6 @@ use medicare_core::notify::Money;
 use medicare_core::Error;
 use std::process::ExitCode;
 
-/// The exit code of a send that stopped at the campaign's spend cap.
-pub const EXIT_AT_BUDGET: u8 = 8;
-
-/// The exit code a send report calls for: 8 when it stopped at the cap, 7 when
-/// deliveries failed, else 0.
-pub fn send_exit_code(report: &SendReport) -> ExitCode {
-    if report.stopped_at_budget.is_some() {
-        ExitCode::from(EXIT_AT_BUDGET)
-    } else if report.failed.values().any(|&n| n > 0) {
-        ExitCode::from(7)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
 /// `campaign second-wave ID`: sends (or resumes) an `email_first` second wave.
 pub async fn run_second_wave(
     engine: &Engine,
@@ -40,7 +25,7 @@ pub async fn run_second_wave(
         .await?;
     bars.finish();
     out.send_report(&report);
-    Ok(send_exit_code(&report))
+    Ok(crate::exit::of_send(&report))
 }
 
 /// `campaign budget ID (--set AMOUNT | --none)`: sets or removes the spend cap.

@@ -17,6 +17,7 @@
 
 mod backup_cmd;
 mod cost_cmd;
+mod exit;
 mod fhir_cmd;
 mod operator_cmd;
 mod output;
@@ -305,18 +306,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(exit_code(&e))
+            exit::status(e.kind())
         }
-    }
-}
-
-fn exit_code(e: &Error) -> u8 {
-    match e {
-        Error::InvalidInput { .. } | Error::Filter(_) | Error::Template { .. } => 3,
-        Error::NotFound { .. } => 4,
-        Error::AlreadyExists { .. } | Error::Conflict(_) => 5,
-        Error::Config(_) => 6,
-        _ => 1,
     }
 }
 
@@ -463,7 +454,7 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             let report = engine.send(id, &ws.config().send_options(), &bars).await?;
             bars.finish();
             out.send_report(&report);
-            return Ok(cost_cmd::send_exit_code(&report));
+            return Ok(exit::of_send(&report));
         }
         Command::Campaign(CampaignCommand::Status { id }) => {
             out.status(&engine.status(CampaignId(id)).await?)

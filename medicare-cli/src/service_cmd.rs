@@ -151,7 +151,7 @@ pub async fn run_remind(ws: &Workspace, out: &Printer, id: i64) -> Result<ExitCo
         .await?;
     bars.finish();
     print_remind(out, &report);
-    Ok(crate::cost_cmd::send_exit_code(&report.send))
+    Ok(crate::exit::of_send(&report.send))
 }
 
 fn print_remind(out: &Printer, r: &RemindReport) {

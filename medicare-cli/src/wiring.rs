@@ -20,7 +20,7 @@ pub fn config(dir: &Path, database: Option<&SecretString>) -> Result<Config, Err
 /// own folder, so no file), then `--database`.
 pub fn demo_config(database: Option<&SecretString>) -> Result<Config, Error> {
     let mut config = Config::default();
-    config.apply_env(|k| std::env::var(k).ok())?;
+    config.apply_env(medicare_core::config::env::process_vars())?;
     if let Some(url) = database {
         config.database_url = Some(url.clone());
     }

@@ -72,6 +72,8 @@ pub mod sql;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod test_support;
+pub mod workspace;
 
-pub use config::{Config, Workspace};
-pub use error::{Error, Result};
+pub use config::Config;
+pub use error::{Error, ErrorKind, Result};
+pub use workspace::Workspace;

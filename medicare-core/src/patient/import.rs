@@ -375,10 +375,7 @@ fn parse_flag(s: &str) -> std::result::Result<bool, String> {
 /// Writes patients as CSV with [`CSV_HEADER`] (the inverse of [`parse_csv`]).
 pub fn write_csv(patients: &[Patient], writer: impl std::io::Write) -> Result<()> {
     let mut w = csv::Writer::from_writer(writer);
-    let io = |e: csv::Error| Error::Io {
-        path: "<csv output>".into(),
-        source: std::io::Error::other(e.to_string()),
-    };
+    let io = |e: csv::Error| Error::io("<csv output>", std::io::Error::other(e.to_string()));
     w.write_record(CSV_HEADER.split(',')).map_err(io)?;
     for p in patients {
         let conditions: Vec<&str> = p.conditions.iter().map(ConditionCode::as_str).collect();

@@ -12,7 +12,7 @@
 
 use super::AppState;
 use crate::campaign::{CampaignId, CampaignRequest, FormId, Strategy};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::filter::Filter;
 use crate::form::FormSpec;
 use crate::notify::{Channel, Money};
@@ -51,22 +51,30 @@ pub(crate) fn error_body(status: StatusCode, kind: &str, message: &str) -> Respo
         .into_response()
 }
 
+/// The HTTP status of each [`ErrorKind`]: the API's one mapping from the library's
+/// classification. What the caller can fix is a `4xx`; everything else is a `500`.
+pub fn http_status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::InvalidInput => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::AlreadyExists | ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Config
+        | ErrorKind::Notify
+        | ErrorKind::Database
+        | ErrorKind::Io
+        | ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, kind) = match &self.0 {
-            Error::InvalidInput { .. } | Error::Filter(_) => {
-                (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input")
-            }
-            Error::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
-            Error::AlreadyExists { .. } => (StatusCode::CONFLICT, "already_exists"),
-            Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
-        };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %self.0, "API request failed");
-            return error_body(status, kind, "internal error; see the service log");
+        let kind = self.0.kind();
+        let status = http_status(kind);
+        if status.is_server_error() {
+            tracing::error!(error = %self.0, kind = %kind, "API request failed");
+            return error_body(status, "internal", "internal error; see the service log");
         }
-        error_body(status, kind, &self.0.to_string())
+        error_body(status, kind.as_str(), &self.0.to_string())
     }
 }
 
@@ -453,4 +461,37 @@ async fn require_token(State(app): State<AppState>, req: Request, next: Next) ->
         return r;
     }
     next.run(req).await
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_a_status_that_says_whose_fault_it_is() {
+        for kind in ErrorKind::ALL {
+            let status = http_status(*kind);
+            assert!(
+                status.is_client_error() || status == StatusCode::INTERNAL_SERVER_ERROR,
+                "{kind}: {status}"
+            );
+            assert_eq!(status.is_client_error(), kind.is_caller_error(), "{kind}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_template_error_is_a_500_without_its_detail() {
+        let e = Error::Template {
+            name: "form page".into(),
+            message: "secret detail".into(),
+        };
+        let response = ApiError(e).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(body.contains(r#""kind":"internal""#), "{body}");
+        assert!(!body.contains("secret detail"), "{body}");
+    }
 }

@@ -1,16 +1,14 @@
 //! The patient pages: `GET /f/{token}` shows the form, `POST /f/{token}` answers it.
 //!
-//! A link is checked in this order, each failure with its own plain page: the client's
-//! budget of link requests (`429`), the token's shape, then its hash in the store and a
-//! constant-time comparison (unknown and tampered look alike: `404`), the campaign's
-//! state and the link's expiry (`410`), and whether it was already answered (`410`).
-//! None of these pages says more than a patient needs.
+//! The handlers are thin: the client's budget of link requests (`429`) is theirs; the
+//! link rules are the engine's ([`crate::link::open`]), and each refusal gets its own
+//! plain page: not valid (`404`: malformed, unknown, tampered, or of a campaign not
+//! sending), expired or already answered (`410`). None of these pages says more than a
+//! patient needs.
 
 use super::{message_page, AppState, ClientIp};
-use crate::campaign::CampaignState;
 use crate::form::{render_form_page, FormPage};
-use crate::link::presented_token_hash;
-use crate::store::{LinkRecord, StoredForm, SubmitOutcome};
+use crate::link::open::{Answered, LinkRefusal};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -29,7 +27,6 @@ pub fn routes(timeout: std::time::Duration) -> Router<AppState> {
 }
 
 fn not_valid() -> Response {
-    crate::metrics::link_rejected(crate::metrics::LinkRejection::NotValid);
     message_page(
         StatusCode::NOT_FOUND,
         "This link is not valid",
@@ -38,7 +35,6 @@ fn not_valid() -> Response {
 }
 
 fn expired() -> Response {
-    crate::metrics::link_rejected(crate::metrics::LinkRejection::Expired);
     message_page(
         StatusCode::GONE,
         "This link has expired",
@@ -47,7 +43,6 @@ fn expired() -> Response {
 }
 
 fn spent() -> Response {
-    crate::metrics::link_rejected(crate::metrics::LinkRejection::Spent);
     message_page(
         StatusCode::GONE,
         "You have already answered",
@@ -83,46 +78,23 @@ fn too_many() -> Response {
     r
 }
 
-/// Checks a presented link: the first failing check's page, or the link and its form.
-async fn check_link(
-    state: &AppState,
-    ip: ClientIp,
-    token: &str,
-) -> Result<(LinkRecord, StoredForm), Response> {
-    if !state.allow_link_request(ip.0) {
-        // The address itself is not logged: it can identify a patient.
-        tracing::warn!("a client spent its link request budget");
-        return Err(too_many());
+/// The page for a refused link.
+fn refused(refusal: LinkRefusal) -> Response {
+    match refusal {
+        LinkRefusal::Expired => expired(),
+        LinkRefusal::Spent => spent(),
+        LinkRefusal::NotValid => not_valid(),
     }
-    let Some(hash) = presented_token_hash(token) else {
-        return Err(not_valid());
-    };
-    let store = state.engine().store();
-    let link = match store.link(&hash).await {
-        Ok(Some(link)) if link.token_hash.ct_eq(&hash) => link,
-        Ok(_) => return Err(not_valid()),
-        Err(e) => {
-            tracing::error!(error = %e, "looking a link up failed");
-            return Err(failure());
-        }
-    };
-    match link.campaign_state {
-        CampaignState::Sending | CampaignState::Sent => {}
-        CampaignState::Draft | CampaignState::Cancelled => return Err(not_valid()),
+}
+
+/// Spends one of the client's link requests: `Err` with the page when none is left.
+fn within_budget(state: &AppState, ip: ClientIp) -> Result<(), Response> {
+    if state.allow_link_request(ip.0) {
+        return Ok(());
     }
-    if state.engine().clock().now() >= link.expires_at {
-        return Err(expired());
-    }
-    if link.submitted_at.is_some() {
-        return Err(spent());
-    }
-    match store.form(link.form_id).await {
-        Ok(form) => Ok((link, form)),
-        Err(e) => {
-            tracing::error!(recipient = link.recipient_id, error = %e, "loading a form failed");
-            Err(failure())
-        }
-    }
+    // The address itself is not logged: it can identify a patient.
+    tracing::warn!("a client spent its link request budget");
+    Err(too_many())
 }
 
 fn form_page(page: &FormPage<'_>, status: StatusCode, recipient: i64) -> Response {
@@ -141,26 +113,21 @@ pub async fn open_form(
     ip: ClientIp,
     Path(token): Path<String>,
 ) -> Response {
-    let (link, form) = match check_link(&state, ip, &token).await {
-        Ok(found) => found,
-        Err(page) => return page,
-    };
-    let now = state.engine().clock().now();
-    if let Err(e) = state
-        .engine()
-        .store()
-        .record_open(link.recipient_id, now)
-        .await
-    {
-        // The patient still gets the form; the open is lost, and said so.
-        tracing::error!(recipient = link.recipient_id, error = %e, "recording an open failed");
+    if let Err(page) = within_budget(&state, ip) {
+        return page;
     }
-    crate::metrics::link_opened();
-    form_page(
-        &FormPage::new(&form.spec),
-        StatusCode::OK,
-        link.recipient_id,
-    )
+    match state.engine().open_link(&token).await {
+        Ok(Ok(open)) => form_page(
+            &FormPage::new(&open.form.spec),
+            StatusCode::OK,
+            open.link.recipient_id,
+        ),
+        Ok(Err(refusal)) => refused(refusal),
+        Err(e) => {
+            tracing::error!(error = %e, "opening a link failed");
+            failure()
+        }
+    }
 }
 
 /// `POST /f/{token}`: checks the answers; shows the form again with a message per field,
@@ -171,54 +138,44 @@ pub async fn submit_form(
     Path(token): Path<String>,
     body: Bytes,
 ) -> Response {
-    let (link, form) = match check_link(&state, ip, &token).await {
-        Ok(found) => found,
-        Err(page) => return page,
+    if let Err(page) = within_budget(&state, ip) {
+        return page;
+    }
+    let raw = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body);
+    let Ok(raw) = raw else {
+        // The link is still judged first: an unreadable body on a dead link gets the
+        // link's page, as before.
+        return match state.engine().check_link(&token).await {
+            Ok(Ok(_)) => message_page(
+                StatusCode::BAD_REQUEST,
+                "We could not read your answers",
+                "Please go back to the form and send it again.",
+            ),
+            Ok(Err(refusal)) => refused(refusal),
+            Err(e) => {
+                tracing::error!(error = %e, "checking a link failed");
+                failure()
+            }
+        };
     };
-    let Ok(raw) = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&body) else {
-        return message_page(
-            StatusCode::BAD_REQUEST,
-            "We could not read your answers",
-            "Please go back to the form and send it again.",
-        );
-    };
-    let answers = match form.spec.check_submission(&raw) {
-        Ok(answers) => answers,
-        Err(errors) => {
-            tracing::info!(
-                recipient = link.recipient_id,
-                problems = errors.len(),
-                "submission refused"
-            );
+    match state.engine().submit_answer(&token, &raw).await {
+        Ok(Answered::Stored { .. }) => thank_you(),
+        Ok(Answered::Invalid { open, errors }) => {
             let page = FormPage {
-                spec: &form.spec,
+                spec: &open.form.spec,
                 action: None,
                 values: Some(&raw),
                 errors: Some(&errors),
             };
-            return form_page(&page, StatusCode::UNPROCESSABLE_ENTITY, link.recipient_id);
+            form_page(
+                &page,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                open.link.recipient_id,
+            )
         }
-    };
-    let now = state.engine().clock().now();
-    match state
-        .engine()
-        .store()
-        .submit_response(link.recipient_id, &form, &answers, now)
-        .await
-    {
-        Ok(SubmitOutcome::Stored) => {
-            crate::metrics::form_submitted();
-            tracing::info!(
-                recipient = link.recipient_id,
-                campaign = link.campaign_id.0,
-                "response stored"
-            );
-            thank_you()
-        }
-        Ok(SubmitOutcome::AlreadySubmitted) => spent(),
-        Err(crate::Error::AlreadyExists { .. }) => spent(),
+        Ok(Answered::Refused(refusal)) => refused(refusal),
         Err(e) => {
-            tracing::error!(recipient = link.recipient_id, error = %e, "storing a response failed");
+            tracing::error!(error = %e, "storing a response failed");
             failure()
         }
     }

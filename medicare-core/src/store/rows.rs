@@ -143,14 +143,14 @@ where
             SqlValue::Bool(b) => args.add(*b),
             SqlValue::Date(d) => args.add(*d),
         };
-        added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
+        added.map_err(|e| Error::database(sqlx::Error::Encode(e)))?;
     }
     Ok(())
 }
 
 /// The error for a stored value that does not parse: names the row, not the value.
 pub(crate) fn corrupt(what: &str, id: i64, why: String) -> Error {
-    Error::Database(sqlx::Error::Decode(
+    Error::database(sqlx::Error::Decode(
         format!("stored {what} {id} is invalid: {why}").into(),
     ))
 }

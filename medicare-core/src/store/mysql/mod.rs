@@ -125,8 +125,8 @@ fn rows_per_statement(columns: usize) -> usize {
 
 /// The MySQL error number of a database error, if it is one.
 fn error_number(e: &Error) -> Option<u16> {
-    match e {
-        Error::Database(sqlx::Error::Database(db)) => db
+    match e.as_sqlx() {
+        Some(sqlx::Error::Database(db)) => db
             .try_downcast_ref::<MySqlDatabaseError>()
             .map(MySqlDatabaseError::number),
         _ => None,

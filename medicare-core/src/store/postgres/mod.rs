@@ -103,6 +103,6 @@ fn connect_error(e: sqlx::Error) -> Error {
         sqlx::Error::Configuration(_) => {
             Error::Config("the PostgreSQL connection options are invalid".into())
         }
-        other => Error::Database(other),
+        other => Error::database(other),
     }
 }

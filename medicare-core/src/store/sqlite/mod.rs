@@ -158,7 +158,7 @@ where
         .fetch_one(executor)
         .await?;
     serde_json::from_str(&json)
-        .map_err(|e| Error::Database(sqlx::Error::Decode(format!("bulk read: {e}").into())))
+        .map_err(|e| Error::database(sqlx::Error::Decode(format!("bulk read: {e}").into())))
 }
 
 /// The claim query's shard condition (its parameters come from [`shard_params`]).
@@ -321,7 +321,7 @@ impl CampaignStore for SqliteStore {
         // The new ids, keyed by patient, in one read (see `fetch_json_array`).
         let mut args = SqliteArguments::default();
         args.add(id)
-            .map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
+            .map_err(|e| Error::database(sqlx::Error::Encode(e)))?;
         let ids: HashMap<i64, i64> = fetch_json_array::<(i64, i64), _>(
             &mut *tx,
             "SELECT json_group_array(json_array(patient_id, id)) FROM recipients WHERE campaign_id = ?",

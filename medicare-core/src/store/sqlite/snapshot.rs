@@ -211,7 +211,7 @@ impl RestoreTx for SqliteRestore {
                         Value::Text(s) => args.add(s.as_str()),
                         Value::Blob(b) => args.add(b.bytes.as_slice()),
                     };
-                    added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
+                    added.map_err(|e| Error::database(sqlx::Error::Encode(e)))?;
                 }
             }
             sqlx::query_with(&sql, args).execute(&mut *self.tx).await?;

@@ -9,7 +9,10 @@
 //! key, kept outside it); the key alone cannot either (that needs the nonces); the form
 //! service needs neither: it hashes the presented token and looks the hash up.
 //!
-//! Tokens carry no personal data. Expiry and single use are recorded by the store.
+//! Tokens carry no personal data. Expiry and single use are recorded by the store; the
+//! rules a presented link must pass are in [`open`].
+
+pub mod open;
 
 use crate::error::{Error, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
