@@ -1,13 +1,10 @@
 //! The command's exit statuses: one mapping from the library's [`ErrorKind`], plus the
-//! few statuses that are not errors (success, a bad command line, a send that finished
-//! with failed deliveries). The README's exit-code table is checked against it.
+//! statuses that are not errors (success, a send that finished with failed deliveries;
+//! clap exits with 2 for a bad command line itself). The README's exit-code table is checked against it.
 
 use medicare_core::campaign::SendReport;
 use medicare_core::ErrorKind;
 use std::process::ExitCode;
-
-/// A bad command line (clap's own status for usage errors).
-pub const USAGE: u8 = 2;
 
 /// The send (or reminder round) finished, but some deliveries failed.
 pub const DELIVERIES_FAILED: u8 = 7;
@@ -50,6 +47,9 @@ pub fn status(kind: ErrorKind) -> ExitCode {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    /// A bad command line: clap's own status for usage errors (clap exits with it).
+    const USAGE: u8 = 2;
 
     /// The README's exit-code table: status → the error kinds it lists (in backquotes).
     fn readme_table() -> BTreeMap<u8, Vec<String>> {
