@@ -48,7 +48,8 @@ pub async fn run_budget(
     };
     let campaign = engine.set_budget(CampaignId(id), budget).await?;
     if out.json {
-        return print_json(&campaign);
+        print_json(&campaign);
+        return Ok(());
     }
     match campaign.budget {
         Some(b) => say!(
