@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::patient::{Patient, PatientId};
 use crate::store::rows::{self, ReadRow};
-use crate::store::PatientStore;
+use crate::store::{PatientStore, UpsertCounts};
 use async_trait::async_trait;
 use chrono::{NaiveDate, Utc};
 use sqlx::{MySql, MySqlConnection, QueryBuilder};
@@ -31,6 +31,10 @@ impl PatientStore for MySqlStore {
         }
         tx.commit().await?;
         Ok(patients.len() as u64)
+    }
+
+    async fn upsert_patients(&self, patients: &[Patient]) -> Result<UpsertCounts> {
+        self.shared().upsert_patients(patients).await
     }
 
     async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
@@ -77,8 +81,10 @@ async fn check_stored(conn: &mut MySqlConnection, chunk: &[Patient]) -> Result<(
     }
     check.push(") OR nhs_number IN (");
     let mut nhs = check.separated(", ");
-    for p in chunk {
-        nhs.push_bind(p.nhs_number.as_str());
+    // `IN (NULL)` matches nothing: a chunk may hold no NHS number at all.
+    nhs.push("NULL");
+    for n in chunk.iter().filter_map(|p| p.nhs_number.as_ref()) {
+        nhs.push_bind(n.as_str());
     }
     check.push(") LIMIT 5");
     let clashes = check.build().fetch_all(&mut *conn).await?;

@@ -6,8 +6,8 @@ use crate::campaign::{FormId, PatientContact};
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::form::FormSpec;
-use crate::patient::{Email, Patient, PatientId, Phone};
-use crate::store::{FormStore, PatientStore, StoredForm};
+use crate::patient::{Email, NhsNumber, Patient, PatientId, Phone};
+use crate::store::{FormStore, PatientStore, StoredForm, UpsertCounts};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -21,7 +21,10 @@ impl PatientStore for PostgresStore {
             return Ok(0);
         }
         let external: Vec<&str> = patients.iter().map(|p| p.external_id.as_str()).collect();
-        let nhs: Vec<&str> = patients.iter().map(|p| p.nhs_number.as_str()).collect();
+        let nhs: Vec<&str> = patients
+            .iter()
+            .filter_map(|p| p.nhs_number.as_ref().map(NhsNumber::as_str))
+            .collect();
         let mut tx = self.pool.begin().await?;
         let clashes: Vec<String> = sqlx::query_scalar(
             "SELECT external_id FROM patients \
@@ -48,7 +51,7 @@ impl PatientStore for PostgresStore {
             patients,
             |row, p| {
                 row.text(&p.external_id)
-                    .text(p.nhs_number.as_str())
+                    .opt_text(p.nhs_number.as_ref().map(NhsNumber::as_str))
                     .text(&p.given_name)
                     .text(&p.family_name)
                     .date(p.date_of_birth)
@@ -94,6 +97,10 @@ impl PatientStore for PostgresStore {
         .await?;
         tx.commit().await?;
         Ok(stored)
+    }
+
+    async fn upsert_patients(&self, patients: &[Patient]) -> Result<UpsertCounts> {
+        self.shared().upsert_patients(patients).await
     }
 
     async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {

@@ -14,7 +14,7 @@ use super::shared::Shared;
 use super::{
     CampaignStore, DeliveryStore, FollowUpStore, FormStore, LinkRecord, NonRespondent,
     PatientStore, RecipientTracking, ResponseRow, ResponseStore, RoundInfo, StoredForm,
-    SubmitOutcome, TrackingCounts,
+    SubmitOutcome, TrackingCounts, UpsertCounts,
 };
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, DeliveryStatus, FormId,
@@ -197,8 +197,10 @@ impl PatientStore for SqliteStore {
             }
             check.push(") OR nhs_number IN (");
             let mut nhs = check.separated(", ");
-            for p in chunk {
-                nhs.push_bind(p.nhs_number.as_str());
+            // `IN (NULL)` matches nothing: a chunk may hold no NHS number at all.
+            nhs.push("NULL");
+            for n in chunk.iter().filter_map(|p| p.nhs_number.as_ref()) {
+                nhs.push_bind(n.as_str());
             }
             check.push(") LIMIT 5");
             let clashes: Vec<String> = check.build_query_scalar().fetch_all(&mut *tx).await?;
@@ -236,6 +238,10 @@ impl PatientStore for SqliteStore {
         }
         tx.commit().await?;
         Ok(patients.len() as u64)
+    }
+
+    async fn upsert_patients(&self, patients: &[Patient]) -> Result<UpsertCounts> {
+        self.shared().upsert_patients(patients).await
     }
 
     async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
