@@ -826,7 +826,7 @@ mod tests {
             let full_name = format!("{} {}", p.given_name, p.family_name);
             let secrets = [
                 Some(full_name.as_str()),
-                Some(p.nhs_number.as_str()),
+                p.nhs_number.as_ref().map(|x| x.as_str()),
                 p.phone.as_ref().map(|x| x.as_str()),
                 p.email.as_ref().map(|x| x.as_str()),
             ];
@@ -1008,7 +1008,7 @@ mod tests {
         for p in &patients {
             let secrets = [
                 Some(p.family_name.as_str()),
-                Some(p.nhs_number.as_str()),
+                p.nhs_number.as_ref().map(|x| x.as_str()),
                 p.phone.as_ref().map(|x| x.as_str()),
                 p.email.as_ref().map(|x| x.as_str()),
             ];

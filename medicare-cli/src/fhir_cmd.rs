@@ -38,7 +38,7 @@ pub async fn import(
         today: ws.engine().clock().today(),
     };
     let import = fhir::read_path(path, &options)?;
-    let stored = ws.engine().import_patients(&import.patients).await?;
+    let stored = ws.engine().upsert_patients(&import.patients).await?;
     out.fhir_import(stored, &import.summary);
     Ok(())
 }

@@ -26,7 +26,7 @@ mod service_cmd;
 mod wiring;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use medicare_core::campaign::{CampaignId, CampaignRequest};
+use medicare_core::campaign::{CampaignId, CampaignRequest, SendOptions, Shard};
 use medicare_core::filter::Filter;
 use medicare_core::form::FormSpec;
 use medicare_core::notify::Channel;
@@ -195,6 +195,15 @@ enum CampaignCommand {
         /// Send without asking for confirmation (required when not on a terminal).
         #[arg(long, short)]
         yes: bool,
+        /// Send only shard INDEX of COUNT of the recipients (e.g. `0/4`), so that
+        /// several processes can split one campaign.
+        #[arg(long, value_name = "INDEX/COUNT", value_parser = parse_shard)]
+        shard: Option<Shard>,
+        /// Other senders may be working the campaign: only deliveries claimed more than
+        /// this many seconds ago are taken back as left by a sender that died. Longer
+        /// than a batch can take, retries included.
+        #[arg(long, value_name = "SECONDS")]
+        lease_secs: Option<u64>,
     },
     /// Send (or resume) an email_first campaign's SMS second wave, once it is due, to
     /// those who have neither opened their link nor answered.
@@ -219,8 +228,8 @@ enum CampaignCommand {
         id: i64,
     },
     /// Return deliveries that failed transiently (a provider or network fault that
-    /// outlasted every retry) to the queue; permanent failures stay failed. Then send
-    /// (or remind) again to deliver them.
+    /// outlasted every retry) to the queue; permanent failures stay failed. Then
+    /// `campaign send` again delivers them, whatever their round.
     RetryFailed {
         /// Campaign id.
         id: i64,
@@ -275,6 +284,11 @@ struct DemoArgs {
     /// Random seed.
     #[arg(long, default_value_t = 2026)]
     seed: u64,
+}
+
+/// Parses `--shard INDEX/COUNT`.
+fn parse_shard(text: &str) -> Result<Shard, String> {
+    Shard::parse(text).map_err(|e| e.to_string())
 }
 
 /// Keeps a database URL secret from the moment it is parsed (it may hold a password).
@@ -435,7 +449,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Campaign(CampaignCommand::Preview { id }) => {
             out.preview(&engine.preview(CampaignId(id)).await?)
         }
-        Command::Campaign(CampaignCommand::Send { id, yes }) => {
+        Command::Campaign(CampaignCommand::Send {
+            id,
+            yes,
+            shard,
+            lease_secs,
+        }) => {
             let id = CampaignId(id);
             if !yes {
                 if !std::io::stdin().is_terminal() {
@@ -451,7 +470,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
                 }
             }
             let bars = progress::Bars::new(!cli.json);
-            let report = engine.send(id, &ws.config().send_options(), &bars).await?;
+            let options = SendOptions {
+                shard,
+                in_flight_lease: lease_secs.map(std::time::Duration::from_secs),
+                ..ws.config().send_options()
+            };
+            let report = engine.send(id, &options, &bars).await?;
             bars.finish();
             out.send_report(&report);
             return Ok(exit::of_send(&report));

@@ -102,13 +102,29 @@ impl Printer {
     }
 
     /// What a FHIR import stored and skipped.
-    pub fn fhir_import(&self, stored: u64, s: &medicare_core::fhir::ImportSummary) {
+    pub fn fhir_import(
+        &self,
+        stored: medicare_core::store::UpsertCounts,
+        s: &medicare_core::fhir::ImportSummary,
+    ) {
+        let imported = stored.inserted + stored.updated;
         if self.json {
-            return print_json(&serde_json::json!({ "imported": stored, "summary": s }));
+            return print_json(&serde_json::json!({
+                "imported": imported,
+                "inserted": stored.inserted,
+                "updated": stored.updated,
+                "summary": s,
+            }));
         }
-        println!("imported: {stored}");
+        println!(
+            "imported: {imported} ({} new, {} updated)",
+            stored.inserted, stored.updated
+        );
         println!("  not invited (inactive or deceased): {}", s.not_invited);
-        println!("  skipped, no NHS number: {}", s.without_nhs_number);
+        println!(
+            "  without an NHS number (keyed by resource id): {}",
+            s.without_nhs_number
+        );
         println!(
             "  conditions: {} mapped, {} not current or not confirmed, {} with codes outside the map, {} for patients not imported",
             s.conditions_mapped, s.conditions_not_current, s.conditions_unmapped, s.conditions_without_patient

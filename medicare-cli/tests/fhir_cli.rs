@@ -94,7 +94,20 @@ fn a_bulk_export_imports_and_forms_and_answers_export() {
         ],
     ));
     assert_eq!(imported["imported"], 300);
+    assert_eq!(imported["inserted"], 300);
     assert_eq!(imported["summary"]["conditions_unmapped"], 0);
+    assert_eq!(patients(ws), 300);
+    // The same export again updates the patients in place: nothing refused or doubled.
+    let again = ok(&medicare(
+        ws,
+        &[
+            "--json", "patients", "import", export_arg, "--format", "fhir",
+        ],
+    ));
+    assert_eq!(
+        (again["inserted"].as_u64(), again["updated"].as_u64()),
+        (Some(0), Some(300))
+    );
     assert_eq!(patients(ws), 300);
 
     std::fs::write(

@@ -6,7 +6,9 @@ mod common;
 
 use async_trait::async_trait;
 use common::{recorder, Harness};
-use medicare_core::campaign::{CampaignId, CampaignRequest, CampaignState, SendOptions};
+use medicare_core::campaign::{
+    CampaignId, CampaignRequest, CampaignState, ReminderPolicy, SendOptions,
+};
 use medicare_core::filter::Filter;
 use medicare_core::notify::Channel;
 use medicare_core::notify::{Notifier, NotifyError, OutboundMessage, RecordingNotifier};
@@ -291,4 +293,71 @@ async fn transient_failures_can_be_retried() {
     assert_eq!(status.channels[0].sent as i64, pending - permanent as i64);
     // Nothing transient is left: a second retry requeues nothing.
     assert_eq!(h.engine.retry_failed(id).await.unwrap(), 0);
+}
+
+/// A reminder round whose transient failures are retried after a later round went out:
+/// the send that follows the retry delivers them, whatever round they belong to, and
+/// only then is the campaign sent again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retried_failures_of_an_older_reminder_round_are_sent() {
+    let h = Harness::new().await;
+    let (id, _) = sms_campaign(&h, 200).await;
+    let policy = ReminderPolicy {
+        max_reminders: 3,
+        min_gap: chrono::Duration::zero(),
+    };
+    h.engine_with(recorder())
+        .send(id, &options(), &())
+        .await
+        .unwrap();
+    let failing = Arc::new(RecordingNotifier::with_failures(Arc::new(|m, _| {
+        (m.delivery_id % 3 == 0).then(|| NotifyError::Transient {
+            reason: "503".into(),
+        })
+    })));
+    let first = h
+        .engine_with(failing)
+        .remind(id, &policy, &options(), &())
+        .await
+        .unwrap();
+    assert_eq!(first.round, 1);
+    let failed_in_round_1: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM deliveries WHERE round = 1 AND status = 'failed' ORDER BY id",
+    )
+    .fetch_all(h.store.pool())
+    .await
+    .unwrap();
+    assert!(!failed_in_round_1.is_empty());
+    let second = h
+        .engine_with(recorder())
+        .remind(id, &policy, &options(), &())
+        .await
+        .unwrap();
+    assert_eq!(second.round, 2);
+
+    assert_eq!(
+        h.engine.retry_failed(id).await.unwrap(),
+        failed_in_round_1.len() as u64
+    );
+    let resent = recorder();
+    h.engine_with(resent.clone())
+        .send(id, &options(), &())
+        .await
+        .unwrap();
+    let delivered: Vec<i64> = resent.sent().iter().map(|m| m.delivery_id).collect();
+    let mut delivered_sorted = delivered.clone();
+    delivered_sorted.sort_unstable();
+    assert_eq!(
+        delivered_sorted, failed_in_round_1,
+        "the round-1 retries went out"
+    );
+    assert_eq!(
+        h.scalar("SELECT COUNT(*) FROM deliveries WHERE status IN ('pending', 'sending')")
+            .await,
+        0
+    );
+    assert_eq!(
+        h.engine.status(id).await.unwrap().campaign.state,
+        CampaignState::Sent
+    );
 }

@@ -15,7 +15,7 @@ use crate::notify::{
 };
 use crate::patient::{CsvPatients, Patient};
 use crate::publish::FormPublisher;
-use crate::store::{Store, StoredForm};
+use crate::store::{Store, StoredForm, UpsertCounts};
 use chrono::Duration;
 use secrecy::SecretString;
 use serde::Serialize;
@@ -248,6 +248,18 @@ impl Engine {
         let n = self.store.insert_patients(patients).await?;
         tracing::info!(count = n, "patients imported");
         Ok(n)
+    }
+
+    /// Stores patients, updating those already stored (by NHS number, else external
+    /// id) instead of refusing them: all or none. A re-imported record export.
+    pub async fn upsert_patients(&self, patients: &[Patient]) -> Result<UpsertCounts> {
+        let counts = self.store.upsert_patients(patients).await?;
+        tracing::info!(
+            inserted = counts.inserted,
+            updated = counts.updated,
+            "patients imported or updated"
+        );
+        Ok(counts)
     }
 
     /// Imports the patients of a CSV file (see [`crate::patient::parse_csv`]): all or

@@ -141,9 +141,12 @@ impl Engine {
                 "the links of campaign {id} have expired; a reminder would not help"
             )));
         }
-        let last = rounds.last().filter(|r| r.round >= first_reminder);
-        let (next, resumed) = match last {
-            Some(r) if r.unfinished > 0 && round.is_none() => (r.round, true),
+        // The earliest reminder round with deliveries still to send is resumed first.
+        let unfinished = rounds
+            .iter()
+            .find(|r| r.round >= first_reminder && r.unfinished > 0);
+        let (next, resumed) = match unfinished {
+            Some(r) if round.is_none() => (r.round, true),
             _ => {
                 let previous = rounds.last();
                 let next = previous.map_or(1, |r| r.round + 1).max(first_reminder);

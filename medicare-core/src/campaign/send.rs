@@ -120,6 +120,22 @@ pub struct SendReport {
     pub stopped_at_budget: Option<SpendCap>,
 }
 
+impl SendReport {
+    /// Adds what a send of a later round did to this report, keeping this round's
+    /// standing (`channels`) and the wall time of the whole call.
+    fn absorb(&mut self, later: SendReport) {
+        self.requeued_in_flight += later.requeued_in_flight;
+        for (channel, n) in later.sent {
+            *self.sent.entry(channel).or_default() += n;
+        }
+        for (channel, n) in later.failed {
+            *self.failed.entry(channel).or_default() += n;
+        }
+        self.retries += later.retries;
+        self.elapsed = self.elapsed.max(later.elapsed);
+    }
+}
+
 struct Worker<'a> {
     engine: &'a Engine,
     campaign: CampaignId,
@@ -157,8 +173,11 @@ struct WorkerTally {
 }
 
 impl Engine {
-    /// Sends the campaign's first round, or resumes an interrupted send. Each
-    /// (recipient, channel) ends sent, failed (with a reason) or suppressed.
+    /// Sends the campaign's first round, or resumes an interrupted send, then the
+    /// deliveries of any reminder round returned to the queue by
+    /// [`Engine::retry_failed`]. Each (recipient, channel) ends sent, failed (with a
+    /// reason) or suppressed. The report's `sent`, `failed`, `retries` and
+    /// `requeued_in_flight` cover every round sent; its `channels` are round 0's.
     pub async fn send(
         &self,
         id: CampaignId,
@@ -175,10 +194,24 @@ impl Engine {
                 CampaignState::Sending,
             )
             .await?;
-        let report = self
+        let mut report = self
             .send_round(&campaign, 0, options, observer, started)
             .await?;
-        if report.channels.iter().all(ChannelSummary::is_complete) {
+        let mut complete = report.channels.iter().all(ChannelSummary::is_complete);
+        // Deliveries of reminder rounds go back to the queue only through a retry of
+        // transient failures (which makes the campaign `sending` again): whatever round
+        // they belong to, this send delivers them.
+        for round in self.store.rounds(id).await? {
+            if round.round == 0 || round.unfinished == 0 {
+                continue;
+            }
+            let reminder = self
+                .send_round(&campaign, round.round, options, observer, started)
+                .await?;
+            complete &= reminder.channels.iter().all(ChannelSummary::is_complete);
+            report.absorb(reminder);
+        }
+        if complete {
             // Senders working one campaign together finish together: any of them may
             // have marked it sent already.
             self.store
@@ -193,8 +226,8 @@ impl Engine {
     }
 
     /// Returns the campaign's deliveries that failed transiently (a provider or network
-    /// fault that outlasted every retry) to the queue, so that the next `send` (round 0)
-    /// or `remind` (the latest round) tries them again; permanent failures stay failed.
+    /// fault that outlasted every retry) to the queue, so that the next `send` tries
+    /// them again, whatever their round; permanent failures stay failed.
     /// A sent campaign goes back to sending. Returns how many were requeued.
     pub async fn retry_failed(&self, id: CampaignId) -> Result<u64> {
         let campaign = self.store.campaign(id).await?;

@@ -32,7 +32,7 @@ pub fn patient_resource(p: &Patient) -> serde_json::Value {
     json!({
         "resourceType": "Patient",
         "id": p.external_id,
-        "identifier": [{"system": NHS_NUMBER_SYSTEM, "value": p.nhs_number.as_str()}],
+        "identifier": p.nhs_number.iter().map(|n| json!({"system": NHS_NUMBER_SYSTEM, "value": n.as_str()})).collect::<Vec<_>>(),
         "active": true,
         "name": [{"use": "official", "family": p.family_name, "given": p.given_name.split(' ').collect::<Vec<_>>()}],
         "telecom": telecom,

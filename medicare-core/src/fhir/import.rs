@@ -50,7 +50,8 @@ pub struct ImportSummary {
     pub patients: u64,
     /// Of those, inactive or deceased: stored with both channels opted out, never invited.
     pub not_invited: u64,
-    /// `Patient` resources without an NHS number: not imported.
+    /// Of those, patients without an NHS number: imported keyed by their resource id
+    /// (the external id).
     pub without_nhs_number: u64,
     /// Current, confirmed conditions with a mapped code, added to their patient.
     pub conditions_mapped: u64,
@@ -273,6 +274,8 @@ struct Importer<'o> {
     by_url: HashMap<String, usize>,
     /// NHS number (its ten digits as a number: no string kept) → where it was first read.
     nhs: HashMap<u64, Loc>,
+    /// Where each patient was read, by patient index.
+    locs: Vec<Loc>,
     /// Mapped conditions whose patient was not read yet.
     conditions: Vec<(String, ConditionCode)>,
     summary: ImportSummary,
@@ -289,6 +292,7 @@ impl<'o> Importer<'o> {
             by_id: HashMap::new(),
             by_url: HashMap::new(),
             nhs: HashMap::new(),
+            locs: Vec::new(),
             conditions: Vec::new(),
             summary: ImportSummary::default(),
             problems: Vec::new(),
@@ -488,28 +492,27 @@ impl<'o> Importer<'o> {
     fn patient(&mut self, p: &model::Patient, full_url: Option<&str>, loc: Loc) {
         let url_id = full_url.and_then(|u| u.strip_prefix("urn:uuid:"));
         let patient = match map_patient(p, url_id, self.options.today) {
-            Ok(PatientOutcome::Patient {
+            Ok(PatientOutcome {
                 patient,
                 not_invited,
             }) => {
                 self.summary.not_invited += u64::from(not_invited);
                 *patient
             }
-            Ok(PatientOutcome::NoNhsNumber) => {
-                self.summary.without_nhs_number += 1;
-                return;
-            }
             Err(e) => return self.element_problem(loc, e),
         };
         if let Some(first) = self.by_id.get(&patient.external_id) {
             let first = self
-                .patients
+                .locs
                 .get(*first)
-                .and_then(|p| self.nhs.get(&nhs_key(&p.nhs_number)))
                 .map_or_else(|| "?".to_string(), |l| self.where_(*l));
             return self.problem(loc, format_args!(", Patient.id: the same id is at {first}"));
         }
-        if let Some(first) = self.nhs.get(&nhs_key(&patient.nhs_number)) {
+        if let Some(first) = patient
+            .nhs_number
+            .as_ref()
+            .and_then(|n| self.nhs.get(&nhs_key(n)))
+        {
             let first = self.where_(*first);
             return self.problem(
                 loc,
@@ -517,7 +520,13 @@ impl<'o> Importer<'o> {
             );
         }
         let index = self.patients.len();
-        self.nhs.insert(nhs_key(&patient.nhs_number), loc);
+        match &patient.nhs_number {
+            Some(n) => {
+                self.nhs.insert(nhs_key(n), loc);
+            }
+            None => self.summary.without_nhs_number += 1,
+        }
+        self.locs.push(loc);
         self.by_id.insert(patient.external_id.clone(), index);
         if let Some(url) = full_url {
             self.by_url.insert(url.to_string(), index);

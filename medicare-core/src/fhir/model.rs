@@ -291,11 +291,35 @@ pub struct IdentifierOut {
     pub value: String,
 }
 
-/// A logical reference: by identifier, not by resource id.
+/// The patient a response is about: by NHS-number identifier (a logical reference), or,
+/// for a patient imported without one, by its resource id (`Patient/<id>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdentifierReference {
-    /// The identifier.
-    pub identifier: IdentifierOut,
+    /// `Patient/<resource id>`, for a patient without an NHS number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    /// The NHS number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<IdentifierOut>,
+}
+
+impl IdentifierReference {
+    /// The reference to `patient`: its NHS number if it has one, else its resource id.
+    pub fn to_patient(patient: &crate::patient::Patient) -> IdentifierReference {
+        match &patient.nhs_number {
+            Some(n) => IdentifierReference {
+                reference: None,
+                identifier: Some(IdentifierOut {
+                    system: NHS_NUMBER_SYSTEM.to_string(),
+                    value: n.as_str().to_string(),
+                }),
+            },
+            None => IdentifierReference {
+                reference: Some(format!("Patient/{}", patient.external_id)),
+                identifier: None,
+            },
+        }
+    }
 }
 
 /// `QuestionnaireResponse`: one patient's answers.

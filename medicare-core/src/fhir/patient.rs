@@ -6,8 +6,9 @@
 //! - **external id**: the resource id (in a Bundle without ids, the entry's
 //!   `urn:uuid:` full URL).
 //! - **NHS number**: the first `identifier` with system
-//!   `https://fhir.nhs.uk/Id/nhs-number`. A patient without one is not imported (the
-//!   store keys patients by NHS number) and is counted in the summary.
+//!   `https://fhir.nhs.uk/Id/nhs-number`. A patient without one (records from outside
+//!   England carry other identifiers) is imported keyed by its external id alone, and
+//!   counted in the summary.
 //! - **name**: among names not `old` and not ended, the `official` one, else the
 //!   `usual`, else the first; `given` names joined by spaces.
 //! - **birthDate** (a full date), **gender** (`male | female | other | unknown`,
@@ -33,17 +34,11 @@ use std::collections::BTreeSet;
 
 /// What one `Patient` resource becomes.
 #[derive(Debug)]
-pub enum PatientOutcome {
-    /// A patient to store; `not_invited` when the record is inactive or deceased (they
-    /// are stored with both channels opted out).
-    Patient {
-        /// The patient.
-        patient: Box<Patient>,
-        /// True for an inactive or deceased patient.
-        not_invited: bool,
-    },
-    /// The resource carries no NHS number: not imported, counted.
-    NoNhsNumber,
+pub struct PatientOutcome {
+    /// The patient to store (without an NHS number if the resource carries none).
+    pub patient: Box<Patient>,
+    /// True for an inactive or deceased patient (stored with both channels opted out).
+    pub not_invited: bool,
 }
 
 type Mapped<T> = std::result::Result<T, ElementError>;
@@ -71,11 +66,12 @@ pub fn map_patient(
         .iter()
         .enumerate()
         .find(|(_, i)| i.system.as_deref() == Some(NHS_NUMBER_SYSTEM) && i.value.is_some());
-    let Some((i, identifier)) = nhs else {
-        return Ok(PatientOutcome::NoNhsNumber);
-    };
-    let nhs_number = NhsNumber::parse(identifier.value.as_deref().unwrap_or_default())
-        .map_err(|m| at(format!("Patient.identifier[{i}].value"), m))?;
+    let nhs_number = nhs
+        .map(|(i, identifier)| {
+            NhsNumber::parse(identifier.value.as_deref().unwrap_or_default())
+                .map_err(|m| at(format!("Patient.identifier[{i}].value"), m))
+        })
+        .transpose()?;
 
     let (given_name, family_name) = name(p, today)?;
     let birth_date = p
@@ -92,7 +88,7 @@ pub fn map_patient(
     let not_invited = p.active == Some(false)
         || p.deceased_boolean == Some(true)
         || p.deceased_date_time.is_some();
-    Ok(PatientOutcome::Patient {
+    Ok(PatientOutcome {
         patient: Box::new(Patient {
             external_id,
             nhs_number,

@@ -12,15 +12,12 @@
 //! [`answers_from_response`] reads one back into medicare's typed answers, so a system
 //! that received the export (or a test) can check it.
 
-use super::model::{
-    Answer, IdentifierOut, IdentifierReference, QuestionnaireResponse, ResponseItem, Value,
-    NHS_NUMBER_SYSTEM,
-};
+use super::model::{Answer, IdentifierReference, QuestionnaireResponse, ResponseItem, Value};
 use super::questionnaire::{json_number, questionnaire_url};
 use crate::campaign::CampaignId;
 use crate::error::{Error, Result};
 use crate::form::{AnswerValue, Decimal, FieldSpec, FieldType, FormSpec};
-use crate::patient::{NhsNumber, PatientId};
+use crate::patient::PatientId;
 use crate::store::{ResponseRow, Store};
 use chrono::{NaiveDate, SecondsFormat, Utc};
 use std::collections::{HashMap, HashSet};
@@ -85,7 +82,7 @@ pub fn response_resource(
     base_url: &str,
     campaign: CampaignId,
     row: &ResponseRow,
-    nhs_number: &NhsNumber,
+    subject: &IdentifierReference,
 ) -> Result<QuestionnaireResponse> {
     let mut item = Vec::new();
     for (i, field) in spec.fields.iter().enumerate() {
@@ -112,12 +109,7 @@ pub fn response_resource(
         id: format!("{}-{}", campaign.0, row.recipient_id),
         questionnaire: questionnaire_url(base_url, &spec.name),
         status: "completed".to_string(),
-        subject: IdentifierReference {
-            identifier: IdentifierOut {
-                system: NHS_NUMBER_SYSTEM.to_string(),
-                value: nhs_number.as_str().to_string(),
-            },
-        },
+        subject: subject.clone(),
         authored: row.submitted_at.to_rfc3339_opts(SecondsFormat::Secs, true),
         item,
     })
@@ -140,22 +132,24 @@ pub async fn export_responses(
     let to = c.link_expires_at.max(Utc::now()) + day;
     let rows = store.responses(campaign, &form, from, to).await?;
     let wanted: HashSet<PatientId> = rows.iter().map(|r| r.patient_id).collect();
-    let nhs: HashMap<PatientId, NhsNumber> = store
+    let subjects: HashMap<PatientId, IdentifierReference> = store
         .all_patients()
         .await?
         .into_iter()
         .filter(|(id, _)| wanted.contains(id))
-        .map(|(id, p)| (id, p.nhs_number))
+        .map(|(id, p)| (id, IdentifierReference::to_patient(&p)))
         .collect();
     let io = |e: std::io::Error| Error::io("<responses output>", e);
     for row in &rows {
-        let number = nhs.get(&row.patient_id).ok_or_else(|| Error::NotFound {
-            what: format!(
-                "patient {} of recipient {}",
-                row.patient_id, row.recipient_id
-            ),
-        })?;
-        let resource = response_resource(&form.spec, base_url, campaign, row, number)?;
+        let subject = subjects
+            .get(&row.patient_id)
+            .ok_or_else(|| Error::NotFound {
+                what: format!(
+                    "patient {} of recipient {}",
+                    row.patient_id, row.recipient_id
+                ),
+            })?;
+        let resource = response_resource(&form.spec, base_url, campaign, row, subject)?;
         serde_json::to_writer(&mut *out, &resource).map_err(|e| io(e.into()))?;
         out.write_all(b"\n").map_err(io)?;
     }

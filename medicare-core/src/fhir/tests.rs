@@ -11,7 +11,7 @@ use super::{answers_from_response, export_responses, questionnaire, response_res
 use crate::campaign::CampaignId;
 use crate::form::FormSpec;
 use crate::patient::{ConditionCode, Email, NhsNumber, Patient, Phone, Postcode, Sex};
-use crate::store::{ResponseRow, Store};
+use crate::store::{ResponseRow, Store, UpsertCounts};
 use chrono::{NaiveDate, TimeZone, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -94,7 +94,8 @@ fn patients() -> Vec<Value> {
             "resourceType": "Patient", "id": "pat-4",
             "identifier": [{"system": "https://fhir.example.scot/chi", "value": "1234567890"}],
             "name": [{"family": "Elsewhere", "given": ["Not"]}],
-            "birthDate": "1960-01-01"
+            "birthDate": "1960-01-01",
+            "address": [{"use": "home", "postalCode": "cf10 1aa"}]
         }),
     ]
 }
@@ -166,7 +167,7 @@ fn expected() -> Vec<Patient> {
     vec![
         Patient {
             external_id: "pat-1".into(),
-            nhs_number: NhsNumber::parse(NHS_1).unwrap(),
+            nhs_number: Some(NhsNumber::parse(NHS_1).unwrap()),
             given_name: "Augusta Ada".into(),
             family_name: "King".into(),
             date_of_birth: NaiveDate::from_ymd_opt(1950, 12, 10).unwrap(),
@@ -180,7 +181,7 @@ fn expected() -> Vec<Patient> {
         },
         Patient {
             external_id: "pat-2".into(),
-            nhs_number: NhsNumber::parse(NHS_2).unwrap(),
+            nhs_number: Some(NhsNumber::parse(NHS_2).unwrap()),
             given_name: "Charles".into(),
             family_name: "Babbage".into(),
             date_of_birth: NaiveDate::from_ymd_opt(1941, 12, 26).unwrap(),
@@ -194,7 +195,7 @@ fn expected() -> Vec<Patient> {
         },
         Patient {
             external_id: "pat-3".into(),
-            nhs_number: NhsNumber::parse(NHS_3).unwrap(),
+            nhs_number: Some(NhsNumber::parse(NHS_3).unwrap()),
             given_name: "Grace Brewster".into(),
             family_name: "Hopper".into(),
             date_of_birth: NaiveDate::from_ymd_opt(1936, 12, 9).unwrap(),
@@ -206,18 +207,33 @@ fn expected() -> Vec<Patient> {
             sms_opt_out: true,
             email_opt_out: true,
         },
+        // No NHS number: known by its resource id alone.
+        Patient {
+            external_id: "pat-4".into(),
+            nhs_number: None,
+            given_name: "Not".into(),
+            family_name: "Elsewhere".into(),
+            date_of_birth: NaiveDate::from_ymd_opt(1960, 1, 1).unwrap(),
+            sex: Sex::Unknown,
+            phone: None,
+            email: None,
+            postcode: Postcode::parse("CF10 1AA").unwrap(),
+            conditions: [code("copd")].into(),
+            sms_opt_out: false,
+            email_opt_out: false,
+        },
     ]
 }
 
 fn expected_summary() -> ImportSummary {
     ImportSummary {
-        patients: 3,
+        patients: 4,
         not_invited: 2,
         without_nhs_number: 1,
-        conditions_mapped: 3,
+        conditions_mapped: 4,
         conditions_not_current: 5,
         conditions_unmapped: 1,
-        conditions_without_patient: 2,
+        conditions_without_patient: 1,
         skipped: BTreeMap::from([
             ("Encounter".to_string(), 1),
             ("Observation".to_string(), 2),
@@ -304,9 +320,14 @@ fn a_single_patient_imports() {
 
 /// Writes a Bulk Data export of the tricky cases into `dir`.
 fn write_export(dir: &Path) {
+    write_export_of(dir, patients());
+}
+
+/// Writes a Bulk Data export of `patients` and the tricky conditions into `dir`.
+fn write_export_of(dir: &Path, patients: Vec<Value>) {
     let lines =
         |values: Vec<Value>| -> String { values.iter().map(|v| format!("{v}\n")).collect() };
-    std::fs::write(dir.join("Patient.ndjson"), lines(patients())).unwrap();
+    std::fs::write(dir.join("Patient.ndjson"), lines(patients)).unwrap();
     std::fs::write(
         dir.join("Condition.ndjson"),
         lines(conditions(|n| format!("Patient/pat-{n}"))),
@@ -535,32 +556,62 @@ fn nothing_is_stored_when_the_import_fails() {
     });
 }
 
-/// The CLI's path: read, then store all or nothing.
-async fn import_into(store: &dyn Store, path: &Path) -> crate::Result<u64> {
+/// The CLI's path: read, then store all or nothing, updating patients already stored.
+async fn import_into(store: &dyn Store, path: &Path) -> crate::Result<UpsertCounts> {
     let import = read_path(path, &options())?;
-    store.insert_patients(&import.patients).await
+    store.upsert_patients(&import.patients).await
 }
 
-/// Imports the tricky Bulk Data export into `store` and checks what was stored; a second
-/// import of the same patients is refused whole (the store keys them by NHS number).
-async fn bulk_import_stores_the_tricky_cases(store: &dyn Store) {
-    let dir = tempfile::tempdir().unwrap();
-    write_export(dir.path());
-    assert_eq!(import_into(store, dir.path()).await.unwrap(), 3);
-    let stored: Vec<Patient> = store
+/// Every stored patient, by id.
+async fn stored(store: &dyn Store) -> Vec<Patient> {
+    store
         .all_patients()
         .await
         .unwrap()
         .into_iter()
         .map(|(_, p)| p)
-        .collect();
-    assert_same(&stored, &expected());
-    let again = import_into(store, dir.path()).await.unwrap_err();
-    assert!(
-        matches!(again, crate::Error::AlreadyExists { .. }),
-        "{again}"
-    );
-    assert_eq!(store.all_patients().await.unwrap().len(), 3);
+        .collect()
+}
+
+/// Imports the tricky Bulk Data export into `store` and checks what was stored; then a
+/// later export of the same record: a changed contact, a patient now deceased, a new
+/// one, updates them in place (by NHS number, or by resource id for the patient without
+/// one) rather than refusing or duplicating them.
+async fn bulk_import_stores_the_tricky_cases(store: &dyn Store) {
+    let dir = tempfile::tempdir().unwrap();
+    write_export(dir.path());
+    let first = import_into(store, dir.path()).await.unwrap();
+    assert_eq!((first.inserted, first.updated), (4, 0));
+    assert_same(&stored(store).await, &expected());
+
+    let mut later = patients();
+    later[0]["telecom"] = json!([{"system": "phone", "value": "07700 900999", "use": "mobile"}]);
+    later[3]["deceasedBoolean"] = json!(true);
+    let mut newcomer = later[3].clone();
+    newcomer["id"] = json!("pat-5");
+    newcomer["name"] = json!([{"family": "Newcomer", "given": ["Anne"]}]);
+    newcomer["deceasedBoolean"] = json!(false);
+    later.push(newcomer);
+    write_export_of(dir.path(), later);
+    let second = import_into(store, dir.path()).await.unwrap();
+    assert_eq!((second.inserted, second.updated), (1, 4));
+    let mut want = expected();
+    want[0].phone = Some(Phone::parse("+447700900999").unwrap());
+    want[0].email = None;
+    want[3].sms_opt_out = true;
+    want[3].email_opt_out = true;
+    let mut newcomer = expected()[3].clone();
+    newcomer.external_id = "pat-5".into();
+    newcomer.given_name = "Anne".into();
+    newcomer.family_name = "Newcomer".into();
+    newcomer.conditions.clear();
+    want.push(newcomer);
+    assert_same(&stored(store).await, &want);
+
+    // The same export once more changes nothing and duplicates no one.
+    let third = import_into(store, dir.path()).await.unwrap();
+    assert_eq!((third.inserted, third.updated), (0, 5));
+    assert_same(&stored(store).await, &want);
 }
 
 #[tokio::test]
@@ -835,7 +886,12 @@ async fn responses_round_trip(
     for line in text.lines() {
         let qr: QuestionnaireResponse = serde_json::from_str(line).unwrap();
         let (number, at, answers) = submitted.remove(&qr.id).expect("one resource per response");
-        assert_eq!(qr.subject.identifier.value, number.as_str());
+        let identifier = qr
+            .subject
+            .identifier
+            .clone()
+            .expect("an NHS number identifier");
+        assert_eq!(identifier.value, number.expect("an NHS number").as_str());
         assert_eq!(
             qr.authored,
             at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -893,7 +949,7 @@ fn a_stored_value_that_does_not_fit_its_field_is_named() {
         "https://f",
         CampaignId(2),
         &row,
-        &NhsNumber::parse(NHS_1).unwrap(),
+        &super::model::IdentifierReference::to_patient(&expected()[0]),
     )
     .unwrap_err()
     .to_string();

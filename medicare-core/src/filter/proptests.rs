@@ -262,7 +262,7 @@ mod sqlite {
             )
             .bind(id)
             .bind(&p.external_id)
-            .bind(p.nhs_number.as_str())
+            .bind(p.nhs_number.as_ref().map(|n| n.as_str()))
             .bind(&p.given_name)
             .bind(&p.family_name)
             .bind(p.date_of_birth)

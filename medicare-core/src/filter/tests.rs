@@ -34,7 +34,7 @@ pub(super) fn nhs_number(i: u32) -> NhsNumber {
 pub(super) fn patient(i: u32, dob: NaiveDate) -> Patient {
     Patient {
         external_id: format!("P{i}"),
-        nhs_number: nhs_number(i),
+        nhs_number: Some(nhs_number(i)),
         given_name: "Test".into(),
         family_name: "Patient".into(),
         date_of_birth: dob,

@@ -198,7 +198,7 @@ fn one_patient(
 
     Patient {
         external_id: format!("P{:07}", i + 1),
-        nhs_number,
+        nhs_number: Some(nhs_number),
         given_name: (*given).to_string(),
         family_name: (*family).to_string(),
         date_of_birth,

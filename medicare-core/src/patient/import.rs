@@ -64,7 +64,9 @@ impl CsvPatients {
         let mut nhs = std::collections::HashSet::new();
         for (_, p) in stored {
             ids.insert(p.external_id.as_str());
-            nhs.insert(p.nhs_number.as_str());
+            if let Some(n) = &p.nhs_number {
+                nhs.insert(n.as_str());
+            }
         }
         let mut problems = Problems::default();
         for (p, line) in self.patients.iter().zip(&self.lines) {
@@ -75,7 +77,10 @@ impl CsvPatients {
                     "a patient with this id is already stored".into(),
                 ));
             }
-            if nhs.contains(p.nhs_number.as_str()) {
+            if p.nhs_number
+                .as_ref()
+                .is_some_and(|n| nhs.contains(n.as_str()))
+            {
                 row.push((
                     "nhs_number",
                     "a patient with this NHS number is already stored".into(),
@@ -195,7 +200,7 @@ pub fn parse_csv(reader: impl Read, source: &str, today: NaiveDate) -> Result<Cs
                 if let Some(first) = seen_ids.get(&p.external_id) {
                     clashes.push(("external_id", format!("the same id is on line {first}")));
                 }
-                if let Some(first) = seen_nhs.get(p.nhs_number.as_str()) {
+                if let Some(first) = p.nhs_number.as_ref().and_then(|n| seen_nhs.get(n.as_str())) {
                     clashes.push((
                         "nhs_number",
                         format!("the same NHS number is on line {first}"),
@@ -203,7 +208,9 @@ pub fn parse_csv(reader: impl Read, source: &str, today: NaiveDate) -> Result<Cs
                 }
                 if clashes.is_empty() {
                     seen_ids.insert(p.external_id.clone(), line);
-                    seen_nhs.insert(p.nhs_number.as_str().to_string(), line);
+                    if let Some(n) = &p.nhs_number {
+                        seen_nhs.insert(n.as_str().to_string(), line);
+                    }
                     patients.push(p);
                     lines.push(line);
                 } else {
@@ -345,7 +352,7 @@ fn patient_from_row(
     let patient = (|| {
         Some(Patient {
             external_id: external_id?,
-            nhs_number: nhs_number?,
+            nhs_number: Some(nhs_number?),
             given_name: given_name?,
             family_name: family_name?,
             date_of_birth: date_of_birth?,
@@ -381,7 +388,7 @@ pub fn write_csv(patients: &[Patient], writer: impl std::io::Write) -> Result<()
         let conditions: Vec<&str> = p.conditions.iter().map(ConditionCode::as_str).collect();
         w.write_record([
             p.external_id.as_str(),
-            p.nhs_number.as_str(),
+            p.nhs_number.as_ref().map_or("", NhsNumber::as_str),
             &p.given_name,
             &p.family_name,
             &p.date_of_birth.to_string(),
@@ -523,7 +530,7 @@ mod tests {
         let mut stored = file.patients()[0].clone();
         stored.external_id = "STORED-77".into();
         let mut same_id = file.patients()[2].clone();
-        same_id.nhs_number = NhsNumber::parse("9434765870").unwrap();
+        same_id.nhs_number = Some(NhsNumber::parse("9434765870").unwrap());
         same_id.external_id = "P3".into();
         let err = file.already_stored(&[(PatientId(7), stored), (PatientId(8), same_id)]);
         assert!(matches!(err, Error::Conflict(_)), "{err:?}");

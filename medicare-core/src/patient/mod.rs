@@ -37,8 +37,9 @@ impl fmt::Display for PatientId {
 pub struct Patient {
     /// The provider's own id for the patient (unique; safe to log).
     pub external_id: String,
-    /// The NHS number (check digit validated).
-    pub nhs_number: NhsNumber,
+    /// The NHS number (check digit validated). A CSV row always has one; a FHIR record
+    /// from outside England may not, and is then known by its external id alone.
+    pub nhs_number: Option<NhsNumber>,
     /// Given name.
     pub given_name: String,
     /// Family name.

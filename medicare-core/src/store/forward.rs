@@ -37,6 +37,8 @@ macro_rules! shared_core {
     };
 
     // The signatures, by method (every borrowed argument has its own lifetime).
+    (@signature upsert_patients) => { $crate::store::forward::shared_core!(@forward upsert_patients
+        <'a> (patients: &'a [$crate::patient::Patient]) -> $crate::store::UpsertCounts); };
     (@signature count_patients) => { $crate::store::forward::shared_core!(@forward count_patients
         <'a> (filter: &'a $crate::filter::AnyFilter, today: ::chrono::NaiveDate) -> u64); };
     (@signature matching_contacts) => { $crate::store::forward::shared_core!(@forward matching_contacts

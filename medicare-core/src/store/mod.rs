@@ -25,6 +25,8 @@ pub mod conformance;
 pub mod cost_conformance;
 #[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
 mod forward;
+#[cfg(test)]
+mod killed_sender;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
@@ -42,6 +44,8 @@ mod shared;
 pub mod snapshot;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod upsert;
 
 use crate::access::AccessStore;
 use crate::campaign::{
@@ -77,6 +81,15 @@ pub struct StoredForm {
     pub created_at: DateTime<Utc>,
 }
 
+/// What [`PatientStore::upsert_patients`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct UpsertCounts {
+    /// Patients stored anew.
+    pub inserted: u64,
+    /// Patients already stored, updated.
+    pub updated: u64,
+}
+
 /// Patients: bulk import, and the queries audiences are built from.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
@@ -84,6 +97,14 @@ pub trait PatientStore: Send + Sync + std::fmt::Debug {
     /// Stores `patients` in one transaction: all of them, or (on any clash with a stored
     /// external id or NHS number) none. Returns how many were stored.
     async fn insert_patients(&self, patients: &[Patient]) -> Result<u64>;
+
+    /// Stores `patients` in one transaction, updating the ones already stored instead of
+    /// refusing them: a patient with an NHS number is matched by it, one without by its
+    /// external id. An update replaces the name, date of birth, sex, contact details,
+    /// postcode and conditions, and keeps the stored external id; opt-outs are only ever
+    /// added, never cleared (a patient's own opt-out outlives a re-import). Fails,
+    /// storing nothing, when a new patient's external id is stored for another patient.
+    async fn upsert_patients(&self, patients: &[Patient]) -> Result<UpsertCounts>;
 
     /// How many stored patients match `filter` on `today`.
     async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64>;

@@ -203,7 +203,11 @@ pub(crate) fn patient<R: ReadRow>(
         .map_err(bad)?;
     let patient = Patient {
         external_id: r.text(1)?,
-        nhs_number: NhsNumber::parse(&r.text(2)?).map_err(bad)?,
+        nhs_number: r
+            .opt_text(2)?
+            .map(|n| NhsNumber::parse(&n))
+            .transpose()
+            .map_err(bad)?,
         given_name: r.text(3)?,
         family_name: r.text(4)?,
         date_of_birth: r.date(5)?,
@@ -484,7 +488,7 @@ where
     );
     insert.push_values(chunk, |mut b, p| {
         b.push_bind(p.external_id.as_str())
-            .push_bind(p.nhs_number.as_str())
+            .push_bind(p.nhs_number.as_ref().map(NhsNumber::as_str))
             .push_bind(p.given_name.as_str())
             .push_bind(p.family_name.as_str())
             .push_bind(p.date_of_birth)

@@ -668,7 +668,7 @@ async fn seventy_days_of_daily_backups_keep_exactly_the_last_35_restorable() {
             })
             .remove(0);
             p.external_id = format!("SIM{day:03}");
-            p.nhs_number = crate::patient::NhsNumber::parse(&nhs(day)).unwrap();
+            p.nhs_number = Some(crate::patient::NhsNumber::parse(&nhs(day)).unwrap());
             source.insert_patients(&[p]).await.unwrap();
         } else {
             sqlx::query("UPDATE deliveries SET attempts = attempts + 1 WHERE id = 1")

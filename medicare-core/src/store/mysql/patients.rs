@@ -52,7 +52,7 @@ impl PatientStore for MySqlStore {
             .collect()
     }
 
-    crate::store::forward::shared_core!(count_patients, matching_contacts);
+    crate::store::forward::shared_core!(upsert_patients, count_patients, matching_contacts);
 }
 
 /// Fails if a patient of `chunk` clashes with a stored one.
@@ -65,8 +65,10 @@ async fn check_stored(conn: &mut MySqlConnection, chunk: &[Patient]) -> Result<(
     }
     check.push(") OR nhs_number IN (");
     let mut nhs = check.separated(", ");
-    for p in chunk {
-        nhs.push_bind(p.nhs_number.as_str());
+    // `IN (NULL)` matches nothing: a chunk may hold no NHS number at all.
+    nhs.push("NULL");
+    for n in chunk.iter().filter_map(|p| p.nhs_number.as_ref()) {
+        nhs.push_bind(n.as_str());
     }
     check.push(") LIMIT 5");
     let clashes = check.build().fetch_all(&mut *conn).await?;

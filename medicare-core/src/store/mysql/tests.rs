@@ -192,6 +192,19 @@ mod cost {
     }
 }
 
+/// Four stores, four pools, four threads: four sending processes, one killed mid-batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn four_senders_one_killed_deliver_every_message_once() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut stores: Vec<Arc<dyn Store>> = Vec::new();
+    for _ in 0..4 {
+        stores.push(Arc::new(db.store().await));
+    }
+    crate::store::killed_sender::four_senders_one_killed_deliver_every_message_once(stores).await;
+}
+
 /// A batch whose last patient repeats an NHS number of the batch (so that several
 /// multi-row statements have already run) stores nothing, conditions included.
 #[tokio::test]

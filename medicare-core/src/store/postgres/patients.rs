@@ -18,7 +18,10 @@ impl PatientStore for PostgresStore {
             return Ok(0);
         }
         let external: Vec<&str> = patients.iter().map(|p| p.external_id.as_str()).collect();
-        let nhs: Vec<&str> = patients.iter().map(|p| p.nhs_number.as_str()).collect();
+        let nhs: Vec<&str> = patients
+            .iter()
+            .filter_map(|p| p.nhs_number.as_ref().map(NhsNumber::as_str))
+            .collect();
         let mut tx = self.pool.begin().await?;
         let clashes: Vec<String> = sqlx::query_scalar(
             "SELECT external_id FROM patients \
@@ -45,7 +48,7 @@ impl PatientStore for PostgresStore {
             patients,
             |row, p| {
                 row.text(&p.external_id)
-                    .text(p.nhs_number.as_str())
+                    .opt_text(p.nhs_number.as_ref().map(NhsNumber::as_str))
                     .text(&p.given_name)
                     .text(&p.family_name)
                     .date(p.date_of_birth)
@@ -93,7 +96,7 @@ impl PatientStore for PostgresStore {
         Ok(stored)
     }
 
-    crate::store::forward::shared_core!(count_patients, matching_contacts, all_patients);
+    crate::store::forward::shared_core!(upsert_patients, count_patients, matching_contacts, all_patients);
 }
 
 #[async_trait]

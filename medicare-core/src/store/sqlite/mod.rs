@@ -196,8 +196,10 @@ impl PatientStore for SqliteStore {
             }
             check.push(") OR nhs_number IN (");
             let mut nhs = check.separated(", ");
-            for p in chunk {
-                nhs.push_bind(p.nhs_number.as_str());
+            // `IN (NULL)` matches nothing: a chunk may hold no NHS number at all.
+            nhs.push("NULL");
+            for n in chunk.iter().filter_map(|p| p.nhs_number.as_ref()) {
+                nhs.push_bind(n.as_str());
             }
             check.push(") LIMIT 5");
             let clashes: Vec<String> = check.build_query_scalar().fetch_all(&mut *tx).await?;
@@ -264,7 +266,7 @@ impl PatientStore for SqliteStore {
             .collect())
     }
 
-    crate::store::forward::shared_core!(count_patients, all_patients);
+    crate::store::forward::shared_core!(upsert_patients, count_patients, all_patients);
 }
 
 #[async_trait]
