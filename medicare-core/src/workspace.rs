@@ -129,10 +129,9 @@ impl Workspace {
                 Location::S3(_) => unreachable!("checked: an s3:// location has a publisher"),
             },
         };
-        let mut engine =
-            Engine::new(database.clone(), publisher, signer, clock)
-                .with_prices(config.prices())
-                .with_open_rate(config.second_wave_open_rate);
+        let mut engine = Engine::new(database.clone(), publisher, signer, clock)
+            .with_prices(config.prices())
+            .with_open_rate(config.second_wave_open_rate);
         let mut outbox: Option<Arc<OutboxNotifier>> = None;
         for channel in [Channel::Sms, Channel::Email] {
             let notifier: Arc<dyn Notifier> = match backends.notifiers.get(&channel) {

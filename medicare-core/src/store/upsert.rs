@@ -123,7 +123,7 @@ where
             Param::Date(d) => args.add(d),
             Param::Time(t) => args.add(t),
         };
-        added.map_err(|e| Error::Database(sqlx::Error::Encode(e)))?;
+        added.map_err(|e| Error::database(sqlx::Error::Encode(e)))?;
     }
     Ok(args)
 }

@@ -3,7 +3,7 @@
 use super::copy::copy_in;
 use super::PostgresStore;
 use crate::error::{Error, Result};
-use crate::patient::{Email, Patient, Phone};
+use crate::patient::{Email, NhsNumber, Patient, Phone};
 use crate::store::{FormStore, PatientStore};
 use async_trait::async_trait;
 use chrono::Utc;
@@ -96,7 +96,12 @@ impl PatientStore for PostgresStore {
         Ok(stored)
     }
 
-    crate::store::forward::shared_core!(upsert_patients, count_patients, matching_contacts, all_patients);
+    crate::store::forward::shared_core!(
+        upsert_patients,
+        count_patients,
+        matching_contacts,
+        all_patients
+    );
 }
 
 #[async_trait]
