@@ -19,6 +19,13 @@
 mod access_sql;
 #[cfg(test)]
 mod access_suite;
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
+pub(crate) mod audit_sql;
+#[cfg(test)]
+pub(crate) mod audit_suite;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 #[cfg(feature = "mysql")]
@@ -40,6 +47,7 @@ pub mod snapshot;
 pub mod sqlite;
 
 use crate::access::AccessStore;
+use crate::audit::AuditStore;
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, FormId, NewCampaign,
     NewRecipient, PatientContact, PendingDelivery, Shard,
@@ -193,14 +201,26 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
 mod follow_up;
 pub use follow_up::*;
 
-/// Everything the engine needs from storage.
+/// Everything the engine needs from storage, the audit ledger included.
 pub trait Store:
-    PatientStore + FormStore + CampaignStore + DeliveryStore + ResponseStore + FollowUpStore
+    PatientStore
+    + FormStore
+    + CampaignStore
+    + DeliveryStore
+    + ResponseStore
+    + FollowUpStore
+    + AuditStore
 {
 }
 
 impl<T> Store for T where
-    T: PatientStore + FormStore + CampaignStore + DeliveryStore + ResponseStore + FollowUpStore
+    T: PatientStore
+        + FormStore
+        + CampaignStore
+        + DeliveryStore
+        + ResponseStore
+        + FollowUpStore
+        + AuditStore
 {
 }
 

@@ -24,6 +24,7 @@
 //!   URL.
 
 mod access;
+mod audit;
 mod campaigns;
 mod follow_up;
 mod forms;

@@ -7,8 +7,10 @@
 //! same row.
 
 mod access;
+mod audit;
 mod snapshot;
 
+use super::audit_sql::record;
 use super::rows::{self, corrupt};
 use super::shared::Shared;
 use super::{
@@ -16,6 +18,7 @@ use super::{
     PatientStore, RecipientTracking, ResponseRow, ResponseStore, RoundInfo, StoredForm,
     SubmitOutcome, TrackingCounts,
 };
+use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, DeliveryStatus, FormId,
     NewCampaign, NewRecipient, PatientContact, PendingDelivery, Shard,
@@ -234,6 +237,9 @@ impl PatientStore for SqliteStore {
                 q.build().execute(&mut *tx).await?;
             }
         }
+        let detail = Detail::none().count("imported", patients.len() as u64);
+        let (action, target) = (Action::PatientImport, Target::none());
+        record::<Sqlite>(&mut tx, Dialect::Sqlite, None, action, target, detail).await?;
         tx.commit().await?;
         Ok(patients.len() as u64)
     }
@@ -380,6 +386,17 @@ impl CampaignStore for SqliteStore {
                 q.build().execute(&mut *tx).await?;
             }
         }
+        let detail = Detail::none().count("recipients", recipients.len() as u64);
+        let target = Target::campaign(CampaignId(id)).with_id(TargetKind::Form, campaign.form_id.0);
+        record::<Sqlite>(
+            &mut tx,
+            Dialect::Sqlite,
+            None,
+            Action::CampaignCreate,
+            target,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(CampaignId(id))
     }
