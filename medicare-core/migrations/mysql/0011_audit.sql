@@ -1,7 +1,8 @@
 -- The audit ledger (issue 10): one row per action on patient data or refusal, hash-chained.
 -- `seq` is gapless from 1; `hash` = SHA-256(prev_hash || canonical encoding), documented in
 -- medicare-core/src/audit/chain.rs. Targets and details hold ids and counts only.
--- `audit_head` is the chain head every append updates first: its row lock makes
+-- `audit_head` is the chain head (one row, made by the first append, so a new database
+-- holds no rows and a restore can fill it) that every append moves first: its row lock makes
 -- concurrent appends take their turn, so seq stays gapless and the chain linear.
 -- One statement per object, created only if missing (MySQL DDL is not transactional).
 CREATE TABLE IF NOT EXISTS audit_events (
@@ -28,7 +29,6 @@ CREATE TABLE IF NOT EXISTS audit_head (
     CONSTRAINT audit_head_one CHECK (id = 1)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 
-INSERT IGNORE INTO audit_head (id, seq, hash) VALUES (1, 0, UNHEX(REPEAT('00', 32)));
 
 -- Append-only, whoever connects: UPDATE and DELETE of an event are refused.
 DROP TRIGGER IF EXISTS audit_events_no_update;
@@ -44,6 +44,6 @@ CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events FOR EACH ROW
 --
 --   REVOKE ALL PRIVILEGES ON medicare.audit_events FROM 'medicare_app'@'%';
 --   GRANT SELECT, INSERT ON medicare.audit_events TO 'medicare_app'@'%';
---   GRANT SELECT, UPDATE ON medicare.audit_head TO 'medicare_app'@'%';
+--   GRANT SELECT, INSERT, UPDATE ON medicare.audit_head TO 'medicare_app'@'%';
 --
 -- TRUNCATE and DROP (which fire no triggers) are then the administrator's alone.

@@ -1,7 +1,8 @@
 -- The audit ledger (issue 10): one row per action on patient data or refusal, hash-chained.
 -- `seq` is gapless from 1; `hash` = SHA-256(prev_hash || canonical encoding), documented in
 -- medicare-core/src/audit/chain.rs. Targets and details hold ids and counts only.
--- `audit_head` is the chain head every append updates first: its row lock makes
+-- `audit_head` is the chain head (one row, made by the first append, so a new database
+-- holds no rows and a restore can fill it) that every append moves first: its row lock makes
 -- concurrent appends take their turn, so seq stays gapless and the chain linear.
 CREATE TABLE audit_events (
     seq        BIGINT      PRIMARY KEY CHECK (seq >= 1),
@@ -21,7 +22,6 @@ CREATE TABLE audit_head (
     seq  BIGINT  NOT NULL CHECK (seq >= 0),
     hash BYTEA   NOT NULL CHECK (length(hash) = 32)
 );
-INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, decode(repeat('00', 32), 'hex'));
 
 -- Append-only, whoever connects: UPDATE and DELETE of an event are refused.
 CREATE FUNCTION audit_events_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -37,6 +37,6 @@ CREATE TRIGGER audit_events_append_only BEFORE UPDATE OR DELETE ON audit_events
 --
 --   REVOKE ALL ON audit_events, audit_head FROM medicare_app;
 --   GRANT SELECT, INSERT ON audit_events TO medicare_app;
---   GRANT SELECT, UPDATE ON audit_head TO medicare_app;
+--   GRANT SELECT, INSERT, UPDATE ON audit_head TO medicare_app;
 --
 -- TRUNCATE (which bypasses row triggers) is then the owner's alone, as restoring is.

@@ -1,7 +1,8 @@
 -- The audit ledger (issue 10): one row per action on patient data or refusal, hash-chained.
 -- `seq` is gapless from 1; `hash` = SHA-256(prev_hash || canonical encoding), documented in
 -- medicare-core/src/audit/chain.rs. Targets and details hold ids and counts only.
--- `audit_head` is the chain head every append updates first: concurrent appends
+-- `audit_head` is the chain head (one row, made by the first append, so a new database
+-- holds no rows and a restore can fill it) that every append moves first: concurrent appends
 -- serialise on it (SQLite has one writer anyway). Times are RFC 3339 text, as sqlx writes them.
 CREATE TABLE audit_events (
     seq        INTEGER PRIMARY KEY CHECK (seq >= 1),
@@ -21,7 +22,6 @@ CREATE TABLE audit_head (
     seq  INTEGER NOT NULL CHECK (seq >= 0),
     hash BLOB    NOT NULL CHECK (length(hash) = 32)
 );
-INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32));
 
 -- Append-only: SQLite has no grants, so triggers refuse every change to a written event.
 CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events

@@ -1,10 +1,12 @@
 //! The audit ledger in SQL: the [`AuditStore`] of every backend, and [`append_in`], which
 //! appends an event inside the transaction of the action it records.
 //!
-//! The statements are the same on SQLite, PostgreSQL and MySQL bar the placeholders.
-//! An append first moves the single-row chain head (`UPDATE audit_head SET seq = seq +
-//! 1`): that takes the head's row lock (SQLite: the database's write lock), so appends
-//! from concurrent transactions take their turn, each sees the head its predecessor
+//! The statements are the same on SQLite, PostgreSQL and MySQL bar the placeholders and
+//! the spelling of one upsert. An append first moves the single-row chain head (the
+//! upsert: `seq = seq + 1`, or the row at seq 1 for the first event; a new database has
+//! no head row, so a restore can bring its own): that takes the head's row lock
+//! (SQLite: the database's write lock), so appends from concurrent transactions take
+//! their turn, each sees the head its predecessor
 //! committed, and `seq` stays gapless (a rolled-back append rolls its seq back too). It
 //! then reads the head, writes the event chained on the head's hash and moves the head's
 //! hash on. Each backend folder's `audit.rs` implements the trait with
@@ -103,9 +105,21 @@ where
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
-    sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1")
-        .execute(&mut *conn)
-        .await?;
+    let take_turn = match dialect {
+        Dialect::Sqlite => {
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 1, zeroblob(32)) \
+             ON CONFLICT (id) DO UPDATE SET seq = seq + 1"
+        }
+        Dialect::Postgres => {
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 1, decode(repeat('00', 32), 'hex')) \
+             ON CONFLICT (id) DO UPDATE SET seq = audit_head.seq + 1"
+        }
+        Dialect::Mysql => {
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 1, UNHEX(REPEAT('00', 32))) \
+             ON DUPLICATE KEY UPDATE seq = seq + 1"
+        }
+    };
+    sqlx::query(take_turn).execute(&mut *conn).await?;
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?;
@@ -173,13 +187,18 @@ where
         Ok(entry)
     }
 
-    /// The chain head as the head row holds it.
+    /// The chain head as the head row holds it (none yet: the genesis).
     pub async fn audit_head(&self) -> Result<(i64, [u8; 32])> {
         let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-            .fetch_one(self.pool)
+            .fetch_optional(self.pool)
             .await?;
-        let seq = head.int(0)?;
-        Ok((seq, hash32(&head, 1, seq)?))
+        match head {
+            None => Ok((0, chain::GENESIS)),
+            Some(head) => {
+                let seq = head.int(0)?;
+                Ok((seq, hash32(&head, 1, seq)?))
+            }
+        }
     }
 
     /// Up to `limit` entries after `after`, in seq order.
