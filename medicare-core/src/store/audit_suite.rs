@@ -469,3 +469,59 @@ pub(crate) async fn a_lifecycle_is_recorded_without_personal_data(db: Arc<dyn Da
     let _ = FormId(0);
     let _ = TargetKind::Recipient;
 }
+
+/// A backup restored over a database with a ledger of its own (`replace`) brings the
+/// source's ledger, seqs and hashes as they were: it verifies against the source's
+/// checkpoints, and appends go on from its head.
+pub(crate) async fn a_restore_keeps_the_ledger_verifiable(
+    source: Arc<dyn Database>,
+    target: Arc<dyn Database>,
+) {
+    let sink = MemorySink::new();
+    let (signer, trusted) = keys();
+    seed(source.as_ref(), 5).await;
+    write_checkpoint(
+        source.as_ref(),
+        &sink,
+        &signer,
+        Actor::system("backup").unwrap(),
+        Utc::now(),
+    )
+    .await
+    .unwrap();
+    seed(target.as_ref(), 2).await;
+    let mut snapshot = source.open_snapshot().await.unwrap();
+    let tables = snapshot.tables().to_vec();
+    let mut restore = target.begin_restore(true).await.unwrap();
+    for table in &tables {
+        let mut rows = crate::store::access_suite::Collect::default();
+        snapshot.scan(table, &mut rows).await.unwrap();
+        restore.prepare_table(table).await.unwrap();
+        if !rows.0.is_empty() {
+            restore.insert(table, &rows.0).await.unwrap();
+        }
+    }
+    restore.commit().await.unwrap();
+    drop(snapshot);
+    let restored = audit::all_entries(target.as_ref()).await.unwrap();
+    assert_eq!(restored, audit::all_entries(source.as_ref()).await.unwrap());
+    let v = verify_ledger(target.as_ref(), &sink, &trusted)
+        .await
+        .unwrap();
+    assert!(v.is_intact() && v.entries == 6, "{v:?}");
+    seed(target.as_ref(), 1).await;
+    let v = verify_ledger(target.as_ref(), &sink, &trusted)
+        .await
+        .unwrap();
+    assert!(v.is_intact() && v.head_seq == 7, "{v:?}");
+    // The triggers are back after the restore.
+    let e = target
+        .append_event(&AuditEvent::new(
+            Utc::now(),
+            Actor::system("x").unwrap(),
+            Action::Request,
+            Target::none(),
+        ))
+        .await;
+    assert!(e.is_ok());
+}

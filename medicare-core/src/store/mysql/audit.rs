@@ -72,4 +72,25 @@ mod tests {
             suite::tampering_is_found(Arc::new(store.clone()), &Raw(store), tamper).await;
         }
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restore_keeps_the_ledger_verifiable() {
+        let Some(source) = TestDb::create().await else {
+            return;
+        };
+        let Some(target) = TestDb::create().await else {
+            return;
+        };
+        let target = target.store().await;
+        suite::a_restore_keeps_the_ledger_verifiable(
+            Arc::new(source.store().await),
+            Arc::new(target.clone()),
+        )
+        .await;
+        let e = Raw(target)
+            .exec("DELETE FROM audit_events WHERE seq = 1")
+            .await
+            .expect_err("only a flagged restore session may empty the ledger");
+        assert!(e.to_string().contains("append-only"), "{e}");
+    }
 }

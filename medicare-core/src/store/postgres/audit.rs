@@ -88,4 +88,19 @@ mod tests {
         })
         .await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restore_keeps_the_ledger_verifiable() {
+        scratch(|source| async move {
+            scratch(|target| async move {
+                suite::a_restore_keeps_the_ledger_verifiable(
+                    Arc::new(source.store().clone()),
+                    Arc::new(target.store().clone()),
+                )
+                .await;
+            })
+            .await;
+        })
+        .await;
+    }
 }

@@ -74,4 +74,16 @@ mod tests {
     async fn a_lifecycle_is_recorded_without_personal_data() {
         suite::a_lifecycle_is_recorded_without_personal_data(Arc::new(fresh().await)).await;
     }
+
+    #[tokio::test]
+    async fn a_restore_keeps_the_ledger_verifiable() {
+        let (source, target) = (fresh().await, fresh().await);
+        suite::a_restore_keeps_the_ledger_verifiable(Arc::new(source), Arc::new(target.clone()))
+            .await;
+        let e = Raw(target)
+            .exec("DELETE FROM audit_events WHERE seq = 1")
+            .await
+            .expect_err("the triggers are back");
+        assert!(e.to_string().contains("append-only"), "{e}");
+    }
 }
