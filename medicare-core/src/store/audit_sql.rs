@@ -9,8 +9,8 @@
 //! their turn, each sees the head its predecessor
 //! committed, and `seq` stays gapless (a rolled-back append rolls its seq back too). It
 //! then reads the head, writes the event chained on the head's hash and moves the head's
-//! hash on. Each backend folder's `audit.rs` implements the trait with
-//! [`impl_audit_store!`].
+//! hash on. Each backend folder's `audit.rs` implements the trait by forwarding to these
+//! statements (`store::forward::shared_core!`).
 //!
 //! [`AuditStore`]: crate::audit::AuditStore
 
@@ -216,38 +216,3 @@ where
         rows.iter().map(entry).collect()
     }
 }
-
-/// Implements [`crate::audit::AuditStore`] for a backend store by delegating to its
-/// `shared()` statements.
-#[cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
-    allow(unused_macros)
-)]
-macro_rules! impl_audit_store {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::audit::AuditStore for $store {
-            async fn append_event(
-                &self,
-                event: &$crate::audit::AuditEvent,
-            ) -> $crate::error::Result<$crate::audit::LedgerEntry> {
-                self.shared().append_event(event).await
-            }
-            async fn audit_head(&self) -> $crate::error::Result<(i64, [u8; 32])> {
-                self.shared().audit_head().await
-            }
-            async fn audit_entries(
-                &self,
-                after: i64,
-                limit: u32,
-            ) -> $crate::error::Result<Vec<$crate::audit::LedgerEntry>> {
-                self.shared().audit_entries(after, limit).await
-            }
-        }
-    };
-}
-#[cfg_attr(
-    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
-    allow(unused_imports)
-)]
-pub(crate) use impl_audit_store;

@@ -28,6 +28,8 @@ pub(crate) mod audit_sql;
 pub(crate) mod audit_suite;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
+#[cfg(any(feature = "sqlite", feature = "postgres", feature = "mysql"))]
+mod forward;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]

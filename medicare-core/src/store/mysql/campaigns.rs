@@ -3,8 +3,8 @@
 use super::{retry_transient, rows_per_statement, MySqlStore, LOCKED_QUEUE_PATIENCE};
 use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
-    Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, DeliveryStatus,
-    NewCampaign, NewRecipient, PendingDelivery, PlannedDelivery, Shard,
+    CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PendingDelivery,
+    PlannedDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
@@ -135,26 +135,7 @@ impl CampaignStore for MySqlStore {
         Ok(CampaignId(id))
     }
 
-    async fn campaign(&self, id: CampaignId) -> Result<Campaign> {
-        self.shared().campaign(id).await
-    }
-
-    async fn campaigns(&self) -> Result<Vec<Campaign>> {
-        self.shared().campaigns().await
-    }
-
-    async fn set_campaign_state(
-        &self,
-        id: CampaignId,
-        from: &[CampaignState],
-        to: CampaignState,
-    ) -> Result<()> {
-        self.shared().set_campaign_state(id, from, to).await
-    }
-
-    async fn recipient_count(&self, id: CampaignId) -> Result<u64> {
-        self.shared().recipient_count(id).await
-    }
+    crate::store::forward::shared_core!(campaign, campaigns, set_campaign_state, recipient_count);
 }
 
 /// One claim's queue: the pending deliveries of a (campaign, channel, round), of a shard's
@@ -409,11 +390,5 @@ impl DeliveryStore for MySqlStore {
         .await
     }
 
-    async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
-        self.shared().delivery_counts(campaign).await
-    }
-
-    async fn retry_failed(&self, campaign: CampaignId) -> Result<u64> {
-        self.shared().retry_failed(campaign).await
-    }
+    crate::store::forward::shared_core!(delivery_counts, retry_failed);
 }

@@ -4,13 +4,9 @@ use super::campaigns::every_channel;
 use super::{retry_transient, MySqlStore};
 use crate::campaign::CampaignId;
 use crate::error::{Error, Result};
-use crate::form::{Answers, Decimal, FieldType};
-use crate::link::TokenHash;
+use crate::form::{Decimal, FieldType};
 use crate::sql::Dialect;
-use crate::store::{
-    FollowUpStore, LinkRecord, NonRespondent, RecipientTracking, ResponseRow, ResponseStore,
-    RoundInfo, StoredForm, SubmitOutcome, TrackingCounts,
-};
+use crate::store::{FollowUpStore, ResponseRow, ResponseStore, StoredForm};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
@@ -18,25 +14,7 @@ use std::str::FromStr;
 
 #[async_trait]
 impl ResponseStore for MySqlStore {
-    async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>> {
-        self.shared().link(token_hash).await
-    }
-
-    async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
-        self.shared().record_open(recipient_id, now).await
-    }
-
-    async fn submit_response(
-        &self,
-        recipient_id: i64,
-        form: &StoredForm,
-        answers: &Answers,
-        now: DateTime<Utc>,
-    ) -> Result<SubmitOutcome> {
-        self.shared()
-            .submit_response(recipient_id, form, answers, now)
-            .await
-    }
+    crate::store::forward::shared_core!(link, record_open, submit_response);
 }
 
 /// A response value read as text, the way every backend reports it: decimals in their
@@ -85,26 +63,6 @@ impl FollowUpStore for MySqlStore {
             Ok(done.rows_affected())
         })
         .await
-    }
-
-    async fn rounds(&self, campaign: CampaignId) -> Result<Vec<RoundInfo>> {
-        self.shared().rounds(campaign).await
-    }
-
-    async fn round_non_respondents(&self, campaign: CampaignId, round: i32) -> Result<Vec<i64>> {
-        self.shared().round_non_respondents(campaign, round).await
-    }
-
-    async fn non_respondents(&self, campaign: CampaignId) -> Result<Vec<NonRespondent>> {
-        self.shared().non_respondents(campaign).await
-    }
-
-    async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
-        self.shared().tracking_counts(campaign).await
-    }
-
-    async fn recipient_tracking(&self, recipient_id: i64) -> Result<RecipientTracking> {
-        self.shared().recipient_tracking(recipient_id).await
     }
 
     async fn responses_by_day(&self, campaign: CampaignId) -> Result<Vec<(NaiveDate, u64)>> {
@@ -168,4 +126,12 @@ impl FollowUpStore for MySqlStore {
             })
             .collect()
     }
+
+    crate::store::forward::shared_core!(
+        rounds,
+        round_non_respondents,
+        non_respondents,
+        tracking_counts,
+        recipient_tracking
+    );
 }

@@ -126,15 +126,5 @@ impl FormStore for MySqlStore {
         self.form(FormId(id)).await
     }
 
-    async fn form(&self, id: FormId) -> Result<StoredForm> {
-        self.shared().form(id).await
-    }
-
-    async fn form_by_name(&self, name: &str) -> Result<StoredForm> {
-        self.shared().form_by_name(name).await
-    }
-
-    async fn forms(&self) -> Result<Vec<StoredForm>> {
-        self.shared().forms().await
-    }
+    crate::store::forward::shared_core!(form, form_by_name, forms);
 }

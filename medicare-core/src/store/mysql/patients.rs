@@ -2,16 +2,14 @@
 
 use super::{rows_per_statement, MySqlStore};
 use crate::audit::{Action, Detail, Target};
-use crate::campaign::PatientContact;
 use crate::error::{Error, Result};
-use crate::filter::AnyFilter;
 use crate::patient::{Patient, PatientId};
 use crate::sql::Dialect;
 use crate::store::audit_sql::record;
 use crate::store::rows::{self, ReadRow};
 use crate::store::PatientStore;
 use async_trait::async_trait;
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use sqlx::{MySql, MySqlConnection, QueryBuilder};
 use std::collections::HashMap;
 
@@ -39,18 +37,6 @@ impl PatientStore for MySqlStore {
         Ok(patients.len() as u64)
     }
 
-    async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
-        self.shared().count_patients(filter, today).await
-    }
-
-    async fn matching_contacts(
-        &self,
-        filter: &AnyFilter,
-        today: NaiveDate,
-    ) -> Result<Vec<PatientContact>> {
-        self.shared().matching_contacts(filter, today).await
-    }
-
     async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
         // Conditions are read on their own (not with GROUP_CONCAT, whose result MySQL
         // cuts at 1,024 bytes by default) and joined here.
@@ -71,6 +57,8 @@ impl PatientStore for MySqlStore {
             .map(|r| rows::patient(r, conditions.remove(&r.int(0)?).unwrap_or_default()))
             .collect()
     }
+
+    crate::store::forward::shared_core!(count_patients, matching_contacts);
 }
 
 /// Fails if a patient of `chunk` clashes with a stored one.

@@ -3,7 +3,10 @@
 
 use super::PostgresStore;
 
-crate::store::audit_sql::impl_audit_store!(PostgresStore);
+#[async_trait::async_trait]
+impl crate::audit::AuditStore for PostgresStore {
+    crate::store::forward::shared_core!(append_event, audit_head, audit_entries);
+}
 
 #[cfg(test)]
 mod tests {

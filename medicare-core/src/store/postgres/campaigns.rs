@@ -5,8 +5,7 @@ use super::copy::copy_in;
 use super::PostgresStore;
 use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
-    Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, DeliveryStatus,
-    NewCampaign, NewRecipient, PendingDelivery, Shard,
+    CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
@@ -121,26 +120,7 @@ impl CampaignStore for PostgresStore {
         Ok(CampaignId(id))
     }
 
-    async fn campaign(&self, id: CampaignId) -> Result<Campaign> {
-        self.shared().campaign(id).await
-    }
-
-    async fn campaigns(&self) -> Result<Vec<Campaign>> {
-        self.shared().campaigns().await
-    }
-
-    async fn set_campaign_state(
-        &self,
-        id: CampaignId,
-        from: &[CampaignState],
-        to: CampaignState,
-    ) -> Result<()> {
-        self.shared().set_campaign_state(id, from, to).await
-    }
-
-    async fn recipient_count(&self, id: CampaignId) -> Result<u64> {
-        self.shared().recipient_count(id).await
-    }
+    crate::store::forward::shared_core!(campaign, campaigns, set_campaign_state, recipient_count);
 }
 
 #[async_trait]
@@ -271,11 +251,5 @@ impl DeliveryStore for PostgresStore {
         Ok(done.rows_affected())
     }
 
-    async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
-        self.shared().delivery_counts(campaign).await
-    }
-
-    async fn retry_failed(&self, campaign: CampaignId) -> Result<u64> {
-        self.shared().retry_failed(campaign).await
-    }
+    crate::store::forward::shared_core!(delivery_counts, retry_failed);
 }

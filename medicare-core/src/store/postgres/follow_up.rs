@@ -4,38 +4,16 @@
 use super::PostgresStore;
 use crate::campaign::CampaignId;
 use crate::error::{Error, Result};
-use crate::form::{Answers, FieldType};
-use crate::link::TokenHash;
+use crate::form::FieldType;
 use crate::sql::Dialect;
 use crate::store::rows;
-use crate::store::{
-    FollowUpStore, LinkRecord, NonRespondent, RecipientTracking, ResponseRow, ResponseStore,
-    RoundInfo, StoredForm, SubmitOutcome, TrackingCounts,
-};
+use crate::store::{FollowUpStore, ResponseRow, ResponseStore, StoredForm};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 
 #[async_trait]
 impl ResponseStore for PostgresStore {
-    async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>> {
-        self.shared().link(token_hash).await
-    }
-
-    async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
-        self.shared().record_open(recipient_id, now).await
-    }
-
-    async fn submit_response(
-        &self,
-        recipient_id: i64,
-        form: &StoredForm,
-        answers: &Answers,
-        now: DateTime<Utc>,
-    ) -> Result<SubmitOutcome> {
-        self.shared()
-            .submit_response(recipient_id, form, answers, now)
-            .await
-    }
+    crate::store::forward::shared_core!(link, record_open, submit_response);
 }
 
 /// A response column as the text SQLite stores (so reports read the same on both):
@@ -51,46 +29,6 @@ fn column_as_text(column: &str, kind: FieldType) -> String {
 
 #[async_trait]
 impl FollowUpStore for PostgresStore {
-    async fn plan_reminder_round(
-        &self,
-        campaign: CampaignId,
-        round: i32,
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        self.shared()
-            .plan_reminder_round(campaign, round, now)
-            .await
-    }
-
-    async fn suppress_responded(
-        &self,
-        campaign: CampaignId,
-        round: i32,
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        self.shared().suppress_responded(campaign, round, now).await
-    }
-
-    async fn rounds(&self, campaign: CampaignId) -> Result<Vec<RoundInfo>> {
-        self.shared().rounds(campaign).await
-    }
-
-    async fn round_non_respondents(&self, campaign: CampaignId, round: i32) -> Result<Vec<i64>> {
-        self.shared().round_non_respondents(campaign, round).await
-    }
-
-    async fn non_respondents(&self, campaign: CampaignId) -> Result<Vec<NonRespondent>> {
-        self.shared().non_respondents(campaign).await
-    }
-
-    async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
-        self.shared().tracking_counts(campaign).await
-    }
-
-    async fn recipient_tracking(&self, recipient_id: i64) -> Result<RecipientTracking> {
-        self.shared().recipient_tracking(recipient_id).await
-    }
-
     async fn responses_by_day(&self, campaign: CampaignId) -> Result<Vec<(NaiveDate, u64)>> {
         let rows: Vec<(NaiveDate, i64)> = sqlx::query_as(
             "SELECT CAST(submitted_at AT TIME ZONE 'UTC' AS DATE) AS day, COUNT(*) FROM recipients \
@@ -139,4 +77,14 @@ impl FollowUpStore for PostgresStore {
             .map(|r| rows::response_row(r, form.spec.fields.len()))
             .collect()
     }
+
+    crate::store::forward::shared_core!(
+        plan_reminder_round,
+        suppress_responded,
+        rounds,
+        round_non_respondents,
+        non_respondents,
+        tracking_counts,
+        recipient_tracking
+    );
 }

@@ -3,16 +3,13 @@
 use super::copy::copy_in;
 use super::PostgresStore;
 use crate::audit::{Action, Detail, Target};
-use crate::campaign::{FormId, PatientContact};
 use crate::error::{Error, Result};
-use crate::filter::AnyFilter;
-use crate::form::FormSpec;
-use crate::patient::{Email, Patient, PatientId, Phone};
+use crate::patient::{Email, Patient, Phone};
 use crate::sql::Dialect;
 use crate::store::audit_sql::record;
-use crate::store::{FormStore, PatientStore, StoredForm};
+use crate::store::{FormStore, PatientStore};
 use async_trait::async_trait;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::Utc;
 use sqlx::Postgres;
 
 /// What the import's error says (the clash is in the constraint, never a value).
@@ -103,43 +100,10 @@ impl PatientStore for PostgresStore {
         Ok(stored)
     }
 
-    async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
-        self.shared().count_patients(filter, today).await
-    }
-
-    async fn matching_contacts(
-        &self,
-        filter: &AnyFilter,
-        today: NaiveDate,
-    ) -> Result<Vec<PatientContact>> {
-        self.shared().matching_contacts(filter, today).await
-    }
-
-    async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
-        self.shared().all_patients().await
-    }
+    crate::store::forward::shared_core!(count_patients, matching_contacts, all_patients);
 }
 
 #[async_trait]
 impl FormStore for PostgresStore {
-    async fn create_form(
-        &self,
-        spec: &FormSpec,
-        page_location: &str,
-        now: DateTime<Utc>,
-    ) -> Result<StoredForm> {
-        self.shared().create_form(spec, page_location, now).await
-    }
-
-    async fn form(&self, id: FormId) -> Result<StoredForm> {
-        self.shared().form(id).await
-    }
-
-    async fn form_by_name(&self, name: &str) -> Result<StoredForm> {
-        self.shared().form_by_name(name).await
-    }
-
-    async fn forms(&self) -> Result<Vec<StoredForm>> {
-        self.shared().forms().await
-    }
+    crate::store::forward::shared_core!(create_form, form, form_by_name, forms);
 }

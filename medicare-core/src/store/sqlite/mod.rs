@@ -14,19 +14,17 @@ use super::audit_sql::record;
 use super::rows::{self, corrupt};
 use super::shared::Shared;
 use super::{
-    CampaignStore, DeliveryStore, FollowUpStore, FormStore, LinkRecord, NonRespondent,
-    PatientStore, RecipientTracking, ResponseRow, ResponseStore, RoundInfo, StoredForm,
-    SubmitOutcome, TrackingCounts,
+    CampaignStore, DeliveryStore, FollowUpStore, FormStore, PatientStore, ResponseRow,
+    ResponseStore, StoredForm,
 };
 use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
-    Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, DeliveryStatus, FormId,
-    NewCampaign, NewRecipient, PatientContact, PendingDelivery, Shard,
+    CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PatientContact,
+    PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
-use crate::form::{Answers, FormSpec};
-use crate::link::{LinkNonce, TokenHash};
+use crate::link::LinkNonce;
 use crate::notify::Channel;
 use crate::patient::{Patient, PatientId};
 use crate::sql::{Dialect, SqlValue};
@@ -244,10 +242,6 @@ impl PatientStore for SqliteStore {
         Ok(patients.len() as u64)
     }
 
-    async fn count_patients(&self, filter: &AnyFilter, today: NaiveDate) -> Result<u64> {
-        self.shared().count_patients(filter, today).await
-    }
-
     async fn matching_contacts(
         &self,
         filter: &AnyFilter,
@@ -275,33 +269,12 @@ impl PatientStore for SqliteStore {
             .collect())
     }
 
-    async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
-        self.shared().all_patients().await
-    }
+    crate::store::forward::shared_core!(count_patients, all_patients);
 }
 
 #[async_trait]
 impl FormStore for SqliteStore {
-    async fn create_form(
-        &self,
-        spec: &FormSpec,
-        page_location: &str,
-        now: DateTime<Utc>,
-    ) -> Result<StoredForm> {
-        self.shared().create_form(spec, page_location, now).await
-    }
-
-    async fn form(&self, id: FormId) -> Result<StoredForm> {
-        self.shared().form(id).await
-    }
-
-    async fn form_by_name(&self, name: &str) -> Result<StoredForm> {
-        self.shared().form_by_name(name).await
-    }
-
-    async fn forms(&self) -> Result<Vec<StoredForm>> {
-        self.shared().forms().await
-    }
+    crate::store::forward::shared_core!(create_form, form, form_by_name, forms);
 }
 
 #[async_trait]
@@ -401,26 +374,7 @@ impl CampaignStore for SqliteStore {
         Ok(CampaignId(id))
     }
 
-    async fn campaign(&self, id: CampaignId) -> Result<Campaign> {
-        self.shared().campaign(id).await
-    }
-
-    async fn campaigns(&self) -> Result<Vec<Campaign>> {
-        self.shared().campaigns().await
-    }
-
-    async fn set_campaign_state(
-        &self,
-        id: CampaignId,
-        from: &[CampaignState],
-        to: CampaignState,
-    ) -> Result<()> {
-        self.shared().set_campaign_state(id, from, to).await
-    }
-
-    async fn recipient_count(&self, id: CampaignId) -> Result<u64> {
-        self.shared().recipient_count(id).await
-    }
+    crate::store::forward::shared_core!(campaign, campaigns, set_campaign_state, recipient_count);
 }
 
 #[async_trait]
@@ -551,80 +505,16 @@ impl DeliveryStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
-        self.shared().delivery_counts(campaign).await
-    }
-
-    async fn retry_failed(&self, campaign: CampaignId) -> Result<u64> {
-        self.shared().retry_failed(campaign).await
-    }
+    crate::store::forward::shared_core!(delivery_counts, retry_failed);
 }
 
 #[async_trait]
 impl ResponseStore for SqliteStore {
-    async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>> {
-        self.shared().link(token_hash).await
-    }
-
-    async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
-        self.shared().record_open(recipient_id, now).await
-    }
-
-    async fn submit_response(
-        &self,
-        recipient_id: i64,
-        form: &StoredForm,
-        answers: &Answers,
-        now: DateTime<Utc>,
-    ) -> Result<SubmitOutcome> {
-        self.shared()
-            .submit_response(recipient_id, form, answers, now)
-            .await
-    }
+    crate::store::forward::shared_core!(link, record_open, submit_response);
 }
 
 #[async_trait]
 impl FollowUpStore for SqliteStore {
-    async fn plan_reminder_round(
-        &self,
-        campaign: CampaignId,
-        round: i32,
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        self.shared()
-            .plan_reminder_round(campaign, round, now)
-            .await
-    }
-
-    async fn suppress_responded(
-        &self,
-        campaign: CampaignId,
-        round: i32,
-        now: DateTime<Utc>,
-    ) -> Result<u64> {
-        self.shared().suppress_responded(campaign, round, now).await
-    }
-
-    async fn rounds(&self, campaign: CampaignId) -> Result<Vec<RoundInfo>> {
-        self.shared().rounds(campaign).await
-    }
-
-    async fn round_non_respondents(&self, campaign: CampaignId, round: i32) -> Result<Vec<i64>> {
-        self.shared().round_non_respondents(campaign, round).await
-    }
-
-    async fn non_respondents(&self, campaign: CampaignId) -> Result<Vec<NonRespondent>> {
-        self.shared().non_respondents(campaign).await
-    }
-
-    async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
-        self.shared().tracking_counts(campaign).await
-    }
-
-    async fn recipient_tracking(&self, recipient_id: i64) -> Result<RecipientTracking> {
-        self.shared().recipient_tracking(recipient_id).await
-    }
-
     async fn responses_by_day(&self, campaign: CampaignId) -> Result<Vec<(NaiveDate, u64)>> {
         let times: Vec<DateTime<Utc>> = sqlx::query_scalar(
             "SELECT submitted_at FROM recipients WHERE campaign_id = ? AND submitted_at IS NOT NULL",
@@ -678,6 +568,16 @@ impl FollowUpStore for SqliteStore {
         }
         Ok(out)
     }
+
+    crate::store::forward::shared_core!(
+        plan_reminder_round,
+        suppress_responded,
+        rounds,
+        round_non_respondents,
+        non_respondents,
+        tracking_counts,
+        recipient_tracking
+    );
 }
 
 #[cfg(test)]
