@@ -162,6 +162,18 @@ async fn backups(
     sink: &SinkArgs,
     database: Option<&SecretString>,
 ) -> Result<Backups, Error> {
+    Ok(Backups::new(
+        self::sink(dir, sink, database).await?,
+        Arc::new(SystemClock),
+    ))
+}
+
+/// The backup sink `sink` (else the settings) names: where checkpoints go too.
+pub async fn sink(
+    dir: &Path,
+    sink: &SinkArgs,
+    database: Option<&SecretString>,
+) -> Result<Arc<dyn medicare_core::backup::sink::BackupSink>, Error> {
     let mut config = wiring::config(dir, database)?;
     if let Some(to) = &sink.to {
         config.backups = Some(match to.strip_prefix("s3://") {
@@ -173,10 +185,7 @@ async fn backups(
         });
     }
     let backends = wiring::backends(&config).await?;
-    Ok(Backups::new(
-        backends.backup_sink_or_folder(&config, dir)?,
-        Arc::new(SystemClock),
-    ))
+    backends.backup_sink_or_folder(&config, dir)
 }
 
 /// The database to back up: as the workspace's settings say, which must name one that
@@ -306,6 +315,15 @@ pub async fn run(
             let backups = backups(dir, &sink, db).await?;
             let kind = full.then_some(BackupKind::Full);
             let manifest = backups.run(&*source, &keys, kind).await?;
+            // The ledger's head, signed, beside the backup it is in.
+            let actor = medicare_core::audit::current().actor;
+            crate::audit_cmd::checkpoint_after_backup(
+                &*source,
+                dir,
+                backups.sink().as_ref(),
+                actor,
+            )
+            .await?;
             let pruned = if no_prune {
                 None
             } else {

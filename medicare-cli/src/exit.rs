@@ -12,6 +12,9 @@ pub const DELIVERIES_FAILED: u8 = 7;
 /// The send (or reminder round) stopped at the campaign's spend cap; the rest is pending.
 pub const AT_BUDGET: u8 = 8;
 
+/// `audit verify` found the ledger not intact.
+pub const LEDGER_NOT_INTACT: u8 = 9;
+
 /// The exit status a send report calls for: [`AT_BUDGET`] when it stopped at the cap,
 /// [`DELIVERIES_FAILED`] when deliveries failed, else success.
 pub fn of_send(report: &SendReport) -> ExitCode {

@@ -14,7 +14,9 @@
 //! | 6 | configuration problem |
 //! | 7 | a send finished with failed deliveries |
 //! | 8 | a send stopped at the campaign's spend cap (the rest is pending) |
+//! | 9 | `audit verify` found the ledger not intact |
 
+mod audit_cmd;
 mod backup_cmd;
 mod cost_cmd;
 mod exit;
@@ -56,7 +58,7 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 ok, 1 failure, 2 bad command line, 3 invalid input, 4 not found, 5 conflict, 6 configuration, 7 send finished with failures, 8 send stopped at the spend cap.";
+const EXIT_CODES: &str = "Exit codes: 0 ok, 1 failure, 2 bad command line, 3 invalid input, 4 not found, 5 conflict, 6 configuration, 7 send finished with failures, 8 send stopped at the spend cap, 9 audit ledger not intact.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -84,6 +86,9 @@ enum Command {
     /// Operators: accounts, roles, second factors and API tokens.
     #[command(subcommand)]
     Operator(operator_cmd::OperatorCommand),
+    /// The audit ledger: verify it, list it, sign a checkpoint.
+    #[command(subcommand)]
+    Audit(audit_cmd::AuditCommand),
 }
 
 #[derive(Subcommand)]
@@ -316,7 +321,9 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(run(cli)) {
+    // Everything this process does is recorded in the ledger as `local:<os user>`.
+    let me = medicare_core::audit::AuditContext::new(medicare_core::audit::Actor::local_os_user());
+    match runtime.block_on(medicare_core::audit::scope(me, run(cli))) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -355,6 +362,19 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Operator(command) => {
             operator_cmd::run(&ws, command, cli.json).await?;
             return Ok(ExitCode::SUCCESS);
+        }
+        Command::Audit(command) => {
+            let actor = medicare_core::audit::current().actor;
+            let db = ws.database().as_ref();
+            return audit_cmd::run(
+                db,
+                &cli.dir,
+                cli.database.as_ref(),
+                actor,
+                command,
+                cli.json,
+            )
+            .await;
         }
         Command::Report(report) => return service_cmd::run_report(&ws, &out, report).await,
         Command::Campaign(CampaignCommand::Remind { id }) => {

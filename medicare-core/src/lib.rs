@@ -51,6 +51,7 @@
 //! ```
 
 pub mod access;
+pub mod audit;
 pub mod backup;
 pub mod campaign;
 pub mod clock;

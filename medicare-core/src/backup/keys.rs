@@ -13,6 +13,8 @@
 //! | `keys/backup.recipients` | age recipients, one a line | the backup runner |
 //! | `keys/backup-signing.key` | Ed25519 seed, hex (secret, 0600) | the backup runner |
 //! | `keys/backup-signers.pub` | trusted signer public keys, hex, one a line | whoever restores |
+//! | `keys/audit-signing.key` | Ed25519 seed of audit checkpoints, hex (secret, 0600) | the backup runner |
+//! | `keys/audit-signers.pub` | trusted checkpoint signer public keys, hex | whoever verifies the ledger |
 
 use crate::error::{Error, Result};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
@@ -59,6 +61,16 @@ impl KeyPaths {
     /// The trusted manifest signers.
     pub fn signers(&self) -> PathBuf {
         self.dir.join("backup-signers.pub")
+    }
+
+    /// The audit checkpoint signing key (see `crate::audit::checkpoint`).
+    pub fn audit_signing_key(&self) -> PathBuf {
+        self.dir.join("audit-signing.key")
+    }
+
+    /// The trusted audit checkpoint signers.
+    pub fn audit_signers(&self) -> PathBuf {
+        self.dir.join("audit-signers.pub")
     }
 }
 

@@ -24,6 +24,7 @@ use super::{
     Campaign, CampaignId, CampaignState, ChannelSummary, DeliveryOutcome, DeliveryStatus, Engine,
     PendingDelivery, Shard,
 };
+use crate::audit;
 use crate::error::{Error, Result};
 use crate::notify::{
     sms_segments, Channel, MessageValues, Money, Notifier, NotifyError, OutboundMessage,
@@ -275,8 +276,46 @@ impl Engine {
     }
 
     /// Sends (or resumes) one round of a campaign: the first send is round 0, reminders
-    /// are 1 and up. Same pacing, retries and recording for every round.
+    /// are 1 and up. Same pacing, retries and recording for every round. The call is one
+    /// `send` event in the audit ledger with its counts (never one per message), by the
+    /// acting party of the task ([`crate::audit::scope`]); a failed call is recorded as
+    /// failed.
     pub(super) async fn send_round(
+        &self,
+        campaign: &Campaign,
+        round: i32,
+        options: &SendOptions,
+        observer: &dyn SendObserver,
+        started: Instant,
+    ) -> Result<SendReport> {
+        let result = self
+            .send_round_unrecorded(campaign, round, options, observer, started)
+            .await;
+        let mut detail = audit::Detail::none().count("round", u64::try_from(round).unwrap_or(0));
+        let outcome = match &result {
+            Ok(report) => {
+                detail = detail
+                    .count("sent", report.sent.values().sum())
+                    .count("failed", report.failed.values().sum())
+                    .count("requeued", report.requeued_in_flight);
+                audit::Outcome::Ok
+            }
+            Err(_) => audit::Outcome::Failed,
+        };
+        let event = audit::current()
+            .event(
+                chrono::Utc::now(),
+                audit::Action::Send,
+                audit::Target::campaign(campaign.id),
+                detail,
+            )
+            .with_outcome(outcome);
+        self.store.append_event(&event).await?;
+        result
+    }
+
+    /// [`Self::send_round`] without its ledger event.
+    async fn send_round_unrecorded(
         &self,
         campaign: &Campaign,
         round: i32,

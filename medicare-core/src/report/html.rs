@@ -245,7 +245,7 @@ pub fn render_html(report: &WeeklyReport) -> String {
 
 /// One CSV cell: quoted, and prefixed with `'` when a spreadsheet would run it as a
 /// formula.
-fn csv_cell(s: &str) -> String {
+pub(crate) fn csv_cell(s: &str) -> String {
     let defused = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

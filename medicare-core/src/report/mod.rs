@@ -19,6 +19,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
+pub(crate) use html::csv_cell;
 pub use html::{render_csv, render_html};
 
 /// One day of a campaign's response curve.

@@ -227,7 +227,7 @@ where
 
 /// Every row a scan yields.
 #[derive(Default)]
-struct Collect(Vec<crate::store::snapshot::Row>);
+pub(crate) struct Collect(pub(crate) Vec<crate::store::snapshot::Row>);
 
 #[async_trait::async_trait]
 impl crate::store::snapshot::RowVisitor for Collect {

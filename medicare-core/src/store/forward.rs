@@ -103,6 +103,12 @@ macro_rules! shared_core {
         <> (except: $crate::campaign::CampaignId) -> $crate::store::MeasuredOpens); };
     (@signature recipient_tracking) => { $crate::store::forward::shared_core!(@forward recipient_tracking
         <> (recipient_id: i64) -> $crate::store::RecipientTracking); };
+    (@signature append_event) => { $crate::store::forward::shared_core!(@forward append_event
+        <'a> (event: &'a $crate::audit::AuditEvent) -> $crate::audit::LedgerEntry); };
+    (@signature audit_head) => { $crate::store::forward::shared_core!(@forward audit_head
+        <> () -> (i64, [u8; 32])); };
+    (@signature audit_entries) => { $crate::store::forward::shared_core!(@forward audit_entries
+        <> (after: i64, limit: u32) -> Vec<$crate::audit::LedgerEntry>); };
 }
 
 pub(crate) use shared_core;

@@ -19,6 +19,13 @@
 mod access_sql;
 #[cfg(test)]
 mod access_suite;
+#[cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres", feature = "mysql")),
+    allow(dead_code, unused_imports)
+)]
+pub(crate) mod audit_sql;
+#[cfg(test)]
+pub(crate) mod audit_suite;
 #[cfg(any(test, feature = "testing"))]
 pub mod conformance;
 #[cfg(any(test, feature = "testing"))]
@@ -48,6 +55,7 @@ pub mod sqlite;
 mod upsert;
 
 use crate::access::AccessStore;
+use crate::audit::AuditStore;
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, FormId, NewCampaign,
     NewRecipient, PatientContact, PendingDelivery, Shard,
@@ -225,9 +233,16 @@ pub use cost::*;
 )]
 mod cost_sql;
 
-/// Everything the engine needs from storage.
+/// Everything the engine needs from storage, the audit ledger included.
 pub trait Store:
-    PatientStore + FormStore + CampaignStore + DeliveryStore + ResponseStore + FollowUpStore + CostStore
+    PatientStore
+    + FormStore
+    + CampaignStore
+    + DeliveryStore
+    + ResponseStore
+    + FollowUpStore
+    + CostStore
+    + AuditStore
 {
 }
 
@@ -239,6 +254,7 @@ impl<T> Store for T where
         + ResponseStore
         + FollowUpStore
         + CostStore
+        + AuditStore
 {
 }
 

@@ -6,11 +6,13 @@
 //! rows with [`super::rows`]; every backend's trait methods delegate to it and keep to
 //! themselves only what really differs (bulk writes, the claim, engine-specific reads).
 
+use super::audit_sql::record;
 use super::rows::{self, Affected, ReadRow};
 use super::{
     LinkRecord, NonRespondent, RecipientTracking, RoundInfo, StoredForm, SubmitOutcome,
     TrackingCounts,
 };
+use crate::audit::{Action, Actor, Detail, Target, TargetKind};
 use crate::campaign::{Campaign, CampaignId, CampaignState, DeliveryCount, FormId, PatientContact};
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
@@ -169,6 +171,18 @@ where
         for ddl in response_table_ddl(spec, &table, self.dialect)? {
             sqlx::query(&ddl).execute(&mut *tx).await?;
         }
+        let fields = spec.fields.len() as u64;
+        let detail = Detail::none().count("fields", fields);
+        let target = Target::form(FormId(id));
+        record::<DB>(
+            &mut tx,
+            self.dialect,
+            None,
+            Action::FormCreate,
+            target,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         self.form(FormId(id)).await
     }
@@ -237,8 +251,22 @@ where
             .fetch_one(&mut *tx)
             .await?
             .int(0)?;
+        let size = u64::try_from(n).unwrap_or_default();
+        let detail = Detail::none()
+            .count("round", u64::try_from(round).unwrap_or_default())
+            .count("recipients", size);
+        let target = Target::campaign(campaign);
+        record::<DB>(
+            &mut tx,
+            self.dialect,
+            None,
+            Action::ReminderRound,
+            target,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
-        Ok(u64::try_from(n).unwrap_or_default())
+        Ok(size)
     }
 
     /// Suppresses the round's pending deliveries to recipients who have answered.
@@ -373,8 +401,23 @@ where
         for s in from {
             query = query.bind(s.as_str());
         }
-        if !from.is_empty() && query.execute(self.pool).await?.affected() == 1 {
-            return Ok(());
+        if !from.is_empty() {
+            let mut tx = self.pool.begin().await?;
+            if query.execute(&mut *tx).await?.affected() == 1 {
+                let detail = Detail::none().word("state", to.as_str());
+                let target = Target::campaign(id);
+                record::<DB>(
+                    &mut tx,
+                    self.dialect,
+                    None,
+                    Action::CampaignStatus,
+                    target,
+                    detail,
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(());
+            }
         }
         let current = self.campaign(id).await?.state;
         Err(rows::state_conflict(id, current, from))
@@ -453,11 +496,26 @@ where
             self.p(1),
             self.p(2)
         );
-        sqlx::query(&sql)
+        let mut tx = self.pool.begin().await?;
+        let opened = sqlx::query(&sql)
             .bind(now)
             .bind(recipient_id)
-            .execute(self.pool)
+            .execute(&mut *tx)
             .await?;
+        if opened.affected() == 1 {
+            let actor = Some(Actor::PatientLink(recipient_id));
+            let target = Target::none().with_id(TargetKind::Recipient, recipient_id);
+            record::<DB>(
+                &mut tx,
+                self.dialect,
+                actor,
+                Action::LinkOpen,
+                target,
+                Detail::none(),
+            )
+            .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -499,6 +557,19 @@ where
         sqlx::query_with(&insert.sql, args)
             .execute(&mut *tx)
             .await?;
+        let actor = Some(Actor::PatientLink(recipient_id));
+        let target = Target::none()
+            .with_id(TargetKind::Recipient, recipient_id)
+            .with_id(TargetKind::Form, form.id.0);
+        record::<DB>(
+            &mut tx,
+            self.dialect,
+            actor,
+            Action::FormSubmit,
+            target,
+            Detail::none(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(SubmitOutcome::Stored)
     }

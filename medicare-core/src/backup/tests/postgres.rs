@@ -41,6 +41,8 @@ async fn backup_round_trip_restores_every_table_on_postgres_and_through_sqlite()
                 "recipients",
                 "deliveries",
                 "operators",
+                "audit_events",
+                "audit_head",
                 "non_respondents",
                 "operator_recovery_codes",
                 "operator_sessions",

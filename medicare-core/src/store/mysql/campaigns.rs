@@ -1,6 +1,7 @@
 //! Campaigns and the delivery queue on MySQL.
 
 use super::{retry_transient, rows_per_statement, MySqlStore, LOCKED_QUEUE_PATIENCE};
+use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
     CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PendingDelivery,
     PlannedDelivery, Shard,
@@ -8,6 +9,8 @@ use crate::campaign::{
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
 use crate::notify::Channel;
+use crate::sql::Dialect;
+use crate::store::audit_sql::record;
 use crate::store::rows::corrupt;
 use crate::store::{CampaignStore, DeliveryStore};
 use async_trait::async_trait;
@@ -124,6 +127,17 @@ impl CampaignStore for MySqlStore {
             i64::try_from(id).map_err(|_| corrupt("campaign", -1, "id out of range".into()))?;
         let ids = insert_recipients(&mut tx, id, recipients).await?;
         insert_deliveries(&mut tx, id, recipients, &ids).await?;
+        let detail = Detail::none().count("recipients", recipients.len() as u64);
+        let target = Target::campaign(CampaignId(id)).with_id(TargetKind::Form, campaign.form_id.0);
+        record::<MySql>(
+            &mut tx,
+            Dialect::Mysql,
+            None,
+            Action::CampaignCreate,
+            target,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(CampaignId(id))
     }

@@ -8,13 +8,16 @@
 //! later forms step over.
 
 use super::{error_number, MySqlStore};
+use crate::audit::{Action, Detail, Target};
 use crate::campaign::FormId;
 use crate::error::{Error, Result};
 use crate::form::{response_table_ddl, FormSpec};
 use crate::sql::Dialect;
+use crate::store::audit_sql::record;
 use crate::store::{FormStore, StoredForm};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::MySql;
 
 /// MySQL's "table already exists".
 const TABLE_EXISTS: u16 = 1050;
@@ -90,21 +93,31 @@ impl FormStore for MySqlStore {
                 .fetch_one(&self.pool)
                 .await?;
         let (id, table) = self.create_response_table(spec, next).await?;
-        let inserted = sqlx::query(
-            "INSERT INTO forms (id, name, spec_json, response_table, page_location, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(&spec.name)
-        .bind(&spec_json)
-        .bind(&table)
-        .bind(page_location)
-        .bind(now)
-        .execute(&self.pool)
+        let inserted = async {
+            let mut tx = self.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO forms (id, name, spec_json, response_table, page_location, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(&spec.name)
+            .bind(&spec_json)
+            .bind(&table)
+            .bind(page_location)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            let detail = Detail::none().count("fields", spec.fields.len() as u64);
+            let target = Target::form(FormId(id));
+            record::<MySql>(&mut tx, Dialect::Mysql, None, Action::FormCreate, target, detail)
+                .await?;
+            tx.commit().await?;
+            Ok::<(), Error>(())
+        }
         .await;
         if let Err(e) = inserted {
             self.drop_table(&table).await;
-            return Err(match Error::from(e) {
+            return Err(match e {
                 // A racing creation of the same name (or, far less likely, the same id).
                 Error::AlreadyExists { .. } => taken(),
                 other => other,

@@ -24,6 +24,7 @@
 //!   URL.
 
 mod access;
+mod audit;
 mod campaigns;
 mod cost;
 mod follow_up;

@@ -1,8 +1,11 @@
 //! Patients on MySQL: the bulk import and the audience queries.
 
 use super::{rows_per_statement, MySqlStore};
+use crate::audit::{Action, Detail, Target};
 use crate::error::{Error, Result};
 use crate::patient::{Patient, PatientId};
+use crate::sql::Dialect;
+use crate::store::audit_sql::record;
 use crate::store::rows::{self, ReadRow};
 use crate::store::PatientStore;
 use async_trait::async_trait;
@@ -27,6 +30,9 @@ impl PatientStore for MySqlStore {
                 other => other,
             })?;
         }
+        let detail = Detail::none().count("imported", patients.len() as u64);
+        let (action, target) = (Action::PatientImport, Target::none());
+        record::<MySql>(&mut tx, Dialect::Mysql, None, action, target, detail).await?;
         tx.commit().await?;
         Ok(patients.len() as u64)
     }

@@ -301,8 +301,12 @@ impl RestoreTarget for MySqlStore {
         let mut tx = self.pool().begin().await?;
         if replace {
             // Unnamed response tables are left alone (empty leftovers; touching them
-            // here would keep `prepare_table` from replacing one).
+            // here would keep `prepare_table` from replacing one). The audit ledger's
+            // trigger lets this session (and only while it is flagged) empty it.
             let named = response_tables(&mut tx).await?;
+            sqlx::query("SET @medicare_restore_replace = 1")
+                .execute(&mut *tx)
+                .await?;
             for name in table_names(&mut tx).await?.iter().rev() {
                 if is_response_table(name) && !named.contains(name) {
                     continue;
@@ -311,6 +315,9 @@ impl RestoreTarget for MySqlStore {
                     .execute(&mut *tx)
                     .await?;
             }
+            sqlx::query("SET @medicare_restore_replace = NULL")
+                .execute(&mut *tx)
+                .await?;
         }
         Ok(Box::new(MySqlRestore {
             store: self.clone(),

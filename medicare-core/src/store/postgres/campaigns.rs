@@ -3,12 +3,15 @@
 
 use super::copy::copy_in;
 use super::PostgresStore;
+use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
     CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
 use crate::notify::Channel;
+use crate::sql::Dialect;
+use crate::store::audit_sql::record;
 use crate::store::rows::corrupt;
 use crate::store::{CampaignStore, DeliveryStore};
 use async_trait::async_trait;
@@ -106,6 +109,17 @@ impl CampaignStore for PostgresStore {
                 }
                 Ok(())
             },
+        )
+        .await?;
+        let detail = Detail::none().count("recipients", recipients.len() as u64);
+        let target = Target::campaign(CampaignId(id)).with_id(TargetKind::Form, campaign.form_id.0);
+        record::<Postgres>(
+            &mut tx,
+            Dialect::Postgres,
+            None,
+            Action::CampaignCreate,
+            target,
+            detail,
         )
         .await?;
         tx.commit().await?;

@@ -17,6 +17,7 @@
 //! password appears in any error or log line.
 
 mod access;
+mod audit;
 mod campaigns;
 pub(crate) mod copy;
 mod cost;

@@ -2,11 +2,15 @@
 
 use super::copy::copy_in;
 use super::PostgresStore;
+use crate::audit::{Action, Detail, Target};
 use crate::error::{Error, Result};
 use crate::patient::{Email, NhsNumber, Patient, Phone};
+use crate::sql::Dialect;
+use crate::store::audit_sql::record;
 use crate::store::{FormStore, PatientStore};
 use async_trait::async_trait;
 use chrono::Utc;
+use sqlx::Postgres;
 
 /// What the import's error says (the clash is in the constraint, never a value).
 const NOTHING_IMPORTED: &str = "nothing was imported";
@@ -92,6 +96,9 @@ impl PatientStore for PostgresStore {
         .bind(&codes)
         .execute(&mut *tx)
         .await?;
+        let detail = Detail::none().count("imported", patients.len() as u64);
+        let (action, target) = (Action::PatientImport, Target::none());
+        record::<Postgres>(&mut tx, Dialect::Postgres, None, action, target, detail).await?;
         tx.commit().await?;
         Ok(stored)
     }

@@ -7,15 +7,18 @@
 //! same row.
 
 mod access;
+mod audit;
 mod cost;
 mod snapshot;
 
+use super::audit_sql::record;
 use super::rows::{self, corrupt};
 use super::shared::Shared;
 use super::{
     CampaignStore, DeliveryStore, FollowUpStore, FormStore, PatientStore, ResponseRow,
     ResponseStore, StoredForm,
 };
+use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
     CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PatientContact,
     PendingDelivery, Shard,
@@ -235,6 +238,9 @@ impl PatientStore for SqliteStore {
                 q.build().execute(&mut *tx).await?;
             }
         }
+        let detail = Detail::none().count("imported", patients.len() as u64);
+        let (action, target) = (Action::PatientImport, Target::none());
+        record::<Sqlite>(&mut tx, Dialect::Sqlite, None, action, target, detail).await?;
         tx.commit().await?;
         Ok(patients.len() as u64)
     }
@@ -362,6 +368,17 @@ impl CampaignStore for SqliteStore {
                 q.build().execute(&mut *tx).await?;
             }
         }
+        let detail = Detail::none().count("recipients", recipients.len() as u64);
+        let target = Target::campaign(CampaignId(id)).with_id(TargetKind::Form, campaign.form_id.0);
+        record::<Sqlite>(
+            &mut tx,
+            Dialect::Sqlite,
+            None,
+            Action::CampaignCreate,
+            target,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(CampaignId(id))
     }

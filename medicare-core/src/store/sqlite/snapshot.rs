@@ -153,6 +153,23 @@ impl RestoreTarget for SqliteStore {
                 sqlx::query_scalar("SELECT response_table FROM forms")
                     .fetch_all(&mut *tx)
                     .await?;
+            // The audit ledger's append-only triggers step aside inside this transaction
+            // only: dropped, the ledger emptied, and created again as they were.
+            let triggers: Vec<String> = sqlx::query_scalar(
+                "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            let names: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'",
+            )
+            .fetch_all(&mut *tx)
+            .await?;
+            for name in &names {
+                sqlx::query(&format!("DROP TRIGGER {}", q(name)?))
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for name in table_names(&mut tx).await?.iter().rev() {
                 let sql = if response_tables.contains(name) {
                     format!("DROP TABLE {}", q(name)?)
@@ -160,6 +177,9 @@ impl RestoreTarget for SqliteStore {
                     format!("DELETE FROM {}", q(name)?)
                 };
                 sqlx::query(&sql).execute(&mut *tx).await?;
+            }
+            for sql in &triggers {
+                sqlx::query(sql).execute(&mut *tx).await?;
             }
         }
         Ok(Box::new(SqliteRestore { tx }))
