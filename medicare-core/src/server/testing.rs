@@ -42,7 +42,12 @@ pub struct Operators {
 /// The code an authenticator app holding `enrolment`'s secret shows at `clock`'s now
 /// plus `steps` 30-second steps.
 pub fn totp_code(enrolment: &Enrolment, clock: &dyn Clock, steps: i64) -> String {
-    let bytes = totp_rs::Secret::Encoded(enrolment.secret_base32.expose_secret().to_string())
+    totp_code_from_base32(enrolment.secret_base32.expose_secret(), clock, steps)
+}
+
+/// [`totp_code`] from the base32 secret as an enrolment page shows it.
+pub fn totp_code_from_base32(secret: &str, clock: &dyn Clock, steps: i64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret.to_string())
         .to_bytes()
         .expect("enrolment secrets are base32");
     let secret = TotpSecret::from_bytes(bytes.into()).expect("a 20-byte secret");

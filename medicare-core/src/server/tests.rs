@@ -5,7 +5,7 @@ use super::testing::Operators;
 use super::{api, router, serve, ServerOptions};
 use crate::access::Role;
 use crate::campaign::Engine;
-use crate::clock::FixedClock;
+use crate::clock::{Clock, FixedClock};
 use crate::server::auth::Access;
 use crate::store::sqlite::SqliteStore;
 use crate::test_support::Fixture;
@@ -414,6 +414,36 @@ async fn the_openapi_document_matches_the_routes() {
         documented, routed,
         "the OpenAPI document and the router differ"
     );
+    // Each operation names the permission the route table declares, and whether it
+    // needs a fresh second factor; the public one needs no token.
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for d in &declared {
+        let op = &doc["paths"][d.path][d.method.as_str().to_lowercase()];
+        match d.access.permission() {
+            Some(p) => {
+                assert_eq!(op["x-permission"], p.as_str(), "{} {}", d.method, d.path);
+                assert_eq!(
+                    op["x-fresh-second-factor"].as_bool().unwrap_or(false),
+                    p.needs_fresh_second_factor(),
+                    "{} {}",
+                    d.method,
+                    d.path
+                );
+                assert_eq!(op["security"], serde_json::json!([{"bearer": []}]));
+                for status in ["401", "403"] {
+                    assert!(op["responses"][status].is_object(), "{} {status}", d.path);
+                }
+            }
+            None => {
+                assert_eq!(d.access, Access::Public, "{}", d.path);
+                assert!(op["x-permission"].is_null(), "{}", d.path);
+                assert_eq!(op["security"], serde_json::json!([]), "{}", d.path);
+            }
+        }
+    }
 
     // Every documented route answers JSON from its handler or the guard (not the HTML
     // fallback), and refuses a caller without a token.

@@ -47,6 +47,8 @@
 mod extract;
 pub mod guard;
 mod table;
+#[cfg(test)]
+pub(crate) mod tests;
 
 pub use extract::{SignedIn, SigningInSession};
 pub use guard::{guard, Denied, Guard};

@@ -191,9 +191,6 @@ pub async fn stylesheet() -> Response {
 mod tests {
     use super::*;
 
-    #[derive(Serialize)]
-    struct Nothing {}
-
     #[test]
     fn every_template_parses_and_the_layout_escapes() {
         for (name, _) in SOURCES.iter().flat_map(|s| s.iter()) {
