@@ -539,7 +539,10 @@ async fn the_api_runs_the_lifecycle() {
         serde_json::json!({}),
     )
     .await;
-    assert_eq!(status_before["state"], "draft", "{status_before}");
+    assert_eq!(
+        status_before["campaign"]["state"], "draft",
+        "{status_before}"
+    );
     s.engine
         .send(crate::campaign::CampaignId(id), &Default::default(), &())
         .await
