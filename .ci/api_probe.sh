@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The black-box API probe: `medicare serve` with an API token on a scratch workspace (a
-# synthetic population, a form, a campaign), then schemathesis with every check against
+# The black-box API probe: `medicare serve` on a scratch workspace (a
+# synthetic population, a form, a campaign) with a campaign_manager operator enrolled
+# through the sign-in pages and an API token made by the CLI, then schemathesis with every check against
 # the served OpenAPI document. Any finding fails the run. Usage: .ci/api_probe.sh BIN
 # (the `medicare` binary); needs python_tools from .ci/servers.sh (schemathesis).
 set -euo pipefail
@@ -31,17 +32,43 @@ type = "yes_no"
 required = true
 TOML
 m form create "$work/form.toml" >/dev/null
-m campaign create --form probe_form --filter 'age >= 65' --channels email >/dev/null
-
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-token=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
+printf '%s\n' "$password" | m operator add probe --role campaign_manager >/dev/null
 # Started directly (not through `m`), so that $! is the server itself.
-env -u MEDICARE_DATABASE_URL MEDICARE_LOG=warn MEDICARE_API_TOKEN="$token" \
+env -u MEDICARE_DATABASE_URL -u MEDICARE_API_TOKEN MEDICARE_LOG=warn \
     "$bin" --dir "$work" serve --bind "127.0.0.1:$port" 2>"$work/serve.log" &
 server=$!
 url="http://127.0.0.1:$port"
 for _ in $(seq 1 60); do
     if curl -sf "$url/api/openapi.json" >/dev/null; then break; fi
+    sleep 0.5
+done
+curl -sf "$url/api/openapi.json" >/dev/null
+
+# Enrol as a person would: sign in, read the secret from the enrolment page, send the
+# first code (RFC 6238, computed here), which makes the operator active.
+jar="$work/cookies"
+curl -sf -c "$jar" -o /dev/null --data-urlencode "username=probe" \
+    --data-urlencode "password=$password" "$url/console/sign-in"
+curl -sf -b "$jar" -o "$work/enrol.html" "$url/console/enrol"
+code=$(python3 - "$work/enrol.html" <<'PY'
+import base64, hashlib, hmac, re, struct, sys, time
+page = open(sys.argv[1]).read()
+secret = re.search(r'id="totp-secret">([A-Z2-7=]+)<', page).group(1)
+key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+mac = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+o = mac[-1] & 15
+print("%06d" % ((struct.unpack(">I", mac[o:o + 4])[0] & 0x7FFFFFFF) % 1000000))
+PY
+)
+csrf=$(sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' "$work/enrol.html" | head -n1)
+curl -sf -b "$jar" -o /dev/null --data-urlencode "code=$code" \
+    --data-urlencode "csrf_token=$csrf" "$url/console/enrol"
+token=$(m --json operator token create probe --name probe --days 1 \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
+
+null; then break; fi
     sleep 0.5
 done
 curl -sf "$url/api/openapi.json" >/dev/null
