@@ -372,7 +372,7 @@ pub fn api_routes() -> RouteTable {
             post(campaign_second_wave),
         )
         .route(
-            Method::PUT,
+            axum::http::Method::PUT,
             "/api/campaigns/{id}/budget",
             needs(P::CreateCampaigns),
             put(campaign_budget),
