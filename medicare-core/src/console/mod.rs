@@ -8,6 +8,8 @@
 //! - [`audience`]: the audience filter and the sending choices (channels, link
 //!   lifetime, SMS text) turned into a [`crate::campaign::CampaignRequest`], with a
 //!   filter error pointing at its line and column.
+//! - [`board`]: the campaign dashboard's figures (send progress per channel, the
+//!   funnel from recipients to responses), counts only.
 //! - [`subset`]: the "Subset of patients" rows, masked to initials, age band and
 //!   postcode district unless the operator may see identifiable data.
 //!
@@ -15,6 +17,7 @@
 //! through the same [`crate::campaign::Engine`] calls as the CLI and the JSON API.
 
 pub mod audience;
+pub mod board;
 pub mod draft;
 pub mod subset;
 

@@ -148,7 +148,10 @@ fn hostile_field_names_are_refused_at_their_input_without_echo() {
             "{errors:?}"
         );
         // A name with characters no identifier has is never repeated.
-        if hostile.chars().any(|c| !c.is_ascii_alphanumeric() && c != '_') {
+        if hostile
+            .chars()
+            .any(|c| !c.is_ascii_alphanumeric() && c != '_')
+        {
             assert!(!errors[0].message.contains(hostile), "{errors:?}");
         }
         assert_eq!(check_field_name(hostile).is_some(), true, "{hostile:?}");
@@ -454,4 +457,24 @@ fn age_bands() {
     assert_eq!(age_band(89), "85 to 89");
     assert_eq!(age_band(90), "90 or over");
     assert_eq!(age_band(130), "90 or over");
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn the_board_counts_a_sent_campaign_and_its_answers() {
+    let f = crate::test_support::Fixture::sent_campaign(40).await;
+    let board = super::board::board(&f.engine, f.campaign).await.unwrap();
+    assert_eq!(board.state, crate::campaign::CampaignState::Sent);
+    assert!(board.complete);
+    let sms = &board.channels[0];
+    assert_eq!(sms.channel, "sms");
+    assert_eq!(sms.remaining, 0);
+    assert_eq!(sms.percent, 100);
+    assert_eq!(sms.sent + sms.failed + sms.suppressed, sms.total);
+    assert_eq!(sms.sent as usize, f.recorder.sent().len());
+    assert_eq!(board.funnel.recipients, sms.total);
+    assert_eq!(board.funnel.responded, 0);
+    assert_eq!(board.response_percent, 0);
+    let err = super::board::board(&f.engine, crate::campaign::CampaignId(999)).await;
+    assert!(matches!(err, Err(crate::Error::NotFound { .. })), "{err:?}");
 }
