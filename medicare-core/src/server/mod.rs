@@ -22,6 +22,7 @@
 pub mod api;
 pub mod client;
 pub mod connections;
+pub mod console;
 pub mod pages;
 
 pub use connections::{serve_with, ConnectionLimits};
@@ -175,6 +176,7 @@ pub fn router(engine: Engine, options: ServerOptions) -> Router {
     Router::new()
         .merge(pages::routes(timeout))
         .merge(api::routes(state.clone()))
+        .merge(console::routes())
         .fallback(|uri: axum::http::Uri| async move {
             if uri.path().starts_with("/api/") {
                 return api::error_body(StatusCode::NOT_FOUND, "not_found", "no such API route");
