@@ -30,16 +30,40 @@ pub const SCRIPT: &str = include_str!("static/console.js");
 pub const ROUTES: &[(&str, &str, Permission)] = &[
     ("GET", "/console/forms/new", Permission::CreateForms),
     ("POST", "/console/forms/new", Permission::CreateForms),
-    ("GET", "/console/forms/new/fields", Permission::CreateCampaigns),
-    ("POST", "/console/forms/new/fields", Permission::CreateCampaigns),
+    (
+        "GET",
+        "/console/forms/new/fields",
+        Permission::CreateCampaigns,
+    ),
+    (
+        "POST",
+        "/console/forms/new/fields",
+        Permission::CreateCampaigns,
+    ),
     ("GET", "/console/forms/check-name", Permission::CreateForms),
     ("GET", "/console/audience/count", Permission::CountPatients),
     ("GET", "/console/campaigns", Permission::ReadTracking),
     ("GET", "/console/campaigns/{id}", Permission::ReadTracking),
-    ("GET", "/console/campaigns/{id}/status", Permission::ReadTracking),
-    ("GET", "/console/campaigns/{id}/preview", Permission::CreateCampaigns),
-    ("GET", "/console/campaigns/{id}/subset", Permission::CountPatients),
-    ("POST", "/console/campaigns/{id}/send", Permission::SendCampaigns),
+    (
+        "GET",
+        "/console/campaigns/{id}/status",
+        Permission::ReadTracking,
+    ),
+    (
+        "GET",
+        "/console/campaigns/{id}/preview",
+        Permission::CreateCampaigns,
+    ),
+    (
+        "GET",
+        "/console/campaigns/{id}/subset",
+        Permission::CountPatients,
+    ),
+    (
+        "POST",
+        "/console/campaigns/{id}/send",
+        Permission::SendCampaigns,
+    ),
 ];
 
 /// The console's routes.
@@ -87,7 +111,10 @@ fn templates() -> &'static minijinja::Environment<'static> {
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
         for (name, source) in [
             ("base.html", include_str!("templates/standin_base.html")),
-            ("console/_macros.html", include_str!("templates/_macros.html")),
+            (
+                "console/_macros.html",
+                include_str!("templates/_macros.html"),
+            ),
             (
                 "console/wizard_count.html",
                 include_str!("templates/wizard_count.html"),
@@ -96,7 +123,10 @@ fn templates() -> &'static minijinja::Environment<'static> {
                 "console/wizard_fields.html",
                 include_str!("templates/wizard_fields.html"),
             ),
-            ("console/preview.html", include_str!("templates/preview.html")),
+            (
+                "console/preview.html",
+                include_str!("templates/preview.html"),
+            ),
             ("console/subset.html", include_str!("templates/subset.html")),
             (
                 "console/campaigns.html",
@@ -200,7 +230,10 @@ impl SignedIn {
 
     /// Ok when the role grants `permission` (fresh factor or not), else a 403 page.
     fn allow(&self, state: &AppState, permission: Permission) -> Result<(), Response> {
-        match self.principal.decide(permission, state.engine().clock().now()) {
+        match self
+            .principal
+            .decide(permission, state.engine().clock().now())
+        {
             Decision::NotInRole => Err(refuse(StatusCode::FORBIDDEN)),
             _ => Ok(()),
         }
@@ -214,7 +247,10 @@ impl SignedIn {
         permission: Permission,
         back: &str,
     ) -> Result<(), Response> {
-        match self.principal.decide(permission, state.engine().clock().now()) {
+        match self
+            .principal
+            .decide(permission, state.engine().clock().now())
+        {
             Decision::Allowed => Ok(()),
             Decision::NotInRole => Err(refuse(StatusCode::FORBIDDEN)),
             Decision::NeedsFreshSecondFactor => Err(Redirect::to(&format!(
@@ -249,3 +285,6 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
             .ok_or_else(|| Redirect::to("/console/sign-in").into_response())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -191,8 +191,12 @@ pub(super) async fn send(
     tracing::info!(campaign = id.0, operator = %operator, "console: send confirmed");
     tokio::spawn(async move {
         match engine.send(id, &options, &()).await {
-            Ok(report) => tracing::info!(campaign = id.0, elapsed = ?report.elapsed, "console: send finished"),
-            Err(e) => tracing::warn!(campaign = id.0, error = %e, "console: send stopped; sending again resumes it"),
+            Ok(report) => {
+                tracing::info!(campaign = id.0, elapsed = ?report.elapsed, "console: send finished")
+            }
+            Err(e) => {
+                tracing::warn!(campaign = id.0, error = %e, "console: send stopped; sending again resumes it")
+            }
         }
         sending.finish(id);
     });
