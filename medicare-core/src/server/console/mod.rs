@@ -20,7 +20,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post, MethodRouter};
 use axum::{Extension, Router};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The console's script, served at `/console/static/console.js`.
 pub const SCRIPT: &str = include_str!("static/console.js");
@@ -212,7 +212,7 @@ fn csrf_ok(who: &SignedIn, pairs: &[(String, String)]) -> bool {
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     principal: Principal,
-    csrf: std::sync::Arc<crate::access::CsrfToken>,
+    csrf: Arc<crate::access::CsrfToken>,
 }
 
 impl SignedIn {
@@ -288,3 +288,28 @@ impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
 
 #[cfg(test)]
 mod tests;
+
+/// TEMPORARY test support until the sign-in branch lands: wraps `router` so that every
+/// request is signed in as operator 1 with `role` (and a fresh second factor when
+/// `fresh`), one session throughout. Never built into a release (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
+pub fn sign_everyone_in(router: Router, role: crate::access::Role, fresh: bool) -> Router {
+    let session = Arc::new(crate::access::SessionId::generate().csrf_token());
+    router.layer(axum::middleware::from_fn(
+        move |mut req: Request, next: axum::middleware::Next| {
+            let csrf = session.clone();
+            async move {
+                let fresh_until = fresh.then(|| chrono::Utc::now() + chrono::Duration::days(1));
+                req.extensions_mut().insert(SignedIn {
+                    principal: Principal::new(
+                        OperatorId(1),
+                        role,
+                        crate::access::principal::Credential::Session { fresh_until },
+                    ),
+                    csrf,
+                });
+                next.run(req).await
+            }
+        },
+    ))
+}
