@@ -4,16 +4,16 @@
 use crate::output::{say, Printer};
 use crate::progress;
 use clap::{Args, Subcommand};
+use medicare_core::access::SessionCookie;
 use medicare_core::backup::keys::{KeyPaths, TrustedSigners};
 use medicare_core::backup::Backups;
 use medicare_core::campaign::{CampaignId, RemindReport};
 use medicare_core::report::{weekly_report, write_weekly_report, ReportFiles, WeeklyReport};
-use medicare_core::server::api::{api_token_is_strong, MIN_API_TOKEN_LEN};
 use medicare_core::server::{router, serve, ServerOptions};
 use medicare_core::{Error, Workspace};
-use secrecy::{ExposeSecret, SecretString};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// `medicare serve`.
 #[derive(Args)]
@@ -21,9 +21,6 @@ pub struct ServeArgs {
     /// Address to listen on (default: the `bind` setting, 127.0.0.1:8080).
     #[arg(long)]
     bind: Option<String>,
-    /// Bearer token for the JSON API (at least 32 characters); without one the API is off.
-    #[arg(long, env = "MEDICARE_API_TOKEN", hide_env_values = true)]
-    api_token: Option<SecretString>,
     /// Serve Prometheus metrics at `/metrics` on this address (its own listener, e.g.
     /// 127.0.0.1:9090, never the public one); without it there is no metrics endpoint.
     #[arg(long, env = "MEDICARE_METRICS_BIND")]
@@ -44,38 +41,39 @@ pub enum ReportCommand {
 /// Runs the form service until Ctrl-C.
 pub async fn run_serve(ws: &Workspace, args: ServeArgs) -> Result<ExitCode, Error> {
     let config = ws.config();
-    if let Some(token) = &args.api_token {
-        if !api_token_is_strong(token.expose_secret()) {
-            return Err(Error::Config(format!(
-                "MEDICARE_API_TOKEN is shorter than {MIN_API_TOKEN_LEN} characters: \
-                 use a random token (for example `openssl rand -hex 32`), or unset it to \
-                 serve the forms without the API"
-            )));
-        }
+    if std::env::var_os("MEDICARE_API_TOKEN").is_some() {
+        return Err(Error::Config(
+            "MEDICARE_API_TOKEN is no longer read: the JSON API takes per-operator tokens \
+             (`medicare operator token create NAME ...`); unset it"
+                .into(),
+        ));
     }
     let bind = args.bind.unwrap_or_else(|| config.bind.clone());
-    let options = ServerOptions {
-        link_requests_per_minute: config.link_requests_per_minute,
-        api_token: args.api_token,
-        send_options: config.send_options(),
-        reminder_policy: config.reminder_policy(),
-        public_base_url: config.base_url.clone(),
-        ..ServerOptions::default()
-    };
-    let api = if options.api_token.is_some() {
-        "on"
-    } else {
-        "off (no MEDICARE_API_TOKEN)"
-    };
     let listener = tokio::net::TcpListener::bind(&bind)
         .await
         .map_err(|e| Error::Config(format!("cannot listen on {bind}: {e}")))?;
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Config(format!("cannot listen on {bind}: {e}")))?;
+    let https = config.base_url.starts_with("https://");
+    let session_cookie = SessionCookie::for_bind(addr, https).unwrap_or_else(|e| {
+        eprintln!(
+            "warning: {e}; the session cookie stays Secure, so browsers send it over https:// only"
+        );
+        SessionCookie::secure()
+    });
+    let options = ServerOptions {
+        link_requests_per_minute: config.link_requests_per_minute,
+        access: Some(Arc::new(ws.access()?)),
+        session_cookie,
+        send_options: config.send_options(),
+        reminder_policy: config.reminder_policy(),
+        public_base_url: config.base_url.clone(),
+        ..ServerOptions::default()
+    };
     eprintln!(
-        "medicare form service on http://{addr} (links: {}/f/...; JSON API {api}); Ctrl-C stops",
-        config.base_url
+        "medicare form service on http://{addr} (links: {}/f/...; operators: {}/console/sign-in; JSON API with operators' tokens); Ctrl-C stops",
+        config.base_url, config.base_url
     );
     if let Some(metrics_bind) = args.metrics_bind {
         let metrics_addr = serve_metrics(&metrics_bind, addr).await?;

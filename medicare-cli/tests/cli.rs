@@ -375,25 +375,23 @@ fn reminders_reports_and_the_form_service_from_the_command_line() {
     );
 }
 
-/// Regression: `serve` refuses to start with an empty or short API token (exit 6) instead
-/// of guarding the API with it; an empty environment variable leaves the API off.
+/// The shared API token is gone: `serve` refuses to start while `MEDICARE_API_TOKEN` is
+/// set (exit 6), naming the per-operator tokens instead and never echoing the value, and
+/// has no `--api-token` flag.
 #[test]
-fn serve_refuses_an_empty_or_short_api_token() {
+fn serve_refuses_the_retired_shared_api_token() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    for (how, token) in [("arg", ""), ("arg", "s3cr3t-x"), ("env", "Q9z")] {
-        let mut cmd = medicare(d);
-        cmd.args(["serve", "--bind", "127.0.0.1:0"]);
-        match how {
-            "arg" => cmd.args(["--api-token", token]),
-            _ => cmd.env("MEDICARE_API_TOKEN", token),
-        };
-        let out = run(&mut cmd);
-        assert_eq!(out.status.code(), Some(6), "{how} {token:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("shorter than 32 characters"), "{stderr}");
-        assert!(token.is_empty() || !stderr.contains(token), "{stderr}");
-    }
+    let secret = "0123456789abcdef0123456789abcdef-shared";
+    let out = run(medicare(d)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("MEDICARE_API_TOKEN", secret));
+    assert_eq!(out.status.code(), Some(6));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("operator token create"), "{stderr}");
+    assert!(!stderr.contains(secret), "{stderr}");
+    let out = run(medicare(d).args(["serve", "--api-token", secret]));
+    assert_eq!(out.status.code(), Some(2));
 }
 
 #[test]

@@ -8,11 +8,15 @@
 mod common;
 
 use common::chrome::{self, axe_violations, shot, wait_for_text};
+use common::Harness;
+use fantoccini::cookies::Cookie;
 use fantoccini::{Client, Locator};
-use medicare_core::access::Role;
-use medicare_core::server::console::sign_everyone_in;
+use medicare_core::access::{Role, SessionCookie};
+use medicare_core::notify::RecordingNotifier;
+use medicare_core::server::console::testing::sign_in;
+use medicare_core::server::testing::Operators;
 use medicare_core::server::{router, serve, ServerOptions};
-use medicare_core::{Config, Workspace};
+use std::sync::Arc;
 
 /// Checks the current page with axe-core (when it is installed).
 async fn accessible(client: &Client, axe: Option<&str>, page: &str) {
@@ -77,25 +81,36 @@ async fn journey(javascript: bool) {
     let shots = chrome::output_dir("console");
     let tag = if javascript { "js" } else { "nojs" };
 
-    let dir = tempfile::tempdir().unwrap();
-    let ws = Workspace::open(dir.path(), Config::default())
+    let h = Harness::new().await;
+    h.populate(60).await;
+    let recorder = Arc::new(RecordingNotifier::new());
+    let engine = h.engine_with(recorder.clone());
+    let ops = Operators::enrol_every_role(Arc::new(h.store.clone()), engine.clock().clone())
         .await
         .unwrap();
-    let engine = ws.engine().clone();
-    engine
-        .import_patients(&medicare_core::patient::generate(
-            medicare_core::patient::GenerateOptions { count: 60, seed: 4 },
-        ))
-        .await
-        .unwrap();
+    let session = sign_in(&ops, Role::CampaignManager, 1).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = sign_everyone_in(
-        router(engine.clone(), ServerOptions::default()),
-        Role::CampaignManager,
-        true,
-    );
-    tokio::spawn(serve(listener, app, std::future::pending()));
+    let addr = listener.local_addr().unwrap();
+    let base = format!("http://{addr}");
+    let options = ServerOptions {
+        access: Some(ops.service.clone()),
+        session_cookie: SessionCookie::for_bind(addr, false).unwrap(),
+        ..ServerOptions::default()
+    };
+    tokio::spawn(serve(
+        listener,
+        router(engine.clone(), options),
+        std::future::pending(),
+    ));
+
+    // Signed in (the sign-in pages are tested on their own): the session's cookie.
+    client
+        .goto(&format!("{base}/console/assets/console.css"))
+        .await
+        .unwrap();
+    let mut cookie = Cookie::new("medicare-session", session.expose().to_string());
+    cookie.set_path("/");
+    client.add_cookie(cookie).await.unwrap();
 
     // Screen 1, with a count out of range first.
     client
@@ -206,11 +221,14 @@ async fn journey(javascript: bool) {
     }
     accessible(client, axe.as_deref(), "dashboard").await;
     shot(client, &shots, &format!("{tag}-4-dashboard")).await;
-    let sent_lines = std::fs::read_to_string(ws.outbox_path())
-        .unwrap_or_default()
-        .lines()
-        .count();
-    assert!(sent_lines > 0, "the outbox holds the messages");
+    let campaign = engine.store().campaigns().await.unwrap()[0].id;
+    let status = engine.status(campaign).await.unwrap();
+    assert_eq!(
+        recorder.sent().len() as u64,
+        status.channels.iter().map(|c| c.sent).sum::<u64>(),
+        "each message sent once"
+    );
+    assert!(!recorder.sent().is_empty());
     client
         .goto(&format!("{base}/console/campaigns"))
         .await

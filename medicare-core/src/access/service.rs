@@ -214,6 +214,12 @@ impl Service {
             .collect())
     }
 
+    /// One operator, by id.
+    pub async fn operator(&self, id: OperatorId) -> Result<OperatorSummary> {
+        let record = self.record(id).await?;
+        Ok(OperatorSummary::of(&record, self.clock.now()))
+    }
+
     /// One operator, by username (as typed; compared case-insensitively).
     pub async fn operator_by_username(&self, username: &str) -> Result<OperatorSummary> {
         let username = Username::parse(username)?;

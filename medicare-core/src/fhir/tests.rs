@@ -973,18 +973,23 @@ async fn the_exports_validate_with_fhir_resources() {
     assert!(!run(&broken, &responses).status.success());
 }
 
-/// The API serves the same export to a caller with the token, and nothing without it.
+/// The API's response export is declared `export_responses`, which needs a fresh second
+/// factor: no API token is one, so every token is refused (`403`), and no token is `401`.
 #[cfg(feature = "server")]
 #[tokio::test]
-async fn the_api_serves_the_response_export() {
-    let store = crate::store::sqlite::SqliteStore::open_url("sqlite::memory:")
+async fn the_api_refuses_the_response_export_to_tokens() {
+    use crate::access::Role;
+    let store = std::sync::Arc::new(
+        crate::store::sqlite::SqliteStore::open_url("sqlite::memory:")
+            .await
+            .unwrap(),
+    );
+    let (_, _, engine, campaign) = responses_round_trip(store.clone(), 5).await;
+    let ops = crate::server::testing::Operators::enrol_every_role(store, engine.clock().clone())
         .await
         .unwrap();
-    let (_, export, engine, campaign) = responses_round_trip(std::sync::Arc::new(store), 5).await;
     let options = crate::server::ServerOptions {
-        api_token: Some(secrecy::SecretString::from(
-            "fhir-test-token-0123456789abcdefghijkl",
-        )),
+        access: Some(ops.service.clone()),
         public_base_url: "https://forms.example.org".to_string(),
         ..Default::default()
     };
@@ -999,20 +1004,18 @@ async fn the_api_serves_the_response_export() {
     let url = format!("{base}/api/campaigns/{}/responses/fhir", campaign.0);
     let anonymous = client.get(&url).send().await.unwrap();
     assert_eq!(anonymous.status(), reqwest::StatusCode::UNAUTHORIZED);
-    let r = client
-        .get(&url)
-        .bearer_auth("fhir-test-token-0123456789abcdefghijkl")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), reqwest::StatusCode::OK);
-    assert_eq!(r.headers()["content-type"], super::NDJSON_MEDIA_TYPE);
-    assert_eq!(r.text().await.unwrap(), export);
-    let missing = client
-        .get(format!("{base}/api/campaigns/999/responses/fhir"))
-        .bearer_auth("fhir-test-token-0123456789abcdefghijkl")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(missing.status(), reqwest::StatusCode::NOT_FOUND);
+    for (role, kind) in [
+        (Role::DataSteward, "fresh_second_factor_required"),
+        (Role::Analyst, "forbidden"),
+    ] {
+        let r = client
+            .get(&url)
+            .bearer_auth(ops.token(role))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), reqwest::StatusCode::FORBIDDEN, "{role}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["kind"], kind, "{role}");
+    }
 }

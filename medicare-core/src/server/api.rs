@@ -1,32 +1,33 @@
 //! The JSON API for integrators' own front ends: the campaign lifecycle of the CLI, one
 //! route per step, each calling the same [`Engine`](crate::campaign::Engine) method.
 //!
-//! Every route but `/api/openapi.json` needs `Authorization: Bearer <token>` with the
-//! configured [`ServerOptions::api_token`](super::ServerOptions::api_token); without one
-//! configured the API answers `403`. Errors are `{"error": {"kind", "message"}}` with the
+//! Every route but `/api/openapi.json` needs `Authorization: Bearer <token>` with an
+//! operator's API token (`medicare operator token create`) whose role grants the
+//! route's permission: no token, or an unknown, expired or revoked one, is `401`; a role
+//! without the permission is `403` (see [`super::auth`]). Errors are `{"error": {"kind", "message"}}` with the
 //! status of their meaning (`400`/`422` bad input, `404`, `409` conflict, `500`); a
 //! `500` never carries the underlying detail, which goes to the log.
 //!
-//! The routes are one table ([`api_routes`]) from which both the router and the check
-//! against the OpenAPI document ([`OPENAPI`]) are made, so they cannot drift apart.
+//! The routes are one table ([`api_routes`]), with the permission each needs, from which
+//! both the router and the check against the OpenAPI document ([`OPENAPI`]) are made, so
+//! they cannot drift apart.
 
+use super::auth::{Access, RouteTable};
 use super::AppState;
+use crate::access::Permission;
 use crate::campaign::{CampaignId, CampaignRequest, FormId};
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::form::FormSpec;
 use crate::notify::Channel;
 use axum::body::Bytes;
-use axum::extract::{Path, Request, State};
-use axum::http::{header, Method, StatusCode};
-use axum::middleware::Next;
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
-use axum::{Json, Router};
-use secrecy::ExposeSecret;
+use axum::routing::{get, post};
+use axum::Json;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
 /// The OpenAPI 3.1 description of the API, served at `/api/openapi.json`.
@@ -264,135 +265,82 @@ async fn weekly_report(State(s): State<AppState>) -> ApiResult<Response> {
     Ok(Json(crate::report::weekly_report(s.engine()).await?).into_response())
 }
 
-/// Every API route that needs the bearer token: (method, path, handler).
-pub fn api_routes() -> Vec<(Method, &'static str, MethodRouter<AppState>)> {
-    vec![
-        (Method::GET, "/api/forms", get(list_forms)),
-        (Method::POST, "/api/forms", post(create_form)),
-        (Method::GET, "/api/forms/{id}", get(get_form)),
-        (Method::POST, "/api/patients/count", post(count_patients)),
-        (Method::GET, "/api/campaigns", get(list_campaigns)),
-        (Method::POST, "/api/campaigns", post(create_campaign)),
-        (Method::GET, "/api/campaigns/{id}", get(campaign_status)),
-        (
-            Method::GET,
+/// Every API route with the permission it needs (the OpenAPI document's `x-permission`
+/// says the same; a test checks it).
+pub fn api_routes() -> RouteTable {
+    use Permission as P;
+    let needs = Access::Requires;
+    RouteTable::new()
+        .get(OPENAPI_PATH, Access::Public, get(openapi))
+        .get("/api/forms", needs(P::CreateForms), get(list_forms))
+        .post("/api/forms", needs(P::CreateForms), post(create_form))
+        .get("/api/forms/{id}", needs(P::CreateForms), get(get_form))
+        .post(
+            "/api/patients/count",
+            needs(P::CountPatients),
+            post(count_patients),
+        )
+        .get(
+            "/api/campaigns",
+            needs(P::ReadTracking),
+            get(list_campaigns),
+        )
+        .post(
+            "/api/campaigns",
+            needs(P::CreateCampaigns),
+            post(create_campaign),
+        )
+        .get(
+            "/api/campaigns/{id}",
+            needs(P::ReadTracking),
+            get(campaign_status),
+        )
+        .get(
             "/api/campaigns/{id}/preview",
+            needs(P::CreateCampaigns),
             get(campaign_preview),
-        ),
-        (
-            Method::POST,
+        )
+        .post(
             "/api/campaigns/{id}/send",
+            needs(P::SendCampaigns),
             post(campaign_send),
-        ),
-        (
-            Method::POST,
+        )
+        .post(
             "/api/campaigns/{id}/remind",
+            needs(P::SendReminders),
             post(campaign_remind),
-        ),
-        (
-            Method::POST,
+        )
+        .post(
             "/api/campaigns/{id}/retry-failed",
+            needs(P::SendCampaigns),
             post(campaign_retry_failed),
-        ),
-        (
-            Method::GET,
+        )
+        .get(
             "/api/campaigns/{id}/tracking",
+            needs(P::ReadTracking),
             get(campaign_tracking),
-        ),
-        (
-            Method::GET,
+        )
+        .get(
             "/api/campaigns/{id}/non-respondents",
+            needs(P::ReadTracking),
             get(campaign_non_respondents),
-        ),
-        (
-            Method::GET,
+        )
+        .get(
             "/api/campaigns/{id}/responses/fhir",
+            needs(P::ExportResponses),
             get(campaign_responses_fhir),
-        ),
-        (Method::GET, "/api/reports/weekly", get(weekly_report)),
-    ]
+        )
+        .get(
+            "/api/reports/weekly",
+            needs(P::ReadReports),
+            get(weekly_report),
+        )
 }
 
 /// The path of the OpenAPI document (served without a token).
 pub const OPENAPI_PATH: &str = "/api/openapi.json";
 
-/// The API router: [`api_routes`] behind the bearer token, and the OpenAPI document.
-pub fn routes(state: AppState) -> Router<AppState> {
-    let mut router = Router::new();
-    for (_, path, handler) in api_routes() {
-        router = router.route(path, handler);
-    }
-    router
-        .route_layer(axum::middleware::from_fn_with_state(state, require_token))
-        .route(OPENAPI_PATH, get(openapi))
-}
-
-fn digest(s: &[u8]) -> [u8; 32] {
-    Sha256::digest(s).into()
-}
-
-/// The shortest API token the service accepts: 32 characters (at least 128 bits when
-/// drawn from a base64 or hex alphabet). A shorter configured token never authenticates
-/// anyone, so an empty or guessable setting cannot open the API.
-pub const MIN_API_TOKEN_LEN: usize = 32;
-
-/// Whether `token` is long enough to guard the API ([`MIN_API_TOKEN_LEN`]).
-pub fn api_token_is_strong(token: &str) -> bool {
-    token.chars().count() >= MIN_API_TOKEN_LEN
-}
-
-/// The credentials of an `Authorization` header using the `Bearer` scheme, whose name is
-/// matched case-insensitively (RFC 9110 §11.1).
-fn bearer_credentials(value: &str) -> Option<&str> {
-    let (scheme, rest) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| rest.trim_start_matches(' '))
-}
-
-/// Refuses API requests without the configured bearer token (compared in constant time).
-/// A configured token shorter than [`MIN_API_TOKEN_LEN`] turns the API off (`403`) rather
-/// than letting an empty or short secret authenticate anyone.
-async fn require_token(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let expected = match &app.options().api_token {
-        Some(token) if api_token_is_strong(token.expose_secret()) => token,
-        Some(_) => {
-            return error_body(
-                StatusCode::FORBIDDEN,
-                "api_disabled",
-                "the API is off: the configured API token is shorter than 32 characters",
-            )
-        }
-        None => {
-            return error_body(
-                StatusCode::FORBIDDEN,
-                "api_disabled",
-                "the API is off: start the service with an API token (MEDICARE_API_TOKEN)",
-            )
-        }
-    };
-    let presented = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer_credentials)
-        .unwrap_or("");
-    let ok: bool = !presented.is_empty()
-        && bool::from(subtle::ConstantTimeEq::ct_eq(
-            &digest(presented.as_bytes())[..],
-            &digest(expected.expose_secret().as_bytes())[..],
-        ));
-    if !ok {
-        let mut r = error_body(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid bearer token is required",
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer"),
-        );
-        return r;
-    }
-    next.run(req).await
+/// The API's routes (the guard checks each caller's token and permission).
+pub fn routes() -> RouteTable {
+    api_routes()
 }

@@ -20,13 +20,19 @@
 //! Logs carry recipient and campaign ids, never a token, a name or an answer.
 
 pub mod api;
+pub mod auth;
 pub mod client;
 pub mod connections;
 pub mod console;
 pub mod pages;
+pub mod signin;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+pub mod views;
 
 pub use connections::{serve_with, ConnectionLimits};
 
+use crate::access::SessionCookie;
 use crate::campaign::{Engine, ReminderPolicy, SendOptions};
 use crate::form::{render_message_page, style_sha256_base64};
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
@@ -37,7 +43,6 @@ use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use secrecy::SecretString;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -58,8 +63,11 @@ pub struct ServerOptions {
     pub link_requests_per_minute: NonZeroU32,
     /// Link requests a client IP may make in a burst.
     pub link_burst: NonZeroU32,
-    /// The bearer token the JSON API requires; `None` turns the API off (`403`).
-    pub api_token: Option<SecretString>,
+    /// The operators' sign-in service: it checks the JSON API's per-operator bearer
+    /// tokens and the console's sessions. `None` turns both off (`403`).
+    pub access: Option<Arc<crate::access::Service>>,
+    /// The session cookie's attributes (Secure unless served on loopback `http://`).
+    pub session_cookie: SessionCookie,
     /// How `POST /api/campaigns/{id}/send` and `/remind` pace and retry.
     pub send_options: SendOptions,
     /// The reminder limits `/remind` applies.
@@ -76,7 +84,8 @@ impl Default for ServerOptions {
             request_timeout: Duration::from_secs(15),
             link_requests_per_minute: NonZeroU32::new(60).expect("non-zero"),
             link_burst: NonZeroU32::new(30).expect("non-zero"),
-            api_token: None,
+            access: None,
+            session_cookie: SessionCookie::secure(),
             send_options: SendOptions::default(),
             reminder_policy: ReminderPolicy::default(),
             public_base_url: "http://localhost:8080".to_string(),
@@ -94,6 +103,7 @@ struct Inner {
     options: ServerOptions,
     limiter: DefaultKeyedRateLimiter<IpAddr>,
     csp: HeaderValue,
+    console_csp: HeaderValue,
 }
 
 impl AppState {
@@ -111,6 +121,7 @@ impl AppState {
             options,
             limiter: RateLimiter::keyed(quota),
             csp: HeaderValue::from_str(&csp).expect("the policy is ASCII"),
+            console_csp: HeaderValue::from_static(views::CONSOLE_CSP),
         }))
     }
 
@@ -122,6 +133,11 @@ impl AppState {
     /// The options.
     pub fn options(&self) -> &ServerOptions {
         &self.0.options
+    }
+
+    /// The operators' sign-in service, when operators can sign in here.
+    pub fn access(&self) -> Option<&Arc<crate::access::Service>> {
+        self.0.options.access.as_ref()
     }
 
     /// Takes one link request from `ip`'s budget; false when it is spent.
@@ -163,9 +179,24 @@ pub(crate) fn message_page(status: StatusCode, title: &str, message: &str) -> Re
     }
 }
 
-/// The router: patient pages, the JSON API, and a friendly 404 for anything else, with
-/// the security headers and body limit on every route and the timeout on the patient
-/// pages.
+/// Every route of the service with the access it declares: the patient pages, the JSON
+/// API, the operators' sign-in pages and the console's stylesheet.
+pub fn route_table(timeout: Duration) -> auth::RouteTable {
+    auth::RouteTable::new()
+        .merge(pages::routes(timeout))
+        .merge(api::routes())
+        .merge(signin::routes())
+        .merge(console::routes())
+        .get(
+            views::STYLESHEET_PATH,
+            auth::Access::Public,
+            axum::routing::get(views::stylesheet),
+        )
+}
+
+/// The router: the [`route_table`] behind its [`auth::guard`], and a friendly 404 for
+/// anything else, with the security headers and body limit on every route and the
+/// timeout on the patient pages.
 ///
 /// Serve it with client addresses ([`serve`] does) for the per-IP link budget; behind a
 /// reverse proxy every client has the proxy's address, so give the proxy its own limit.
@@ -173,10 +204,11 @@ pub fn router(engine: Engine, options: ServerOptions) -> Router {
     let state = AppState::new(engine, options);
     let limit = state.options().body_limit;
     let timeout = state.options().request_timeout;
-    Router::new()
-        .merge(pages::routes(timeout))
-        .merge(api::routes(state.clone()))
-        .merge(console::routes())
+    let table = route_table(timeout);
+    let guard = auth::Guard::new(state.clone(), &table);
+    table
+        .into_router()
+        .layer(axum::middleware::from_fn_with_state(guard, auth::guard))
         .fallback(|uri: axum::http::Uri| async move {
             if uri.path().starts_with("/api/") {
                 return api::error_body(StatusCode::NOT_FOUND, "not_found", "no such API route");
@@ -200,6 +232,7 @@ pub fn router(engine: Engine, options: ServerOptions) -> Router {
 /// is not already a page or JSON (a rejected body, a timeout) with a plain page.
 pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
+    let console = req.uri().path().starts_with("/console");
     let mut response = next.run(req).await;
     let status = response.status();
     let content_type = response
@@ -240,7 +273,12 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
         }
     }
     let h = response.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, state.0.csp.clone());
+    let csp = if console {
+        &state.0.console_csp
+    } else {
+        &state.0.csp
+    };
+    h.insert(header::CONTENT_SECURITY_POLICY, csp.clone());
     h.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),

@@ -6,6 +6,7 @@
 //! state and the link's expiry (`410`), and whether it was already answered (`410`).
 //! None of these pages says more than a patient needs.
 
+use super::auth::{Access, RouteTable};
 use super::{message_page, AppState, ClientIp};
 use crate::campaign::CampaignState;
 use crate::form::{render_form_page, FormPage};
@@ -15,17 +16,25 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post};
 
-/// The patient routes (with the request timeout: a patient's request never waits long).
-pub fn routes(timeout: std::time::Duration) -> Router<AppState> {
-    Router::new()
-        .route("/f/{token}", get(open_form).post(submit_form))
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+/// The patient routes, public (a patient holds nothing but the link), with the request
+/// timeout: a patient's request never waits long.
+pub fn routes(timeout: std::time::Duration) -> RouteTable {
+    let timeout = || {
+        tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)
+    };
+    RouteTable::new()
+        .get(
+            "/f/{token}",
+            Access::Public,
+            get(open_form).layer(timeout()),
+        )
+        .post(
+            "/f/{token}",
+            Access::Public,
+            post(submit_form).layer(timeout()),
+        )
 }
 
 fn not_valid() -> Response {

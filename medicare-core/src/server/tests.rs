@@ -1,18 +1,18 @@
 //! The form service against a running router on loopback, over real HTTP.
 
 use super::client::{link_path, submit};
+use super::testing::Operators;
 use super::{api, router, serve, ServerOptions};
+use crate::access::Role;
 use crate::campaign::Engine;
-use crate::clock::FixedClock;
+use crate::clock::{Clock, FixedClock};
+use crate::server::auth::Access;
 use crate::store::sqlite::SqliteStore;
 use crate::test_support::Fixture;
 use reqwest::StatusCode;
-use secrecy::SecretString;
 use std::collections::BTreeSet;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-
-const API_TOKEN: &str = "test-api-token-0123456789abcdef0123456789";
 
 /// A sent SMS campaign over a few patients, served on loopback.
 pub(crate) struct Service {
@@ -23,6 +23,8 @@ pub(crate) struct Service {
     pub client: reqwest::Client,
     /// (recipient id, link path), by recipient id.
     pub links: Vec<(i64, String)>,
+    /// One operator per role, with API tokens (when the options turn access on).
+    pub operators: Option<Operators>,
     _dir: tempfile::TempDir,
 }
 
@@ -30,13 +32,23 @@ pub(crate) fn generous() -> ServerOptions {
     ServerOptions {
         link_requests_per_minute: NonZeroU32::new(1_000_000).unwrap(),
         link_burst: NonZeroU32::new(1_000_000).unwrap(),
-        api_token: Some(SecretString::from(API_TOKEN)),
         ..ServerOptions::default()
     }
 }
 
 impl Service {
+    /// Serves the router with `options`; with `operators`, access is on and one
+    /// operator per role has a token.
     pub async fn start(options: ServerOptions, patients: usize) -> Service {
+        Self::start_with(options, patients, true).await
+    }
+
+    /// [`Service::start`], with or without operators.
+    pub async fn start_with(
+        mut options: ServerOptions,
+        patients: usize,
+        operators: bool,
+    ) -> Service {
         let f = Fixture::sent_campaign(patients).await;
         let mut links: Vec<(i64, String)> = f
             .recorder
@@ -46,6 +58,15 @@ impl Service {
             .collect();
         links.sort();
         let (engine, store, clock, dir) = (f.engine, f.store, f.clock, f.dir);
+        let operators = if operators {
+            let ops = Operators::enrol_every_role(Arc::new(store.clone()), clock.clone())
+                .await
+                .unwrap();
+            options.access = Some(ops.service.clone());
+            Some(ops)
+        } else {
+            None
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(serve(
@@ -60,8 +81,14 @@ impl Service {
             base,
             client: reqwest::Client::new(),
             links,
+            operators,
             _dir: dir,
         }
+    }
+
+    /// The API token of `role`'s operator.
+    pub fn token(&self, role: Role) -> &str {
+        self.operators.as_ref().expect("operators").token(role)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
@@ -378,37 +405,42 @@ async fn the_openapi_document_matches_the_routes() {
             documented.insert((method.to_uppercase(), path.clone()));
         }
     }
-    let mut routed: BTreeSet<(String, String)> = api::api_routes()
-        .into_iter()
-        .map(|(m, p, _)| (m.to_string(), p.to_string()))
+    let declared = api::api_routes().declarations();
+    let routed: BTreeSet<(String, String)> = declared
+        .iter()
+        .map(|d| (d.method.to_string(), d.path.to_string()))
         .collect();
-    routed.insert(("GET".into(), api::OPENAPI_PATH.into()));
     assert_eq!(
         documented, routed,
         "the OpenAPI document and the router differ"
     );
 
-    // Every documented route answers JSON from its handler (not the HTML fallback), and
-    // refuses a caller without the token.
-    for (method, path) in &routed {
-        let url = format!("{}{}", s.base, path.replace("{id}", "999"));
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    // Every documented route answers JSON from its handler or the guard (not the HTML
+    // fallback), and refuses a caller without a token.
+    for d in &declared {
+        let url = format!("{}{}", s.base, d.path.replace("{id}", "999"));
+        let method = reqwest::Method::from_bytes(d.method.as_str().as_bytes()).unwrap();
         let anonymous = s.client.request(method.clone(), &url).send().await.unwrap();
-        if path != api::OPENAPI_PATH {
-            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{path}");
+        if d.access != Access::Public {
+            assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED, "{}", d.path);
         }
+        let role = d
+            .access
+            .permission()
+            .and_then(|p| Role::ALL.into_iter().find(|r| r.allows(p)))
+            .unwrap_or(Role::Admin);
         let r = s
             .client
             .request(method, &url)
-            .bearer_auth(API_TOKEN)
+            .bearer_auth(s.token(role))
             .header("content-type", "application/json")
             .body("{}")
             .send()
             .await
             .unwrap();
         let ct = r.headers()["content-type"].to_str().unwrap().to_string();
-        assert!(ct.starts_with("application/json"), "{path}: {ct}");
-        assert_ne!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{path}");
+        assert!(ct.starts_with("application/json"), "{}: {ct}", d.path);
+        assert_ne!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{}", d.path);
     }
 }
 
@@ -416,10 +448,15 @@ async fn the_openapi_document_matches_the_routes() {
 async fn the_api_runs_the_lifecycle() {
     let s = Service::start(generous(), 40).await;
     let call = |method: reqwest::Method, path: &str, body: serde_json::Value| {
+        let role = if path.starts_with("/api/reports") {
+            Role::Analyst
+        } else {
+            Role::CampaignManager
+        };
         let req = s
             .client
             .request(method, format!("{}{path}", s.base))
-            .bearer_auth(API_TOKEN)
+            .bearer_auth(s.token(role))
             .json(&body);
         async move {
             let r = req.send().await.unwrap();
@@ -462,14 +499,21 @@ async fn the_api_runs_the_lifecycle() {
         serde_json::json!({}),
     )
     .await;
-    assert_eq!(status, StatusCode::OK, "{report}");
-    let (status, again) = call(
-        reqwest::Method::POST,
-        &format!("/api/campaigns/{id}/send"),
+    // Sending needs a fresh second factor, which an API token never is: refused, and
+    // nothing is sent.
+    assert_eq!(status, StatusCode::FORBIDDEN, "{report}");
+    assert_eq!(report["error"]["kind"], "fresh_second_factor_required");
+    let (_, status_before) = call(
+        reqwest::Method::GET,
+        &format!("/api/campaigns/{id}"),
         serde_json::json!({}),
     )
     .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert_eq!(status_before["state"], "draft", "{status_before}");
+    s.engine
+        .send(crate::campaign::CampaignId(id), &Default::default(), &())
+        .await
+        .unwrap();
     let (_, tracking) = call(
         reqwest::Method::GET,
         &format!("/api/campaigns/{id}/tracking"),
@@ -489,8 +533,8 @@ async fn the_api_runs_the_lifecycle() {
 }
 
 #[tokio::test]
-async fn the_api_is_off_without_a_token() {
-    let s = Service::start(ServerOptions::default(), 5).await;
+async fn the_api_is_off_without_operators() {
+    let s = Service::start_with(ServerOptions::default(), 5, false).await;
     let r = s
         .client
         .get(format!("{}/api/campaigns", s.base))
@@ -499,32 +543,89 @@ async fn the_api_is_off_without_a_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["kind"], "api_disabled");
 }
 
-/// Regression: an empty or short configured token must never authenticate anyone, with
-/// or without an `Authorization` header.
+/// A revoked or expired token, a disabled operator's token, junk and no token at all:
+/// each a `401` with a JSON error and a `WWW-Authenticate` challenge.
 #[tokio::test]
-async fn an_empty_or_short_token_never_opens_the_api() {
-    for configured in ["", "a", "0123456789abcdef0123456789abcde"] {
-        let options = ServerOptions {
-            api_token: Some(SecretString::from(configured)),
-            ..generous()
-        };
-        let s = Service::start(options, 3).await;
-        let url = format!("{}/api/campaigns", s.base);
-        let requests = [
-            s.client.get(&url),
-            s.client.get(&url).header("authorization", "Bearer "),
-            s.client.get(&url).header("authorization", "Bearer"),
-            s.client.get(&url).bearer_auth(configured),
-        ];
-        for req in requests {
-            let r = req.send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::FORBIDDEN, "token {configured:?}");
-            let body: serde_json::Value = r.json().await.unwrap();
-            assert_eq!(body["error"]["kind"], "api_disabled");
+async fn revoked_and_expired_tokens_get_a_json_401() {
+    let s = Service::start(generous(), 3).await;
+    let ops = s.operators.as_ref().unwrap();
+    let url = format!("{}/api/campaigns", s.base);
+    let get = |token: Option<String>| {
+        let mut req = s.client.get(&url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
         }
+        async move {
+            let r = req.send().await.unwrap();
+            let challenge = r.headers().get("www-authenticate").cloned();
+            (
+                r.status(),
+                challenge,
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    let analyst = ops.of(Role::Analyst);
+    assert_eq!(
+        get(Some(s.token(Role::Analyst).into())).await.0,
+        StatusCode::OK
+    );
+    // A second token for the analyst, then revoked.
+    let issued = ops
+        .service
+        .create_token(
+            analyst.id,
+            "revoked",
+            s.clock.now() + chrono::Duration::days(1),
+        )
+        .await
+        .unwrap();
+    let revoked = issued.token.expose().to_string();
+    assert_eq!(get(Some(revoked.clone())).await.0, StatusCode::OK);
+    ops.service
+        .revoke_token(analyst.id, issued.id)
+        .await
+        .unwrap();
+    // One expiring in an hour, then the clock moves past it.
+    let short = ops
+        .service
+        .create_token(
+            analyst.id,
+            "short",
+            s.clock.now() + chrono::Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let short = short.token.expose().to_string();
+    assert_eq!(get(Some(short.clone())).await.0, StatusCode::OK);
+    s.clock.advance(chrono::Duration::hours(2));
+    for token in [
+        Some(revoked),
+        Some(short),
+        Some("medicare_notatoken".to_string()),
+        Some(String::new()),
+        None,
+    ] {
+        let (status, challenge, body) = get(token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge.unwrap(), "Bearer");
+        assert_eq!(body["error"]["kind"], "unauthorized", "{body}");
     }
+    // A disabled operator's token stops at its next use.
+    let manager = ops.of(Role::CampaignManager);
+    assert_eq!(
+        get(Some(s.token(Role::CampaignManager).into())).await.0,
+        StatusCode::OK
+    );
+    ops.service.disable(manager.id).await.unwrap();
+    assert_eq!(
+        get(Some(s.token(Role::CampaignManager).into())).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 /// The `Bearer` scheme name is case-insensitive (RFC 9110); an empty credential is not
@@ -537,13 +638,17 @@ async fn the_bearer_scheme_is_matched_case_insensitively() {
         let r = s
             .client
             .get(&url)
-            .header("authorization", format!("{scheme} {API_TOKEN}"))
+            .header(
+                "authorization",
+                format!("{scheme} {}", s.token(Role::Analyst)),
+            )
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{scheme}");
     }
-    for header in ["Basic abc", "Bearer", "Bearer ", "Token x", API_TOKEN] {
+    let bare = s.token(Role::Analyst).to_string();
+    for header in ["Basic abc", "Bearer", "Bearer ", "Token x", bare.as_str()] {
         let r = s
             .client
             .get(&url)
@@ -564,7 +669,7 @@ async fn api_inputs_are_checked_as_the_openapi_document_says() {
         let req = s
             .client
             .request(method, format!("{}{path}", s.base))
-            .bearer_auth(API_TOKEN)
+            .bearer_auth(s.token(Role::CampaignManager))
             .header("content-type", "application/json")
             .body(body.to_string());
         async move {

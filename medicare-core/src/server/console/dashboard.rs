@@ -3,8 +3,8 @@
 //! (the same figures as JSON, polled by the console's script). Counts only.
 
 use super::sending::channel_label;
-use super::{failure, render, SignedIn};
-use crate::access::{Decision, Permission};
+use super::{failure, may, render, SignedIn};
+use crate::access::Permission;
 use crate::campaign::CampaignId;
 use crate::console::board::board;
 use crate::notify::Channel;
@@ -18,13 +18,10 @@ use std::collections::BTreeMap;
 
 /// GET `/console/campaigns`: every campaign, newest first.
 pub(super) async fn campaigns_page(State(state): State<AppState>, who: SignedIn) -> Response {
-    if let Err(r) = who.allow(&state, Permission::ReadTracking) {
-        return r;
-    }
     let engine = state.engine();
     let mut campaigns = match engine.store().campaigns().await {
         Ok(c) => c,
-        Err(e) => return failure(&e),
+        Err(e) => return failure(&who, &e),
     };
     campaigns.sort_by_key(|c| std::cmp::Reverse(c.id));
     let rows: Vec<_> = campaigns
@@ -38,13 +35,15 @@ pub(super) async fn campaigns_page(State(state): State<AppState>, who: SignedIn)
             }
         })
         .collect();
-    let now = engine.clock().now();
     render(
+        &who,
         StatusCode::OK,
         "console/campaigns.html",
+        "Campaigns",
+        Vec::new(),
         context! {
             campaigns => rows,
-            can_create => who.principal().decide(Permission::CreateCampaigns, now) == Decision::Allowed,
+            can_create => may(&who, &state, Permission::CreateCampaigns),
         },
     )
 }
@@ -55,20 +54,21 @@ pub(super) async fn board_page(
     who: SignedIn,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(r) = who.allow(&state, Permission::ReadTracking) {
-        return r;
-    }
     let board = match board(state.engine(), CampaignId(id)).await {
         Ok(b) => b,
-        Err(e) => return failure(&e),
+        Err(e) => return failure(&who, &e),
     };
     let channel_labels: BTreeMap<&str, &str> = Channel::ALL
         .into_iter()
         .map(|c| (c.as_str(), channel_label(c)))
         .collect();
+    let title = board.name.clone();
     render(
+        &who,
         StatusCode::OK,
         "console/board.html",
+        &title,
+        Vec::new(),
         context! { board, channel_labels },
     )
 }
@@ -79,11 +79,8 @@ pub(super) async fn board_status(
     who: SignedIn,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(r) = who.allow(&state, Permission::ReadTracking) {
-        return r;
-    }
     match board(state.engine(), CampaignId(id)).await {
         Ok(b) => Json(b).into_response(),
-        Err(e) => failure(&e),
+        Err(e) => failure(&who, &e),
     }
 }

@@ -2,9 +2,11 @@
 //! field names, types and the audience filter → "You are sending this form" / "To these
 //! patients" / "Confirm and send") and the campaign dashboard.
 //!
-//! Server-rendered (minijinja, auto-escaped) and complete without JavaScript; one
-//! self-hosted script ([`SCRIPT`]) makes the filter count, the name check and the
-//! dashboard live. Every route is in [`ROUTES`] with the permission it needs; the
+//! Server-rendered on the view layer ([`super::views`], auto-escaped) and complete
+//! without JavaScript; one self-hosted script ([`SCRIPT`]) makes the filter count, the
+//! name check and the dashboard live. Every route is declared in [`routes`] with the
+//! permission it needs; the guard ([`super::auth`]) enforces it, the fresh second factor
+//! of "Confirm and send" and the CSRF token of every post before a handler runs. The
 //! handlers are thin: the rules are in [`crate::console`] and the work in the
 //! [`crate::campaign::Engine`].
 
@@ -12,84 +14,115 @@ mod dashboard;
 mod sending;
 mod wizard;
 
-use crate::access::{Decision, OperatorId, Permission, Principal};
-use crate::server::AppState;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
+use super::auth::{Access, RouteTable, SignedIn};
+use super::views::{self, ErrorItem, Page};
+use crate::access::Permission;
+use axum::extract::{FromRequest, Request};
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::{get, post, MethodRouter};
-use axum::{Extension, Router};
-use std::sync::{Arc, OnceLock};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Extension;
+use serde::Serialize;
 
-/// The console's script, served at `/console/static/console.js`.
+/// The console's script, served at [`SCRIPT_PATH`].
 pub const SCRIPT: &str = include_str!("static/console.js");
 
-/// Every console route: method, path and the permission it needs. (A handler may ask
-/// for more, e.g. "Create" needs both form and campaign creation.)
-pub const ROUTES: &[(&str, &str, Permission)] = &[
-    ("GET", "/console/forms/new", Permission::CreateForms),
-    ("POST", "/console/forms/new", Permission::CreateForms),
+/// Where the script is served.
+pub const SCRIPT_PATH: &str = "/console/assets/console.js";
+
+/// The console's templates (added to the view layer's sources).
+pub const TEMPLATES: &[(&str, &str)] = &[
     (
-        "GET",
-        "/console/forms/new/fields",
-        Permission::CreateCampaigns,
+        "console/_macros.html",
+        include_str!("templates/_macros.html"),
     ),
     (
-        "POST",
-        "/console/forms/new/fields",
-        Permission::CreateCampaigns,
-    ),
-    ("GET", "/console/forms/check-name", Permission::CreateForms),
-    ("GET", "/console/audience/count", Permission::CountPatients),
-    ("GET", "/console/campaigns", Permission::ReadTracking),
-    ("GET", "/console/campaigns/{id}", Permission::ReadTracking),
-    (
-        "GET",
-        "/console/campaigns/{id}/status",
-        Permission::ReadTracking,
+        "console/wizard_count.html",
+        include_str!("templates/wizard_count.html"),
     ),
     (
-        "GET",
-        "/console/campaigns/{id}/preview",
-        Permission::CreateCampaigns,
+        "console/wizard_fields.html",
+        include_str!("templates/wizard_fields.html"),
     ),
     (
-        "GET",
-        "/console/campaigns/{id}/subset",
-        Permission::CountPatients,
+        "console/preview.html",
+        include_str!("templates/preview.html"),
     ),
+    ("console/subset.html", include_str!("templates/subset.html")),
     (
-        "POST",
-        "/console/campaigns/{id}/send",
-        Permission::SendCampaigns,
+        "console/campaigns.html",
+        include_str!("templates/campaigns.html"),
     ),
+    ("console/board.html", include_str!("templates/board.html")),
 ];
 
-/// The console's routes.
-pub fn routes() -> Router<AppState> {
-    let handler = |method: &str, path: &str| -> MethodRouter<AppState> {
-        match (method, path) {
-            ("GET", "/console/forms/new") => get(wizard::count_page),
-            ("POST", "/console/forms/new") => post(wizard::count_submit),
-            ("GET", "/console/forms/new/fields") => get(wizard::fields_page),
-            ("POST", "/console/forms/new/fields") => post(wizard::fields_submit),
-            ("GET", "/console/forms/check-name") => get(wizard::check_name),
-            ("GET", "/console/audience/count") => get(wizard::audience_count),
-            ("GET", "/console/campaigns") => get(dashboard::campaigns_page),
-            ("GET", "/console/campaigns/{id}") => get(dashboard::board_page),
-            ("GET", "/console/campaigns/{id}/status") => get(dashboard::board_status),
-            ("GET", "/console/campaigns/{id}/preview") => get(sending::preview_page),
-            ("GET", "/console/campaigns/{id}/subset") => get(sending::subset_page),
-            ("POST", "/console/campaigns/{id}/send") => post(sending::send),
-            _ => unreachable!("every route in ROUTES has a handler"),
-        }
-    };
-    let mut router = Router::new().route("/console/static/console.js", get(script));
-    for (method, path, _) in ROUTES {
-        router = router.route(path, handler(method, path));
-    }
-    router.layer(Extension(sending::Sending::default()))
+/// The console's routes, each with the permission it needs. ("Create" also checks the
+/// form permission in its handler: it creates a form and a campaign.)
+pub fn routes() -> RouteTable {
+    use Permission as P;
+    let sending = sending::Sending::default();
+    RouteTable::new()
+        .get(SCRIPT_PATH, Access::Public, get(script))
+        .get(
+            "/console/forms/new",
+            Access::Requires(P::CreateForms),
+            get(wizard::count_page),
+        )
+        .post(
+            "/console/forms/new",
+            Access::Requires(P::CreateForms),
+            post(wizard::count_submit),
+        )
+        .get(
+            "/console/forms/new/fields",
+            Access::Requires(P::CreateCampaigns),
+            get(wizard::fields_page),
+        )
+        .post(
+            "/console/forms/new/fields",
+            Access::Requires(P::CreateCampaigns),
+            post(wizard::fields_submit),
+        )
+        .get(
+            "/console/forms/check-name",
+            Access::Requires(P::CreateForms),
+            get(wizard::check_name),
+        )
+        .get(
+            "/console/audience/count",
+            Access::Requires(P::CountPatients),
+            get(wizard::audience_count),
+        )
+        .get(
+            "/console/campaigns",
+            Access::Requires(P::ReadTracking),
+            get(dashboard::campaigns_page),
+        )
+        .get(
+            "/console/campaigns/{id}",
+            Access::Requires(P::ReadTracking),
+            get(dashboard::board_page),
+        )
+        .get(
+            "/console/campaigns/{id}/status",
+            Access::Requires(P::ReadTracking),
+            get(dashboard::board_status),
+        )
+        .get(
+            "/console/campaigns/{id}/preview",
+            Access::Requires(P::CreateCampaigns),
+            get(sending::preview_page),
+        )
+        .get(
+            "/console/campaigns/{id}/subset",
+            Access::Requires(P::CountPatients),
+            get(sending::subset_page),
+        )
+        .post(
+            "/console/campaigns/{id}/send",
+            Access::Requires(P::SendCampaigns),
+            post(sending::send).layer(Extension(sending)),
+        )
 }
 
 async fn script() -> Response {
@@ -103,85 +136,76 @@ async fn script() -> Response {
         .into_response()
 }
 
-/// The templates, parsed once.
-fn templates() -> &'static minijinja::Environment<'static> {
-    static ENV: OnceLock<minijinja::Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = minijinja::Environment::new();
-        env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
-        for (name, source) in [
-            ("base.html", include_str!("templates/standin_base.html")),
-            (
-                "console/_macros.html",
-                include_str!("templates/_macros.html"),
-            ),
-            (
-                "console/wizard_count.html",
-                include_str!("templates/wizard_count.html"),
-            ),
-            (
-                "console/wizard_fields.html",
-                include_str!("templates/wizard_fields.html"),
-            ),
-            (
-                "console/preview.html",
-                include_str!("templates/preview.html"),
-            ),
-            ("console/subset.html", include_str!("templates/subset.html")),
-            (
-                "console/campaigns.html",
-                include_str!("templates/campaigns.html"),
-            ),
-            ("console/board.html", include_str!("templates/board.html")),
-        ] {
-            env.add_template(name, source)
-                .expect("the console's templates parse");
-        }
-        env
-    })
-}
-
-/// Renders `name` with `ctx` as an HTML page with `status`.
-fn render(status: StatusCode, name: &str, ctx: minijinja::Value) -> Response {
-    match templates().get_template(name).and_then(|t| t.render(ctx)) {
-        Ok(html) => (status, Html(html)).into_response(),
+/// Renders a console page: the layout with `title`, the operator's header, the error
+/// summary of `errors`, and the page's own values.
+fn render(
+    who: &SignedIn,
+    status: StatusCode,
+    template: &str,
+    title: &str,
+    errors: Vec<ErrorItem>,
+    body: impl Serialize,
+) -> Response {
+    // The layout flattens the page's values beside its own: they must be a map.
+    let body = match serde_json::to_value(body) {
+        Ok(v) => v,
         Err(e) => {
-            tracing::error!(template = name, error = %e, "rendering a console page failed");
-            refuse(StatusCode::INTERNAL_SERVER_ERROR)
+            tracing::error!(template, error = %e, "a console page's values do not serialize");
+            return refuse(who, StatusCode::INTERNAL_SERVER_ERROR);
         }
-    }
+    };
+    views::page(
+        status,
+        template,
+        &Page::new(title, body)
+            .with_header(who.header())
+            .with_errors(errors),
+    )
 }
 
 /// A plain refusal page.
-fn refuse(status: StatusCode) -> Response {
+fn refuse(who: &SignedIn, status: StatusCode) -> Response {
     let (title, message) = match status {
         StatusCode::FORBIDDEN => (
             "You cannot do this",
-            "Your role does not allow this, or the page was out of date. Go back, reload the page and try again.",
+            "Your role does not allow this. Ask an administrator if you need it.",
         ),
         StatusCode::NOT_FOUND => ("Page not found", "There is nothing at this address."),
+        StatusCode::BAD_REQUEST => (
+            "That could not be read",
+            "The page sent something this service cannot read. Go back, reload the page and try again.",
+        ),
         _ => (
             "Something went wrong",
-            "We could not do that just now. Please try again.",
+            "The service could not do that just now. Try again in a few minutes.",
         ),
     };
-    super::message_page(status, title, message)
+    views::message(status, title, message, Some(who.header()))
 }
 
-/// The page for an engine error: what was wrong for bad input, a plain page otherwise.
-fn failure(e: &crate::Error) -> Response {
+/// The page for an engine error: the message for bad input, a plain page otherwise
+/// (the detail is logged, by id only).
+fn failure(who: &SignedIn, e: &crate::Error) -> Response {
     match e {
-        crate::Error::NotFound { .. } => refuse(StatusCode::NOT_FOUND),
-        e if e.is_invalid_input() => super::message_page(
+        crate::Error::NotFound { .. } => refuse(who, StatusCode::NOT_FOUND),
+        e if e.is_invalid_input() => views::message(
             StatusCode::UNPROCESSABLE_ENTITY,
             "That could not be done",
             &e.to_string(),
+            Some(who.header()),
         ),
         e => {
             tracing::error!(error = %e, "console request failed");
-            refuse(StatusCode::INTERNAL_SERVER_ERROR)
+            refuse(who, StatusCode::INTERNAL_SERVER_ERROR)
         }
     }
+}
+
+/// True when the operator's role grants `permission` now (for what a page offers).
+fn may(who: &SignedIn, state: &super::AppState, permission: Permission) -> bool {
+    who.principal()
+        .decide(permission, state.engine().clock().now())
+        != crate::access::Decision::NotInRole
 }
 
 /// A posted form's pairs, in order (a name may repeat, like the channel boxes).
@@ -194,122 +218,44 @@ impl<S: Send + Sync> FromRequest<S> for FormPairs {
         axum::Form::<Vec<(String, String)>>::from_request(req, state)
             .await
             .map(|f| FormPairs(f.0))
-            .map_err(|_| refuse(StatusCode::BAD_REQUEST))
-    }
-}
-
-/// True when the posted `csrf` pair is the session's token.
-fn csrf_ok(who: &SignedIn, pairs: &[(String, String)]) -> bool {
-    pairs
-        .iter()
-        .find(|(k, _)| k == "csrf")
-        .is_some_and(|(_, v)| who.csrf.verify(v))
-}
-
-/// TEMPORARY stand-in for the operator sign-in's extractor (replaced at the merge of
-/// the sign-in branch): the signed-in principal and their CSRF token, put in the
-/// request's extensions by whoever authenticated it.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    principal: Principal,
-    csrf: Arc<crate::access::CsrfToken>,
-}
-
-impl SignedIn {
-    fn principal(&self) -> &Principal {
-        &self.principal
-    }
-
-    fn operator(&self) -> OperatorId {
-        self.principal.operator()
-    }
-
-    fn csrf(&self) -> &str {
-        self.csrf.expose()
-    }
-
-    /// Ok when the role grants `permission` (fresh factor or not), else a 403 page.
-    fn allow(&self, state: &AppState, permission: Permission) -> Result<(), Response> {
-        match self
-            .principal
-            .decide(permission, state.engine().clock().now())
-        {
-            Decision::NotInRole => Err(refuse(StatusCode::FORBIDDEN)),
-            _ => Ok(()),
-        }
-    }
-
-    /// Ok when `permission` is allowed now; to the step-up page when only a fresh
-    /// second factor is missing; a 403 page otherwise.
-    fn allow_fresh(
-        &self,
-        state: &AppState,
-        permission: Permission,
-        back: &str,
-    ) -> Result<(), Response> {
-        match self
-            .principal
-            .decide(permission, state.engine().clock().now())
-        {
-            Decision::Allowed => Ok(()),
-            Decision::NotInRole => Err(refuse(StatusCode::FORBIDDEN)),
-            Decision::NeedsFreshSecondFactor => Err(Redirect::to(&format!(
-                "/console/step-up?next={}",
-                urlencoding(back)
-            ))
-            .into_response()),
-        }
-    }
-}
-
-/// Percent-encodes a path for a query value (paths here are ASCII).
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for SignedIn {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<SignedIn>()
-            .cloned()
-            .ok_or_else(|| Redirect::to("/console/sign-in").into_response())
+            .map_err(|_| {
+                views::message(
+                    StatusCode::BAD_REQUEST,
+                    "That could not be read",
+                    "The page sent something this service cannot read. Go back, reload the page and try again.",
+                    None,
+                )
+            })
     }
 }
 
 #[cfg(test)]
 mod tests;
 
-/// TEMPORARY test support until the sign-in branch lands: wraps `router` so that every
-/// request is signed in as operator 1 with `role` (and a fresh second factor when
-/// `fresh`), one session throughout. Never built into a release (feature `testing`).
+/// Test support (feature `testing`): a console session for a test operator.
 #[cfg(any(test, feature = "testing"))]
-pub fn sign_everyone_in(router: Router, role: crate::access::Role, fresh: bool) -> Router {
-    let session = Arc::new(crate::access::SessionId::generate().csrf_token());
-    router.layer(axum::middleware::from_fn(
-        move |mut req: Request, next: axum::middleware::Next| {
-            let csrf = session.clone();
-            async move {
-                let fresh_until = fresh.then(|| chrono::Utc::now() + chrono::Duration::days(1));
-                req.extensions_mut().insert(SignedIn {
-                    principal: Principal::new(
-                        OperatorId(1),
-                        role,
-                        crate::access::principal::Credential::Session { fresh_until },
-                    ),
-                    csrf,
-                });
-                next.run(req).await
-            }
-        },
-    ))
+pub mod testing {
+    use crate::access::service::SecondFactor;
+    use crate::access::{Role, SessionId};
+    use crate::server::testing::{totp_code, Operators, PASSWORD};
+
+    /// Signs `role`'s test operator in with their password and the authenticator code
+    /// `step` 30-second steps from now (each sign-in of one operator needs a later code
+    /// than the last), as the sign-in pages do; returns the session (the cookie's value).
+    pub async fn sign_in(ops: &Operators, role: Role, step: i64) -> crate::Result<SessionId> {
+        let op = ops.of(role);
+        let fail = |e: crate::access::AccessError| crate::Error::Config(e.to_string());
+        let pending = ops
+            .service
+            .sign_in(&op.username, &secrecy::SecretString::from(PASSWORD))
+            .await
+            .map_err(fail)?;
+        let code = totp_code(&op.enrolment, ops.clock.as_ref(), step);
+        let done = ops
+            .service
+            .second_factor(&pending.id, SecondFactor::Totp(&code))
+            .await
+            .map_err(fail)?;
+        Ok(done.id)
+    }
 }

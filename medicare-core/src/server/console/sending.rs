@@ -9,7 +9,7 @@
 //! campaign that is not already being sent by this server is started, and any other
 //! POST just goes to the dashboard.
 
-use super::{csrf_ok, failure, refuse, render, FormPairs, SignedIn};
+use super::{failure, may, render, SignedIn};
 use crate::access::{Decision, Permission};
 use crate::campaign::{CampaignId, CampaignState};
 use crate::console::subset::{subset, SubsetRow};
@@ -57,19 +57,15 @@ pub(super) async fn preview_page(
     who: SignedIn,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(r) = who.allow(&state, Permission::CreateCampaigns) {
-        return r;
-    }
     let engine = state.engine();
     let preview = match engine.preview(CampaignId(id)).await {
         Ok(p) => p,
-        Err(e) => return failure(&e),
+        Err(e) => return failure(&who, &e),
     };
     let form_page = match render_form_page(&FormPage::new(&preview.form.spec)) {
         Ok(html) => html,
-        Err(e) => return failure(&e),
+        Err(e) => return failure(&who, &e),
     };
-    let now = engine.clock().now();
     let channels: Vec<_> = preview
         .channels
         .iter()
@@ -84,11 +80,15 @@ pub(super) async fn preview_page(
         .collect();
     let sms = preview.campaign.channels.contains(&Channel::Sms);
     let segments = &preview.sample_sms_segments;
+    let title = "Check before you send";
     render(
+        &who,
         StatusCode::OK,
         "console/preview.html",
+        title,
+        Vec::new(),
         context! {
-            csrf => who.csrf(),
+            csrf => who.csrf_token().unwrap_or_default(),
             campaign => &preview.campaign,
             form_title => &preview.form.spec.title,
             form_page,
@@ -100,8 +100,8 @@ pub(super) async fn preview_page(
             sms_units => segments.units,
             sms_encoding => match segments.encoding { SmsEncoding::Gsm7 => "GSM-7", SmsEncoding::Ucs2 => "UCS-2 (one or more characters are outside GSM-7)" },
             sms_segments => segments.segments,
-            can_subset => who.principal().decide(Permission::CountPatients, now) == Decision::Allowed,
-            can_send => who.principal().decide(Permission::SendCampaigns, now) != Decision::NotInRole,
+            can_subset => may(&who, &state, Permission::CountPatients),
+            can_send => may(&who, &state, Permission::SendCampaigns),
         },
     )
 }
@@ -113,27 +113,24 @@ pub(super) async fn subset_page(
     who: SignedIn,
     Path(id): Path<i64>,
 ) -> Response {
-    if let Err(r) = who.allow(&state, Permission::CountPatients) {
-        return r;
-    }
     let engine = state.engine();
     let now = engine.clock().now();
     let identified =
         who.principal().decide(Permission::ViewPatientIdentity, now) == Decision::Allowed;
     let campaign = match engine.store().campaign(CampaignId(id)).await {
         Ok(c) => c,
-        Err(e) => return failure(&e),
+        Err(e) => return failure(&who, &e),
     };
     let filter = match Filter::parse(&campaign.filter) {
         Ok(f) => f,
-        Err(e) => return failure(&crate::Error::from(e)),
+        Err(e) => return failure(&who, &crate::Error::from(e)),
     };
     let (total, patients) = match (
         engine.count_patients(&filter).await,
         engine.store().all_patients().await,
     ) {
         (Ok(n), Ok(p)) => (n, p),
-        (Err(e), _) | (_, Err(e)) => return failure(&e),
+        (Err(e), _) | (_, Err(e)) => return failure(&who, &e),
     };
     let rows: Vec<_> = subset(&patients, &filter, now.date_naive(), identified)
         .into_iter()
@@ -151,10 +148,13 @@ pub(super) async fn subset_page(
             } => context! { name, nhs_number, age, postcode },
         })
         .collect();
-    tracing::info!(campaign = id, rows = rows.len(), identified, operator = %who.operator(), "console: subset viewed");
+    tracing::info!(campaign = id, rows = rows.len(), identified, operator = %who.principal().operator(), "console: subset viewed");
     render(
+        &who,
         StatusCode::OK,
         "console/subset.html",
+        "Subset of patients",
+        Vec::new(),
         context! { campaign => campaign, rows, total, identified },
     )
 }
@@ -166,20 +166,12 @@ pub(super) async fn send(
     Extension(sending): Extension<Sending>,
     who: SignedIn,
     Path(id): Path<i64>,
-    FormPairs(pairs): FormPairs,
 ) -> Response {
-    if !csrf_ok(&who, &pairs) {
-        return refuse(StatusCode::FORBIDDEN);
-    }
-    let back = format!("/console/campaigns/{id}/preview");
-    if let Err(r) = who.allow_fresh(&state, Permission::SendCampaigns, &back) {
-        return r;
-    }
     let id = CampaignId(id);
     let engine = state.engine().clone();
     let campaign = match engine.store().campaign(id).await {
         Ok(c) => c,
-        Err(e) => return failure(&e),
+        Err(e) => return failure(&who, &e),
     };
     let board = Redirect::to(&format!("/console/campaigns/{id}")).into_response();
     if campaign.state != CampaignState::Draft || !sending.start(id) {
@@ -187,7 +179,7 @@ pub(super) async fn send(
         return board;
     }
     let options = state.options().send_options.clone();
-    let operator = who.operator();
+    let operator = who.principal().operator();
     tracing::info!(campaign = id.0, operator = %operator, "console: send confirmed");
     tokio::spawn(async move {
         match engine.send(id, &options, &()).await {

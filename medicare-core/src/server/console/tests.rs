@@ -1,42 +1,58 @@
 //! The console over real HTTP on loopback, as a browser without JavaScript uses it:
 //! the wizard to a confirmed send, the error summaries, and the refusals.
 
-use crate::access::principal::Credential;
-use crate::access::{OperatorId, Principal, Role, SessionId};
+use super::testing::sign_in;
+use crate::access::{AccessStore, Role, SessionCookie, SessionId};
 use crate::campaign::{CampaignState, Engine};
+use crate::clock::{Clock, FixedClock};
+use crate::link::HmacLinkSigner;
+use crate::notify::{Channel, RecordingNotifier};
 use crate::patient::{generate, GenerateOptions};
+use crate::publish::LocalFolderPublisher;
+use crate::server::testing::Operators;
 use crate::server::{router, serve, ServerOptions};
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use chrono::{Duration, TimeZone, Utc};
 use reqwest::StatusCode;
+use secrecy::SecretBox;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 struct Console {
     engine: Engine,
+    clock: Arc<FixedClock>,
     base: String,
+    /// A signed-in session per role.
+    sessions: BTreeMap<&'static str, SessionId>,
     _dir: tempfile::TempDir,
 }
 
-/// How the test's operator is signed in.
-#[derive(Clone, Copy)]
-struct As {
-    role: Role,
-    fresh: bool,
-}
-
-const MANAGER: As = As {
-    role: Role::CampaignManager,
-    fresh: true,
-};
+const MANAGER: Role = Role::CampaignManager;
 
 impl Console {
     async fn start() -> Console {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn Store> =
-            Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
-        let now = Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap();
-        let engine = crate::test_support::engine(store, dir.path(), now);
+        let sqlite = Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap());
+        let store: Arc<dyn Store> = sqlite.clone();
+        let access: Arc<dyn AccessStore> = sqlite;
+        let clock = Arc::new(FixedClock::new(
+            Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap(),
+        ));
+        let signer = HmacLinkSigner::new(
+            SecretBox::new(Box::new([3u8; 32])),
+            "https://forms.example.org",
+        )
+        .unwrap();
+        let recorder = Arc::new(RecordingNotifier::new());
+        let engine = Engine::new(
+            store,
+            Arc::new(LocalFolderPublisher::new(dir.path().join("forms"))),
+            Arc::new(signer),
+            clock.clone(),
+        )
+        .with_notifier(Channel::Sms, recorder.clone())
+        .with_notifier(Channel::Email, recorder);
         engine
             .import_patients(&generate(GenerateOptions {
                 count: 120,
@@ -44,38 +60,30 @@ impl Console {
             }))
             .await
             .unwrap();
+        let ops = Operators::enrol_every_role(access, clock.clone() as Arc<dyn Clock>)
+            .await
+            .unwrap();
+        let mut sessions = BTreeMap::new();
+        for role in [Role::CampaignManager, Role::Analyst, Role::DataSteward] {
+            sessions.insert(role.as_str(), sign_in(&ops, role, 1).await.unwrap());
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let app =
-            router(engine.clone(), ServerOptions::default()).layer(axum::middleware::from_fn(
-                |mut req: axum::extract::Request, next: axum::middleware::Next| async move {
-                    let who = req
-                        .headers()
-                        .get("x-test-role")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.split_once(':'))
-                        .and_then(|(role, fresh)| {
-                            Some((role.parse::<Role>().ok()?, fresh == "fresh"))
-                        });
-                    if let Some((role, fresh)) = who {
-                        let fresh_until =
-                            fresh.then(|| Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap());
-                        req.extensions_mut().insert(super::SignedIn {
-                            principal: Principal::new(
-                                OperatorId(1),
-                                role,
-                                Credential::Session { fresh_until },
-                            ),
-                            csrf: Arc::new(session().csrf_token()),
-                        });
-                    }
-                    next.run(req).await
-                },
-            ));
-        tokio::spawn(serve(listener, app, std::future::pending()));
+        let addr = listener.local_addr().unwrap();
+        let options = ServerOptions {
+            access: Some(ops.service.clone()),
+            session_cookie: SessionCookie::for_bind(addr, false).unwrap(),
+            ..ServerOptions::default()
+        };
+        tokio::spawn(serve(
+            listener,
+            router(engine.clone(), options),
+            std::future::pending(),
+        ));
         Console {
             engine,
-            base,
+            clock,
+            base: format!("http://{addr}"),
+            sessions,
             _dir: dir,
         }
     }
@@ -87,14 +95,14 @@ impl Console {
             .unwrap()
     }
 
-    fn who(as_: As) -> String {
-        format!("{}:{}", as_.role, if as_.fresh { "fresh" } else { "stale" })
+    fn cookie(&self, role: Role) -> String {
+        format!("medicare-session={}", self.sessions[role.as_str()].expose())
     }
 
-    async fn get(&self, as_: As, path: &str) -> (StatusCode, String) {
+    async fn get(&self, role: Role, path: &str) -> (StatusCode, String) {
         let r = Self::client()
             .get(format!("{}{path}", self.base))
-            .header("x-test-role", Self::who(as_))
+            .header("cookie", self.cookie(role))
             .send()
             .await
             .unwrap();
@@ -105,19 +113,19 @@ impl Console {
     /// status, the redirect target and the body.
     async fn post(
         &self,
-        as_: As,
+        role: Role,
         path: &str,
         pairs: &[(&str, &str)],
         csrf: bool,
     ) -> (StatusCode, String, String) {
-        let token = session().csrf_token();
+        let token = self.sessions[role.as_str()].csrf_token();
         let mut form: Vec<(&str, &str)> = pairs.to_vec();
         if csrf {
-            form.push(("csrf", token.expose()));
+            form.push(("csrf_token", token.expose()));
         }
         let r = Self::client()
             .post(format!("{}{path}", self.base))
-            .header("x-test-role", Self::who(as_))
+            .header("cookie", self.cookie(role))
             .form(&form)
             .send()
             .await
@@ -128,12 +136,6 @@ impl Console {
             .map_or(String::new(), |v| v.to_str().unwrap().to_string());
         (r.status(), location, r.text().await.unwrap())
     }
-}
-
-/// One fixed session for the test's operator.
-fn session() -> SessionId {
-    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    SessionId::parse(ID.get_or_init(|| SessionId::generate().expose().to_string())).unwrap()
 }
 
 fn two_fields<'a>(name_1: &'a str, filter: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -270,22 +272,30 @@ async fn the_wizard_goes_to_a_confirmed_send_without_javascript() {
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Initials") && !body.contains("NHS number"));
+    // A data steward may see who they are.
+    let (status, body) = c
+        .get(
+            Role::DataSteward,
+            &format!("/console/campaigns/{}/subset", campaign.id),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("NHS number") && !body.contains("Initials"));
 
     // Confirm and send: twice (a double click) sends once.
     let send = format!("/console/campaigns/{}/send", campaign.id);
     let (status, _, _) = c.post(MANAGER, &send, &[], false).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "no CSRF token");
-    let stale = As {
-        fresh: false,
-        ..MANAGER
-    };
-    let (status, to, _) = c.post(stale, &send, &[], true).await;
-    assert_eq!(status, StatusCode::SEE_OTHER);
-    assert!(to.starts_with("/console/step-up"), "{to}");
+    // Past the fresh-second-factor window: refused until the code is entered again.
+    c.clock.advance(Duration::minutes(6));
+    let (status, _, body) = c.post(MANAGER, &send, &[], true).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(body.contains("Confirm it is you"), "{body}");
     assert_eq!(
         c.engine.store().campaign(campaign.id).await.unwrap().state,
         CampaignState::Draft
     );
+    c.clock.advance(Duration::minutes(-6));
     let (s1, to1, _) = c.post(MANAGER, &send, &[], true).await;
     let (s2, to2, _) = c.post(MANAGER, &send, &[], true).await;
     assert_eq!((s1, s2), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER));
@@ -330,16 +340,12 @@ async fn the_wizard_goes_to_a_confirmed_send_without_javascript() {
     assert!(body.contains("data-status-url") && body.contains("Answered"));
     let (_, body) = c.get(MANAGER, "/console/campaigns").await;
     assert!(body.contains("Register for your flu vaccination"));
-    let _ = Duration::zero();
 }
 
 #[tokio::test]
 async fn roles_without_the_permission_are_refused_and_identity_needs_its_permission() {
     let c = Console::start().await;
-    let analyst = As {
-        role: Role::Analyst,
-        fresh: true,
-    };
+    let analyst = Role::Analyst;
     for path in [
         "/console/forms/new",
         "/console/forms/new/fields?count=2",
@@ -378,3 +384,4 @@ async fn roles_without_the_permission_are_refused_and_identity_needs_its_permiss
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+

@@ -6,13 +6,14 @@
 //! time ([`crate::console::draft`], [`crate::console::audience`]). Nothing is stored
 //! until every input is good and the filter selects at least one patient.
 
-use super::{csrf_ok, failure, refuse, render, FormPairs, SignedIn};
+use super::{failure, may, refuse, render, FormPairs, SignedIn};
 use crate::access::Permission;
 use crate::console::audience::{parse_filter, AudienceDraft, AudienceError, MAX_LINK_DAYS};
 use crate::console::draft::{
     check_field_name, parse_field_count, DraftError, FieldPart, FormDraft, MAX_WIZARD_FIELDS,
 };
 use crate::form::FieldType;
+use crate::server::views::ErrorItem;
 use crate::server::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -45,14 +46,31 @@ impl Problem {
     }
 }
 
-/// The problems by input id, for the inline messages (the first per input).
-fn by_id(problems: &[Problem]) -> BTreeMap<&str, &str> {
-    let mut map = BTreeMap::new();
+/// The error summary's items, and the inline message of every input in `ids` (`""`
+/// for none: the templates are rendered strictly, so every id is present).
+fn errors_for(
+    ids: impl IntoIterator<Item = String>,
+    problems: &[Problem],
+) -> (Vec<ErrorItem>, BTreeMap<String, String>) {
+    let mut map: BTreeMap<String, String> = ids.into_iter().map(|id| (id, String::new())).collect();
     for p in problems {
-        map.entry(p.id.as_str()).or_insert(p.message.as_str());
+        let slot = map.entry(p.id.clone()).or_default();
+        if slot.is_empty() {
+            *slot = p.message.clone();
+        }
     }
-    map
+    let items = problems
+        .iter()
+        .map(|p| ErrorItem::new(&p.id, p.message.clone()))
+        .collect();
+    (items, map)
 }
+
+/// Screen 1's title (the question, as the GOV.UK question pattern has it).
+const COUNT_TITLE: &str = "Please enter the number of data fields you require";
+
+/// Screen 2's title.
+const FIELDS_TITLE: &str = "Field names and data types";
 
 /// A field type as the type list shows it.
 fn type_label(t: FieldType) -> &'static str {
@@ -71,10 +89,7 @@ fn type_label(t: FieldType) -> &'static str {
 }
 
 /// GET `/console/forms/new`: screen 1.
-pub(super) async fn count_page(State(state): State<AppState>, who: SignedIn) -> Response {
-    if let Err(r) = who.allow(&state, Permission::CreateForms) {
-        return r;
-    }
+pub(super) async fn count_page(who: SignedIn) -> Response {
     render_count(&who, "", &[])
 }
 
@@ -84,31 +99,24 @@ fn render_count(who: &SignedIn, count: &str, problems: &[Problem]) -> Response {
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    let (errors, errors_by_id) = errors_for(["count".to_string()], problems);
     render(
+        who,
         status,
         "console/wizard_count.html",
+        COUNT_TITLE,
+        errors,
         context! {
-            csrf => who.csrf(),
+            csrf => who.csrf_token().unwrap_or_default(),
             count,
             max_fields => MAX_WIZARD_FIELDS,
-            errors => problems,
-            errors_by_id => by_id(problems),
+            errors_by_id,
         },
     )
 }
 
 /// POST `/console/forms/new`: checks the count and goes on to screen 2.
-pub(super) async fn count_submit(
-    State(state): State<AppState>,
-    who: SignedIn,
-    FormPairs(pairs): FormPairs,
-) -> Response {
-    if let Err(r) = who.allow(&state, Permission::CreateForms) {
-        return r;
-    }
-    if !csrf_ok(&who, &pairs) {
-        return refuse(StatusCode::FORBIDDEN);
-    }
+pub(super) async fn count_submit(who: SignedIn, FormPairs(pairs): FormPairs) -> Response {
     let typed = pairs
         .iter()
         .find(|(k, _)| k == "count")
@@ -134,14 +142,7 @@ pub(super) struct CountQuery {
 }
 
 /// GET `/console/forms/new/fields?count=N`: screen 2, blank.
-pub(super) async fn fields_page(
-    State(state): State<AppState>,
-    who: SignedIn,
-    Query(q): Query<CountQuery>,
-) -> Response {
-    if let Err(r) = who.allow(&state, Permission::CreateCampaigns) {
-        return r;
-    }
+pub(super) async fn fields_page(who: SignedIn, Query(q): Query<CountQuery>) -> Response {
     match parse_field_count(&q.count) {
         Ok(n) => render_fields(
             &who,
@@ -189,13 +190,31 @@ fn render_fields(
             map
         })
         .collect();
-    let errors_in: BTreeMap<String, bool> = problems
-        .iter()
-        .filter_map(|p| {
-            let rest = p.id.strip_prefix("field-")?;
-            Some((rest.split('-').next()?.to_string(), true))
-        })
+    let mut errors_in: BTreeMap<String, bool> = (1..=draft.fields.len())
+        .map(|n| (n.to_string(), false))
         .collect();
+    for p in problems {
+        if let Some(n) =
+            p.id.strip_prefix("field-")
+                .and_then(|r| r.split('-').next())
+        {
+            errors_in.insert(n.to_string(), true);
+        }
+    }
+    let ids = [
+        "count",
+        "form_name",
+        "title",
+        "intro",
+        "filter",
+        "channel-sms",
+        "link_days",
+        "sms",
+    ]
+    .map(str::to_string)
+    .into_iter()
+    .chain((1..=draft.fields.len()).flat_map(|n| FieldPart::ALL.map(|p| p.input_name(n))));
+    let (errors, errors_by_id) = errors_for(ids, problems);
     let types: Vec<_> = FieldType::ALL
         .into_iter()
         .map(|t| context! { value => t.as_str(), label => type_label(t) })
@@ -209,10 +228,13 @@ fn render_fields(
     ]
     .map(|(p, label, hint)| context! { key => p.key(), label, hint });
     render(
+        who,
         status,
         "console/wizard_fields.html",
+        FIELDS_TITLE,
+        errors,
         context! {
-            csrf => who.csrf(),
+            csrf => who.csrf_token().unwrap_or_default(),
             count => draft.fields.len(),
             form => context! { form_name => draft.name, title => draft.title, intro => draft.intro },
             fields,
@@ -220,8 +242,7 @@ fn render_fields(
             constraint_parts,
             audience => context! { filter => audience.filter, channels => audience.channels, link_days => audience.link_days, sms => audience.sms },
             max_link_days => MAX_LINK_DAYS,
-            errors => problems,
-            errors_by_id => by_id(problems),
+            errors_by_id,
             errors_in,
             filter_problem,
             filter_count,
@@ -236,14 +257,8 @@ pub(super) async fn fields_submit(
     who: SignedIn,
     FormPairs(pairs): FormPairs,
 ) -> Response {
-    if let Err(r) = who.allow(&state, Permission::CreateCampaigns) {
-        return r;
-    }
-    if let Err(r) = who.allow(&state, Permission::CreateForms) {
-        return r;
-    }
-    if !csrf_ok(&who, &pairs) {
-        return refuse(StatusCode::FORBIDDEN);
+    if !may(&who, &state, Permission::CreateForms) {
+        return refuse(&who, StatusCode::FORBIDDEN);
     }
     let draft = match FormDraft::from_pairs(&pairs) {
         Ok(d) => d,
@@ -280,7 +295,7 @@ pub(super) async fn fields_submit(
                 message: "Audience filter: selects no patient today; widen it".to_string(),
             }),
             Ok(n) => filter_count = Some(n),
-            Err(e) => return failure(&e),
+            Err(e) => return failure(&who, &e),
         }
     }
     let (Ok(spec), Ok(checked), true) = (spec, checked, problems.is_empty()) else {
@@ -303,7 +318,7 @@ pub(super) async fn fields_submit(
             }];
             return render_fields(&who, &draft, &audience, &problems, None, filter_count);
         }
-        Err(e) => return failure(&e),
+        Err(e) => return failure(&who, &e),
     };
     let created = match checked.request(&spec.title, form.id) {
         Ok(request) => engine.create_campaign(&request).await,
@@ -311,10 +326,10 @@ pub(super) async fn fields_submit(
     };
     match created {
         Ok(id) => {
-            tracing::info!(campaign = id.0, form = form.id.0, operator = %who.operator(), "console: campaign created");
+            tracing::info!(campaign = id.0, form = form.id.0, operator = %who.principal().operator(), "console: campaign created");
             Redirect::to(&format!("/console/campaigns/{id}/preview")).into_response()
         }
-        Err(e) => failure(&e),
+        Err(e) => failure(&who, &e),
     }
 }
 
@@ -338,14 +353,7 @@ pub(super) struct NameQuery {
 }
 
 /// GET `/console/forms/check-name?name=`: the identifier rule's verdict, as JSON.
-pub(super) async fn check_name(
-    State(state): State<AppState>,
-    who: SignedIn,
-    Query(q): Query<NameQuery>,
-) -> Response {
-    if let Err(r) = who.allow(&state, Permission::CreateForms) {
-        return r;
-    }
+pub(super) async fn check_name(Query(q): Query<NameQuery>) -> Response {
     Json(serde_json::json!({ "problem": check_field_name(&q.name) })).into_response()
 }
 
@@ -363,9 +371,6 @@ pub(super) async fn audience_count(
     who: SignedIn,
     Query(q): Query<FilterQuery>,
 ) -> Response {
-    if let Err(r) = who.allow(&state, Permission::CountPatients) {
-        return r;
-    }
     match parse_filter(&q.filter) {
         Err(e) => Json(serde_json::json!({
             "error": e.message,
@@ -375,7 +380,7 @@ pub(super) async fn audience_count(
         .into_response(),
         Ok(filter) => match state.engine().count_patients(&filter).await {
             Ok(n) => Json(serde_json::json!({ "count": n })).into_response(),
-            Err(e) => failure(&e),
+            Err(e) => failure(&who, &e),
         },
     }
 }
