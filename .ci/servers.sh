@@ -110,17 +110,3 @@ start_moto() {
     wait_for "moto on $url" 60 curl -sf "$url/moto-api/"
     export MEDICARE_TEST_MOTO_URL="$url"
 }
-
-# axe-core (the accessibility engine the console's browser test injects into each page),
-# from the npm registry into a folder outside the clone; exports MEDICARE_AXE_JS.
-axe_core() {
-    local dir="${MEDICARE_CI_AXE_DIR:-$HOME/.cache/medicare-ci/axe}"
-    if [ ! -f "$dir/node_modules/axe-core/axe.min.js" ]; then
-        if ! command -v npm >/dev/null 2>&1; then
-            apt_install npm
-        fi
-        mkdir -p "$dir"
-        (cd "$dir" && npm install --no-audit --no-fund --silent 'axe-core@4')
-    fi
-    export MEDICARE_AXE_JS="$dir/node_modules/axe-core/axe.min.js"
-}

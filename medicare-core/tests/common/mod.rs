@@ -2,8 +2,6 @@
 //! recording notifier and a pinned clock.
 #![allow(dead_code, missing_docs)]
 
-pub mod chrome;
-
 use chrono::{TimeZone, Utc};
 use medicare_core::campaign::{CampaignId, CampaignRequest, Engine, FormId};
 use medicare_core::clock::FixedClock;

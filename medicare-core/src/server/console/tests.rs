@@ -384,4 +384,3 @@ async fn roles_without_the_permission_are_refused_and_identity_needs_its_permiss
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
-
