@@ -56,6 +56,7 @@ pub mod backup;
 pub mod campaign;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod fhir;

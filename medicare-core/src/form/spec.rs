@@ -509,7 +509,8 @@ impl FieldSpec {
         Ok(())
     }
 
-    fn validate_options(&self) -> std::result::Result<(), String> {
+    /// Checks `options` against the type (the console reports it at the options box).
+    pub(crate) fn validate_options(&self) -> std::result::Result<(), String> {
         if !self.kind.is_choice() {
             if !self.options.is_empty() {
                 return Err(format!(
@@ -538,7 +539,8 @@ impl FieldSpec {
         Ok(())
     }
 
-    fn validate_bounds(&self) -> std::result::Result<(), String> {
+    /// Checks `min` and `max` against the type (the console reports it at the bounds).
+    pub(crate) fn validate_bounds(&self) -> std::result::Result<(), String> {
         if self.min.is_none() && self.max.is_none() {
             return Ok(());
         }
@@ -645,7 +647,8 @@ fn check_text(what: &str, which: &str, text: &str, max: usize, multiline: bool) 
     check_text_msg(which, text, max, multiline).map_err(|m| Error::invalid(what, m))
 }
 
-fn check_text_msg(
+/// [`check_text`]'s rule as a message without a place (the console names the place).
+pub(crate) fn check_text_msg(
     which: &str,
     text: &str,
     max: usize,

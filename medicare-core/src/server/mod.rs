@@ -23,6 +23,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod connections;
+pub mod console;
 pub mod pages;
 pub mod signin;
 #[cfg(any(test, feature = "testing"))]
@@ -185,6 +186,7 @@ pub fn route_table(timeout: Duration) -> auth::RouteTable {
         .merge(pages::routes(timeout))
         .merge(api::routes())
         .merge(signin::routes())
+        .merge(console::routes())
         .get(
             views::STYLESHEET_PATH,
             auth::Access::Public,

@@ -31,9 +31,11 @@ pub const STYLESHEET_PATH: &str = "/console/assets/console.css";
 pub const STYLESHEET: &str = include_str!("console.css");
 
 /// The Content-Security-Policy of every `/console` response: nothing but this origin's
-/// stylesheet and images, no script at all, forms only to this origin.
+/// stylesheet, images and script files (no inline script) and requests to this origin,
+/// forms only to this origin.
 pub const CONSOLE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+     base-uri 'none'";
 
 /// The base templates: the layout, the error summary and the message page.
 pub const TEMPLATES: &[(&str, &str)] = &[
@@ -47,7 +49,11 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 ];
 
 /// Every module's templates, by name (names must be unique across modules).
-pub const SOURCES: &[&[(&str, &str)]] = &[TEMPLATES, super::signin::TEMPLATES];
+pub const SOURCES: &[&[(&str, &str)]] = &[
+    TEMPLATES,
+    super::signin::TEMPLATES,
+    super::console::TEMPLATES,
+];
 
 /// What the layout shows of the signed-in operator.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -1,0 +1,196 @@
+//! Screen 3 and the send: "You are sending this form:" (the patient page in a
+//! sandboxed frame), "To these patients:" (counts per channel, suppressions with their
+//! reasons, the cost, the expiry, the SMS as patients see it), "Subset of patients",
+//! and "Confirm and send".
+//!
+//! The preview is the engine's [`crate::campaign::Engine::preview`]; the send is its
+//! [`crate::campaign::Engine::send`], run in the background and resumable as the CLI's
+//! `campaign send` is. A double click or a resubmitted POST sends once: only a draft
+//! campaign that is not already being sent by this server is started, and any other
+//! POST just goes to the dashboard.
+
+use super::{failure, may, render, SignedIn};
+use crate::access::{Decision, Permission};
+use crate::campaign::{CampaignId, CampaignState};
+use crate::console::subset::{subset, SubsetRow};
+use crate::filter::Filter;
+use crate::form::{render_form_page, FormPage};
+use crate::notify::{Channel, SmsEncoding};
+use crate::server::AppState;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
+use minijinja::context;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+/// The campaigns this server is sending now (so a second POST does not start a second
+/// send beside the first).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Sending(Arc<Mutex<HashSet<CampaignId>>>);
+
+impl Sending {
+    /// Marks `id` as sending; false when it already was.
+    fn start(&self, id: CampaignId) -> bool {
+        self.0.lock().map(|mut s| s.insert(id)).unwrap_or(false)
+    }
+
+    fn finish(&self, id: CampaignId) {
+        if let Ok(mut s) = self.0.lock() {
+            s.remove(&id);
+        }
+    }
+}
+
+/// How a channel is named on the pages.
+pub(super) fn channel_label(c: Channel) -> &'static str {
+    match c {
+        Channel::Sms => "Text message",
+        Channel::Email => "Email",
+    }
+}
+
+/// GET `/console/campaigns/{id}/preview`: screen 3.
+pub(super) async fn preview_page(
+    State(state): State<AppState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let engine = state.engine();
+    let preview = match engine.preview(CampaignId(id)).await {
+        Ok(p) => p,
+        Err(e) => return failure(&who, &e),
+    };
+    let form_page = match render_form_page(&FormPage::new(&preview.form.spec)) {
+        Ok(html) => html,
+        Err(e) => return failure(&who, &e),
+    };
+    let channels: Vec<_> = preview
+        .channels
+        .iter()
+        .map(|c| {
+            context! {
+                label => c.channel.map_or("Unknown", channel_label),
+                to_send => c.pending + c.sending,
+                suppressed => c.suppressed,
+                reasons => c.suppressed_reasons.iter().map(|(r, n)| (r.replace('_', " "), *n)).collect::<Vec<_>>(),
+            }
+        })
+        .collect();
+    let sms = preview.campaign.channels.contains(&Channel::Sms);
+    let segments = &preview.sample_sms_segments;
+    let title = "Check before you send";
+    render(
+        &who,
+        StatusCode::OK,
+        "console/preview.html",
+        title,
+        Vec::new(),
+        context! {
+            csrf => who.csrf_token().unwrap_or_default(),
+            campaign => &preview.campaign,
+            form_title => &preview.form.spec.title,
+            form_page,
+            recipients => preview.recipients,
+            channels,
+            cost => preview.estimated_cost.to_string(),
+            expires_on => preview.campaign.link_expires_at.format("%-d %B %Y at %H:%M UTC").to_string(),
+            sample_sms => sms.then_some(&preview.sample_sms),
+            sms_units => segments.units,
+            sms_encoding => match segments.encoding { SmsEncoding::Gsm7 => "GSM-7", SmsEncoding::Ucs2 => "UCS-2 (one or more characters are outside GSM-7)" },
+            sms_segments => segments.segments,
+            can_subset => may(&who, &state, Permission::CountPatients),
+            can_send => may(&who, &state, Permission::SendCampaigns),
+        },
+    )
+}
+
+/// GET `/console/campaigns/{id}/subset`: the first patients the campaign's filter
+/// selects, masked unless the operator may see identifiable data.
+pub(super) async fn subset_page(
+    State(state): State<AppState>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let engine = state.engine();
+    let now = engine.clock().now();
+    let identified =
+        who.principal().decide(Permission::ViewPatientIdentity, now) == Decision::Allowed;
+    let campaign = match engine.store().campaign(CampaignId(id)).await {
+        Ok(c) => c,
+        Err(e) => return failure(&who, &e),
+    };
+    let filter = match Filter::parse(&campaign.filter) {
+        Ok(f) => f,
+        Err(e) => return failure(&who, &crate::Error::from(e)),
+    };
+    let (total, patients) = match (
+        engine.count_patients(&filter).await,
+        engine.store().all_patients().await,
+    ) {
+        (Ok(n), Ok(p)) => (n, p),
+        (Err(e), _) | (_, Err(e)) => return failure(&who, &e),
+    };
+    let rows: Vec<_> = subset(&patients, &filter, now.date_naive(), identified)
+        .into_iter()
+        .map(|r| match r {
+            SubsetRow::Masked {
+                initials,
+                age_band,
+                district,
+            } => context! { initials, age_band, district },
+            SubsetRow::Identified {
+                name,
+                nhs_number,
+                age,
+                postcode,
+            } => context! { name, nhs_number, age, postcode },
+        })
+        .collect();
+    tracing::info!(campaign = id, rows = rows.len(), identified, operator = %who.principal().operator(), "console: subset viewed");
+    render(
+        &who,
+        StatusCode::OK,
+        "console/subset.html",
+        "Subset of patients",
+        Vec::new(),
+        context! { campaign => campaign, rows, total, identified },
+    )
+}
+
+/// POST `/console/campaigns/{id}/send`: "Confirm and send". Needs the send permission
+/// and a fresh second factor (otherwise the operator is sent to enter it again).
+pub(super) async fn send(
+    State(state): State<AppState>,
+    Extension(sending): Extension<Sending>,
+    who: SignedIn,
+    Path(id): Path<i64>,
+) -> Response {
+    let id = CampaignId(id);
+    let engine = state.engine().clone();
+    let campaign = match engine.store().campaign(id).await {
+        Ok(c) => c,
+        Err(e) => return failure(&who, &e),
+    };
+    let board = Redirect::to(&format!("/console/campaigns/{id}")).into_response();
+    if campaign.state != CampaignState::Draft || !sending.start(id) {
+        // Sent already, or being sent: this POST is a repeat.
+        return board;
+    }
+    let options = state.options().send_options.clone();
+    let operator = who.principal().operator();
+    tracing::info!(campaign = id.0, operator = %operator, "console: send confirmed");
+    tokio::spawn(async move {
+        match engine.send(id, &options, &()).await {
+            Ok(report) => {
+                tracing::info!(campaign = id.0, elapsed = ?report.elapsed, "console: send finished")
+            }
+            Err(e) => {
+                tracing::warn!(campaign = id.0, error = %e, "console: send stopped; sending again resumes it")
+            }
+        }
+        sending.finish(id);
+    });
+    board
+}
