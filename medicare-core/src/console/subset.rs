@@ -65,7 +65,10 @@ pub fn row(patient: &Patient, today: NaiveDate, identifiable: bool) -> SubsetRow
     if identifiable {
         return SubsetRow::Identified {
             name: format!("{} {}", patient.given_name, patient.family_name),
-            nhs_number: patient.nhs_number.as_str().to_string(),
+            nhs_number: patient
+                .nhs_number
+                .as_ref()
+                .map_or_else(|| "not recorded".to_string(), |n| n.as_str().to_string()),
             age,
             postcode: patient.postcode.as_str().to_string(),
         };
