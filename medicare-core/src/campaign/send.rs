@@ -201,9 +201,13 @@ impl Engine {
         let mut complete = report.channels.iter().all(ChannelSummary::is_complete);
         // Deliveries of reminder rounds go back to the queue only through a retry of
         // transient failures (which makes the campaign `sending` again): whatever round
-        // they belong to, this send delivers them.
+        // they belong to, this send delivers them. An `email_first` second wave is not a
+        // reminder: it waits for its own send after its delay.
         for round in self.store.rounds(id).await? {
-            if round.round == 0 || round.unfinished == 0 {
+            if round.round == 0
+                || round.unfinished == 0
+                || RoundKind::of(&campaign, round.round) == RoundKind::SecondWave
+            {
                 continue;
             }
             let reminder = self

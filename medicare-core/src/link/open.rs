@@ -70,8 +70,8 @@ pub enum Answered {
     /// The answers do not fit the form: nothing was stored; show the form again with a
     /// message per field.
     Invalid {
-        /// The link and its form, to show again.
-        open: OpenLink,
+        /// The link and its form, to show again (boxed: it is the large case).
+        open: Box<OpenLink>,
         /// What is wrong, per field.
         errors: FieldErrors,
     },
@@ -156,7 +156,10 @@ impl Engine {
                     problems = errors.len(),
                     "submission refused"
                 );
-                return Ok(Answered::Invalid { open, errors });
+                return Ok(Answered::Invalid {
+                    open: Box::new(open),
+                    errors,
+                });
             }
         };
         let stored = self

@@ -97,6 +97,7 @@ fn refused(refusal: LinkRefusal) -> Response {
 }
 
 /// Spends one of the client's link requests: `Err` with the page when none is left.
+#[allow(clippy::result_large_err)] // the error is the page itself, returned as is
 fn within_budget(state: &AppState, ip: ClientIp) -> Result<(), Response> {
     if state.allow_link_request(ip.0) {
         return Ok(());

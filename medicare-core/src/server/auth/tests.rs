@@ -89,6 +89,7 @@ const PUBLIC: &[&str] = &[
     "/api/openapi.json",
     "/console/sign-in",
     "/console/assets/console.css",
+    "/console/assets/console.js",
 ];
 
 #[tokio::test]

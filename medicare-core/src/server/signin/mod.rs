@@ -76,6 +76,7 @@ pub fn routes() -> RouteTable {
 const REFUSED: &str =
     "The username, password or code is wrong, or the account is locked for a while after repeated failures";
 
+#[allow(clippy::result_large_err)] // the error is the page itself, returned as is
 fn service(state: &AppState) -> Result<&Arc<Service>, Response> {
     state.access().ok_or_else(|| {
         views::message(
@@ -326,6 +327,7 @@ async fn recovery_page(session: SigningInSession) -> Response {
 
 /// The inline error for a refused or malformed code, and its status; `Err` for what
 /// is not about the code (a session that ended: sign in again; a failure).
+#[allow(clippy::result_large_err)] // the error is the page itself, returned as is
 fn code_error(kind: CodeKind, e: &AccessError) -> Result<(String, StatusCode), Response> {
     match e {
         AccessError::SignInRefused { .. } => Ok((REFUSED.to_string(), StatusCode::UNAUTHORIZED)),

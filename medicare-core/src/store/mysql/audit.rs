@@ -1,11 +1,19 @@
 //! The audit ledger on MySQL: the statements shared by every backend
-//! (`store::audit_sql`), nothing MySQL-specific.
+//! (`store::audit_sql`); an append that InnoDB picked as a deadlock victim (appends queue
+//! on the chain head) runs again whole.
 
-use super::MySqlStore;
+use super::{retry_transient, MySqlStore};
+use crate::audit::{AuditEvent, LedgerEntry};
+use crate::error::Result;
 
 #[async_trait::async_trait]
 impl crate::audit::AuditStore for MySqlStore {
-    crate::store::forward::shared_core!(append_event, audit_head, audit_entries);
+    async fn append_event(&self, event: &AuditEvent) -> Result<LedgerEntry> {
+        let shared = self.shared();
+        retry_transient(|| shared.append_event(event)).await
+    }
+
+    crate::store::forward::shared_core!(audit_head, audit_entries);
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 use super::{retry_transient, rows_per_statement, MySqlStore, LOCKED_QUEUE_PATIENCE};
 use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
-    CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PendingDelivery,
-    PlannedDelivery, Shard,
+    CampaignId, CampaignState, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient,
+    PendingDelivery, PlannedDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
@@ -142,7 +142,19 @@ impl CampaignStore for MySqlStore {
         Ok(CampaignId(id))
     }
 
-    crate::store::forward::shared_core!(campaign, campaigns, set_campaign_state, recipient_count);
+    crate::store::forward::shared_core!(campaign, campaigns, recipient_count);
+
+    async fn set_campaign_state(
+        &self,
+        id: CampaignId,
+        from: &[CampaignState],
+        to: CampaignState,
+    ) -> Result<()> {
+        // The change and its audit event are one transaction, which InnoDB may pick as a
+        // deadlock victim against a concurrent claim: it runs again whole.
+        let shared = self.shared();
+        retry_transient(|| shared.set_campaign_state(id, from, to)).await
+    }
 }
 
 /// One claim's queue: the pending deliveries of a (campaign, channel, round), of a shard's
