@@ -32,7 +32,7 @@ type = "yes_no"
 required = true
 TOML
 m form create "$work/form.toml" >/dev/null
-mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 password=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')
 printf '%s\n' "$password" | m operator add probe --role campaign_manager >/dev/null
 # Started directly (not through `m`), so that $! is the server itself.
@@ -68,10 +68,6 @@ curl -sf -b "$jar" -o /dev/null --data-urlencode "code=$code" \
 token=$(m --json operator token create probe --name probe --days 1 \
     | python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')
 
-null; then break; fi
-    sleep 0.5
-done
-curl -sf "$url/api/openapi.json" >/dev/null
 
 "$venv/bin/schemathesis" --config-file .ci/schemathesis.toml run "$url/api/openapi.json" \
     --url "$url" \
