@@ -26,6 +26,14 @@ impl Dialect {
         }
     }
 
+    /// The placeholders for bound values `from..from + n` (1-based), comma-separated.
+    pub fn placeholders(self, from: usize, n: usize) -> String {
+        (from..from + n)
+            .map(|i| self.placeholder(i))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Quotes an identifier that has *already been validated* as a strict identifier
     /// (see [`crate::form::validate_identifier`]); quoting is a second line of defence,
     /// not the first.

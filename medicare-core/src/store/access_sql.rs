@@ -138,14 +138,6 @@ where
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
     for<'q> Option<DateTime<Utc>>: Encode<'q, DB> + Type<DB>,
 {
-    /// Placeholders `from..from + n`, comma-separated.
-    fn placeholders(&self, from: usize, n: usize) -> String {
-        (from..from + n)
-            .map(|i| self.dialect.placeholder(i))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
     /// The `n`th placeholder.
     fn ph(&self, n: usize) -> String {
         self.dialect.placeholder(n)
@@ -156,7 +148,7 @@ where
         let insert = format!(
             "INSERT INTO operators (username, display_name, role, status, password_hash, \
              totp_secret, created_at) VALUES ({})",
-            self.placeholders(1, 7)
+            self.dialect.placeholders(1, 7)
         );
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(&insert)
@@ -348,7 +340,7 @@ where
     pub async fn insert_session(&self, s: &SessionRecord) -> Result<()> {
         let sql = format!(
             "INSERT INTO operator_sessions ({SESSION_COLUMNS}) VALUES ({})",
-            self.placeholders(1, 6)
+            self.dialect.placeholders(1, 6)
         );
         sqlx::query(&sql)
             .bind(s.id_hash.0.as_slice())
@@ -442,7 +434,7 @@ where
         let insert = format!(
             "INSERT INTO operator_tokens (operator_id, name, token_hash, created_at, expires_at) \
              VALUES ({})",
-            self.placeholders(1, 5)
+            self.dialect.placeholders(1, 5)
         );
         let mut tx = self.pool.begin().await?;
         sqlx::query(&insert)

@@ -67,10 +67,7 @@ where
 {
     let insert = format!(
         "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES ({})",
-        (1..=10)
-            .map(|n| dialect.placeholder(n))
-            .collect::<Vec<_>>()
-            .join(", ")
+        dialect.placeholders(1, 10)
     );
     sqlx::query(&insert)
         .bind(entry.seq)

@@ -60,14 +60,6 @@ where
     for<'q> NaiveDate: Encode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
-    /// `n` placeholders from the `from`th, comma-separated.
-    fn cost_placeholders(&self, from: usize, n: usize) -> String {
-        (from..from + n)
-            .map(|i| self.dialect.placeholder(i))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
     /// The metered claim, on `conn` inside the transaction the backend opened (and
     /// commits): lock the campaign row, add up spend and reservations, take what fits.
     pub async fn claim_metered(
@@ -166,7 +158,7 @@ where
              unit_price_micros = {} WHERE id IN ({})",
             p(1),
             p(3),
-            self.cost_placeholders(4, taken.len())
+            self.dialect.placeholders(4, taken.len())
         );
         let mut query = sqlx::query(&update)
             .bind(now)
@@ -182,7 +174,7 @@ where
         };
         let details = format!(
             "SELECT id, {address}, given_name, link_nonce FROM recipients WHERE id IN ({})",
-            self.cost_placeholders(1, taken.len())
+            self.dialect.placeholders(1, taken.len())
         );
         let mut query = sqlx::query(&details);
         for (_, recipient) in &taken {
@@ -236,7 +228,7 @@ where
                     self.dialect.placeholder(1),
                     self.dialect.placeholder(2),
                     self.dialect.placeholder(3),
-                    self.cost_placeholders(4, chunk.len())
+                    self.dialect.placeholders(4, chunk.len())
                 );
                 let mut query = sqlx::query(&sql).bind(*segments).bind(*price).bind(*cost);
                 for id in chunk {
