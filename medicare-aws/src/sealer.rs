@@ -108,7 +108,13 @@ impl SecretSealer for KmsSealer {
 
     async fn open(&self, sealed: &SealedSecret, context: &str) -> Result<SecretSlice<u8>> {
         let blob = match sealed.as_bytes() {
-            [MAGIC, VERSION, blob @ ..] if !blob.is_empty() => blob,
+            [MAGIC, VERSION] => {
+                return Err(Error::invalid(
+                    what(context),
+                    "truncated: it holds no ciphertext",
+                ))
+            }
+            [MAGIC, VERSION, blob @ ..] => blob,
             [MAGIC, version, ..] => {
                 return Err(Error::invalid(
                     what(context),
