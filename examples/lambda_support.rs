@@ -7,7 +7,10 @@
 //! `_NAME`, the password being an RDS auth token signed with the function's role; or the
 //! Aurora secret `MEDICARE_DATABASE_SECRET_ARN` with the same four), the link signing key
 //! (the secret `MEDICARE_LINK_KEY_SECRET_ARN`: every function must derive the same links),
-//! and the services (`MEDICARE_FORMS=s3://...`, `MEDICARE_SMS=sns`, `MEDICARE_EMAIL=ses`,
+//! the key that seals operators' TOTP secrets (KMS, `MEDICARE_OPERATOR_SECRETS_KMS_KEY_ID`,
+//! wired by [`medicare_aws::backends`]; or the workspace key file `medicare` made on
+//! premises, stored in the secret `MEDICARE_OPERATOR_SECRETS_KEY_SECRET_ARN`), and the
+//! services (`MEDICARE_FORMS=s3://...`, `MEDICARE_SMS=sns`, `MEDICARE_EMAIL=ses`,
 //! `MEDICARE_KMS_KEY_ID`...), read by [`medicare_core::Config`] and wired by
 //! [`medicare_aws::backends`]. The workspace folder (`MEDICARE_DIR`, default
 //! `/tmp/medicare`) holds only what is derived at start-up.
@@ -111,8 +114,11 @@ pub async fn open_workspace() -> anyhow::Result<Workspace> {
             config.database_url = Some(database_url(&secrets.get(&arn).await?)?);
         }
     }
-    if let Ok(arn) = std::env::var("MEDICARE_LINK_KEY_SECRET_ARN") {
-        install_link_key(&dir, &secrets.get(&arn).await?)?;
+    for (variable, file) in KEY_SECRETS {
+        if let Ok(arn) = std::env::var(variable) {
+            install_key(&dir, file, &secrets.get(&arn).await?)
+                .map_err(|e| anyhow::anyhow!("the secret {variable} names: {e}"))?;
+        }
     }
     let backends = medicare_aws::backends(&config).await?;
     Ok(Workspace::open_with(&dir, config, Arc::new(SystemClock), backends).await?)
@@ -329,18 +335,30 @@ fn database_url(secret: &SecretString) -> anyhow::Result<SecretString> {
     )))
 }
 
-/// Writes the link key (the secret holds the 32 bytes in base64) where the workspace
-/// reads it, readable by this process only.
-fn install_link_key(dir: &Path, key: &SecretString) -> anyhow::Result<()> {
+/// The 256-bit keys a function may read from Secrets Manager: the variable naming the
+/// secret, and the workspace file the key is installed as. Without the operator secrets
+/// key (and without KMS sealing), a function has no way to open the TOTP secrets the CLI
+/// sealed; the JSON API's tokens need neither.
+pub const KEY_SECRETS: [(&str, &str); 2] = [
+    ("MEDICARE_LINK_KEY_SECRET_ARN", "keys/link.key"),
+    (
+        "MEDICARE_OPERATOR_SECRETS_KEY_SECRET_ARN",
+        medicare_core::access::LocalSealer::KEY_FILE,
+    ),
+];
+
+/// Writes a 256-bit key (the secret holds the 32 bytes in base64) as `file` in the
+/// workspace, where the workspace reads it, readable by this process only.
+fn install_key(dir: &Path, file: &str, key: &SecretString) -> anyhow::Result<()> {
     use base64::Engine as _;
     let bytes = zeroize::Zeroizing::new(
         base64::engine::general_purpose::STANDARD
             .decode(key.expose_secret().trim())
             .ok()
             .filter(|b| b.len() == 32)
-            .ok_or_else(|| anyhow::anyhow!("the link key secret is not 32 bytes in base64"))?,
+            .ok_or_else(|| anyhow::anyhow!("the key is not 32 bytes in base64"))?,
     );
-    write_private(&dir.join("keys/link.key"), &bytes)
+    write_private(&dir.join(file), &bytes)
 }
 
 #[cfg(test)]
@@ -363,6 +381,132 @@ mod tests {
         );
         let err = database_url(&SecretString::from("not json".to_string())).unwrap_err();
         assert!(!err.to_string().contains("not json"), "{err}");
+    }
+
+    /// Points this test process at moto (region, fake credentials, endpoint) and a fresh
+    /// workspace folder; `None` outside CI without moto.
+    fn moto_environment(dir: &Path) -> Option<String> {
+        let url = medicare_core::store::conformance::server_url("MEDICARE_TEST_MOTO_URL")?;
+        for (k, v) in [
+            ("AWS_REGION", "eu-west-2"),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("MEDICARE_AWS_ENDPOINT_URL", url.as_str()),
+        ] {
+            std::env::set_var(k, v);
+        }
+        std::env::set_var("MEDICARE_DIR", dir);
+        Some(url)
+    }
+
+    #[tokio::test]
+    async fn the_operator_secrets_key_comes_from_secrets_manager() {
+        use base64::Engine as _;
+        use medicare_core::access::{LocalSealer, SecretSealer};
+        let dir = tempfile::tempdir().unwrap();
+        let Some(url) = moto_environment(dir.path()) else {
+            return;
+        };
+        let key = [0x5au8; 32];
+        let secrets = Secrets::from_env(Some(&url)).await.unwrap();
+        let arn = secrets
+            .client
+            .create_secret()
+            .name(format!("operator-secrets-{}", std::process::id()))
+            .secret_string(base64::engine::general_purpose::STANDARD.encode(key))
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap();
+        std::env::set_var("MEDICARE_OPERATOR_SECRETS_KEY_SECRET_ARN", &arn);
+        let ws = open_workspace().await.unwrap();
+        let installed = dir.path().join(LocalSealer::KEY_FILE);
+        assert_eq!(std::fs::read(&installed).unwrap(), key);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&installed).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // The sealer the access service uses is the installed key: what the CLI sealed
+        // on premises with that key opens here.
+        let on_premises = LocalSealer::new(secrecy::SecretBox::new(Box::new(key)));
+        let secret = secrecy::SecretSlice::from(b"12345678901234567890".to_vec());
+        let sealed = on_premises.seal(&secret, "c").await.unwrap();
+        let here = LocalSealer::in_workspace(ws.dir()).unwrap();
+        assert_eq!(
+            here.open(&sealed, "c").await.unwrap().expose_secret(),
+            secret.expose_secret()
+        );
+
+        // A secret that is not a 256-bit key is refused, naming the variable, never
+        // quoting the secret.
+        let bad = secrets
+            .client
+            .create_secret()
+            .name(format!("operator-secrets-bad-{}", std::process::id()))
+            .secret_string("hunter2-not-a-key")
+            .send()
+            .await
+            .unwrap()
+            .arn
+            .unwrap();
+        std::env::set_var("MEDICARE_OPERATOR_SECRETS_KEY_SECRET_ARN", &bad);
+        std::env::set_var("MEDICARE_DIR", dir.path().join("other"));
+        let err = open_workspace().await.err().unwrap().to_string();
+        assert!(
+            err.contains("MEDICARE_OPERATOR_SECRETS_KEY_SECRET_ARN") && err.contains("32 bytes"),
+            "{err}"
+        );
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn totp_secrets_are_sealed_with_kms_when_configured() {
+        use medicare_core::access::{DisplayName, NewOperator, Role, Username};
+        let dir = tempfile::tempdir().unwrap();
+        let Some(url) = moto_environment(dir.path()) else {
+            return;
+        };
+        let config = medicare_aws::sdk_config(Some(&url)).await.unwrap();
+        let key = medicare_aws::connect::kms_client(&config)
+            .create_key()
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        std::env::set_var("MEDICARE_OPERATOR_SECRETS_KMS_KEY_ID", &key);
+        let ws = open_workspace().await.unwrap();
+        let access = ws.access().unwrap();
+        let (id, enrolment) = access
+            .add_operator(
+                NewOperator {
+                    username: Username::parse("kms-op").unwrap(),
+                    display_name: DisplayName::parse("KMS Operator").unwrap(),
+                    role: Role::Analyst,
+                },
+                SecretString::from("violet kettle sunrise"),
+            )
+            .await
+            .unwrap();
+        assert!(
+            !dir.path()
+                .join(medicare_core::access::LocalSealer::KEY_FILE)
+                .exists(),
+            "no workspace key is made when KMS seals"
+        );
+        // Enrolment opens the KMS-sealed secret to check the first code.
+        let pending = access
+            .sign_in("kms-op", &SecretString::from("violet kettle sunrise"))
+            .await
+            .unwrap();
+        let code =
+            medicare_core::server::testing::totp_code(&enrolment, ws.engine().clock().as_ref(), 0);
+        access.confirm_enrolment(&pending.id, &code).await.unwrap();
+        assert_eq!(access.operator(id).await.unwrap().status, "active");
     }
 }
 

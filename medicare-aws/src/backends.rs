@@ -3,7 +3,7 @@
 //! [`backends`], so choosing S3, SNS, SES or KMS is configuration, never code.
 
 use crate::{
-    sdk_config, AwsSettings, EmailOptions, S3BackupSink, S3FormPublisher, S3Location,
+    sdk_config, AwsSettings, EmailOptions, KmsSealer, S3BackupSink, S3FormPublisher, S3Location,
     SesEmailNotifier, SmsOptions, SnsSmsNotifier,
 };
 use medicare_core::config::{Backends, Config, EmailTransport, Location, SmsTransport};
@@ -12,7 +12,7 @@ use medicare_core::{Error, Result};
 use std::sync::Arc;
 
 /// The AWS services `config` names (`forms`/`backups` on `s3://`, `sms = "sns"`,
-/// `email = "ses"`), built from one aws-config chain with `aws_endpoint_url` as the
+/// `email = "ses"`, `operator_secrets_kms_key_id`), built from one aws-config chain with `aws_endpoint_url` as the
 /// endpoint override; what it names locally is left to the embedded defaults. Nothing
 /// here calls AWS: the SNS notifier loads its opted-out list when it first sends, so a
 /// command that sends nothing works without reaching SNS.
@@ -22,7 +22,7 @@ pub async fn backends(config: &Config) -> Result<Backends> {
         ..Backends::default()
     };
     let aws = AwsSettings::from_config(config)?;
-    if !config.uses_aws() {
+    if !config.uses_aws() && aws.operator_secrets_kms_key_id.is_none() {
         return Ok(backends);
     }
     let sdk = sdk_config(aws.aws_endpoint_url.as_deref()).await?;
@@ -31,6 +31,9 @@ pub async fn backends(config: &Config) -> Result<Backends> {
             .map(S3Location::parse)
             .transpose()
     };
+    if let Some(key) = &aws.operator_secrets_kms_key_id {
+        backends.sealer = Some(Arc::new(KmsSealer::new(&sdk, key.clone())));
+    }
     if let Some(location) = s3(&config.forms)? {
         backends.publisher = Some(Arc::new(S3FormPublisher::new(
             &sdk,

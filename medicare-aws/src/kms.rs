@@ -30,6 +30,9 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use aws_config::SdkConfig;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use medicare_core::{Error, Result};
 use rand::RngCore;
 use zeroize::Zeroizing;
@@ -136,30 +139,7 @@ impl KmsEnvelope {
             .encryption_context(CONTEXT_KEY, CONTEXT_VALUE)
             .send()
             .await
-            .map_err(|e| {
-                let failure = Failure::classify("KMS Decrypt", &e);
-                match (failure.kind, failure.code.as_deref()) {
-                    (FailureKind::Permanent, Some("IncorrectKeyException")) => Error::invalid(
-                        WHAT,
-                        format!("it was sealed under another KMS key than {}", self.key_id),
-                    ),
-                    (FailureKind::Permanent, Some("AccessDeniedException")) => Error::invalid(
-                        WHAT,
-                        format!(
-                            "KMS refused to decrypt its data key with key {} (AccessDeniedException): it was sealed under another key, or this caller may not use the key",
-                            self.key_id
-                        ),
-                    ),
-                    (FailureKind::Permanent, Some("InvalidCiphertextException")) => Error::invalid(
-                        WHAT,
-                        format!(
-                            "KMS key {} cannot decrypt its data key: the key blob was changed, or it was sealed under another key",
-                            self.key_id
-                        ),
-                    ),
-                    _ => failure.into_error(self.location()),
-                }
-            })?;
+            .map_err(|e| decrypt_refusal(&e, WHAT, "its data key", &self.key_id))?;
         let key = Zeroizing::new(
             decrypted
                 .plaintext
@@ -187,6 +167,38 @@ impl KmsEnvelope {
 
     fn location(&self) -> String {
         format!("KMS key {}", self.key_id)
+    }
+}
+
+/// The error for a KMS `Decrypt` that failed while opening `what`: the refusals that
+/// mean "not sealed under this key, or altered" say so in words (naming `what`, `part`,
+/// the thing KMS decrypts, and the key); anything else is classified as a storage error.
+/// No ciphertext or plaintext is quoted.
+pub(crate) fn decrypt_refusal<E: ProvideErrorMetadata>(
+    e: &SdkError<E, HttpResponse>,
+    what: &str,
+    part: &str,
+    key_id: &str,
+) -> Error {
+    let failure = Failure::classify("KMS Decrypt", e);
+    match (failure.kind, failure.code.as_deref()) {
+        (FailureKind::Permanent, Some("IncorrectKeyException")) => Error::invalid(
+            what,
+            format!("it was sealed under another KMS key than {key_id}"),
+        ),
+        (FailureKind::Permanent, Some("AccessDeniedException")) => Error::invalid(
+            what,
+            format!(
+                "KMS refused to decrypt {part} with key {key_id} (AccessDeniedException): it was sealed under another key, or this caller may not use the key"
+            ),
+        ),
+        (FailureKind::Permanent, Some("InvalidCiphertextException")) => Error::invalid(
+            what,
+            format!(
+                "KMS key {key_id} cannot decrypt {part}: it was changed, sealed for another use, or sealed under another key"
+            ),
+        ),
+        _ => failure.into_error(format!("KMS key {key_id}")),
     }
 }
 

@@ -3,7 +3,8 @@
 //! AWS implementations of the seams of [`medicare_core`]: form pages in S3
 //! ([`S3FormPublisher`], SSE-KMS), SMS through SNS ([`SnsSmsNotifier`]), email through SES
 //! v2 ([`SesEmailNotifier`]), backups in S3 ([`S3BackupSink`], SSE-KMS and a KMS
-//! envelope, [`KmsEnvelope`]), and presigned S3 links as an alternative link signer
+//! envelope, [`KmsEnvelope`]), operators' TOTP secrets sealed with KMS ([`KmsSealer`]),
+//! and presigned S3 links as an alternative link signer
 //! ([`PresignedLinkSigner`]).
 //!
 //! ## Why it looks the way it does
@@ -75,6 +76,7 @@ mod publish;
 pub mod pull;
 pub mod rds;
 mod s3;
+mod sealer;
 mod ses;
 mod settings;
 mod sns;
@@ -86,6 +88,7 @@ pub use kms::KmsEnvelope;
 pub use location::S3Location;
 pub use presign::{PresignedLinkSigner, MAX_PRESIGNED_EXPIRY};
 pub use publish::S3FormPublisher;
+pub use sealer::KmsSealer;
 pub use ses::{EmailOptions, SesEmailNotifier};
 pub use settings::AwsSettings;
 pub use sns::{SmsOptions, SmsType, SnsSmsNotifier, MAX_SMS_BYTES};

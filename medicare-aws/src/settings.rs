@@ -18,6 +18,10 @@ pub struct AwsSettings {
     pub sms_sender_id: Option<String>,
     /// The KMS key (id, ARN or alias) for S3 server-side encryption and backup envelopes.
     pub kms_key_id: Option<String>,
+    /// The KMS key (id, ARN or alias) that seals operators' TOTP secrets
+    /// ([`KmsSealer`](crate::KmsSealer)); absent: the workspace's key file seals them.
+    /// Every program that signs operators in on one database must use the same sealer.
+    pub operator_secrets_kms_key_id: Option<String>,
     /// An endpoint for every AWS API (a local AWS-compatible server); absent: AWS itself.
     pub aws_endpoint_url: Option<String>,
 }
@@ -29,6 +33,7 @@ impl AwsSettings {
         "ses_configuration_set",
         "sms_sender_id",
         "kms_key_id",
+        "operator_secrets_kms_key_id",
         "aws_endpoint_url",
     ];
 
@@ -57,6 +62,7 @@ mod tests {
                 &s.ses_configuration_set,
                 &s.sms_sender_id,
                 &s.kms_key_id,
+                &s.operator_secrets_kms_key_id,
                 &s.aws_endpoint_url,
             ];
             assert_eq!(set.iter().filter(|v| v.is_some()).count(), 1, "{key}");

@@ -7,8 +7,8 @@ mod support;
 use aws_sdk_s3::types::ServerSideEncryption;
 use medicare_aws::connect::s3_client;
 use medicare_aws::{
-    EmailOptions, KmsEnvelope, PresignedLinkSigner, S3BackupSink, S3FormPublisher, S3Location,
-    SesEmailNotifier,
+    EmailOptions, KmsEnvelope, KmsSealer, PresignedLinkSigner, S3BackupSink, S3FormPublisher,
+    S3Location, SesEmailNotifier,
 };
 use medicare_core::backup::conformance as sink_suite;
 use medicare_core::backup::sink::{get_bytes, BackupSink};
@@ -265,6 +265,84 @@ async fn kms_envelopes_round_trip_and_refuse_tampering_and_other_keys() {
     let err = missing.seal(b"x").await.unwrap_err().to_string();
     assert!(
         err.contains("KMS GenerateDataKey") && err.contains("alias/does-not-exist"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn kms_sealed_totp_secrets_round_trip_and_refuse_other_keys_contexts_and_tampering() {
+    use medicare_core::access::{LocalSealer, SealedSecret, SecretSealer};
+    use secrecy::SecretSlice;
+    let Some(url) = moto_url() else { return };
+    let config = moto_config(&url).await;
+    let key = create_kms_key(&config).await;
+    let sealer = KmsSealer::new(&config, key.clone());
+    let raw = b"12345678901234567890";
+    let secret = SecretSlice::from(raw.to_vec());
+    let context = "medicare-totp-v1:alice";
+    let sealed = sealer.seal(&secret, context).await.unwrap();
+    assert_eq!(&sealed.as_bytes()[..2], b"K\x01");
+    assert!(!sealed.as_bytes().windows(raw.len()).any(|w| w == raw));
+    let opened = sealer.open(&sealed, context).await.unwrap();
+    assert_eq!(opened.expose_secret(), raw);
+
+    // Every refusal names what and why, and never quotes the secret or the sealed bytes.
+    let no_secret = |err: &str| {
+        assert!(!err.contains("12345678901234567890"), "{err}");
+        assert!(!err.contains(&format!("{:?}", sealed.as_bytes())), "{err}");
+        assert!(!err.contains(&hex::encode(sealed.as_bytes())), "{err}");
+    };
+    let err = sealer
+        .open(&sealed, "medicare-totp-v1:mallory")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("KMS-sealed secret (medicare-totp-v1:mallory)"),
+        "{err}"
+    );
+    assert!(err.contains(&key), "{err}");
+    no_secret(&err);
+
+    let other = KmsSealer::new(&config, create_kms_key(&config).await);
+    let err = other.open(&sealed, context).await.unwrap_err().to_string();
+    // AWS answers IncorrectKeyException, moto AccessDeniedException: both name the cause.
+    assert!(
+        err.contains("another KMS key") || err.contains("sealed under another key"),
+        "{err}"
+    );
+    no_secret(&err);
+
+    for at in [2, sealed.as_bytes().len() / 2, sealed.as_bytes().len() - 1] {
+        let mut bytes = sealed.as_bytes().to_vec();
+        bytes[at] ^= 0x01;
+        let err = sealer
+            .open(&SealedSecret::from_stored(bytes), context)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("KMS-sealed secret"), "byte {at}: {err}");
+        no_secret(&err);
+    }
+
+    // A secret the workspace key sealed is refused by name, before any KMS call.
+    let local = LocalSealer::new(SecretBox::new(Box::new([3u8; 32])));
+    let local_sealed = local.seal(&secret, context).await.unwrap();
+    let err = sealer
+        .open(&local_sealed, context)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not sealed with KMS"), "{err}");
+
+    let missing = KmsSealer::new(&config, "alias/does-not-exist");
+    let err = missing
+        .seal(&secret, context)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("KMS Encrypt") && err.contains("alias/does-not-exist"),
         "{err}"
     );
 }

@@ -3,6 +3,7 @@
 //! a folder of embedded defaults: the database, the link key, the form and backup
 //! folders and the outbox.
 
+use crate::access::SecretSealer;
 use crate::backup::local::LocalFolderSink;
 use crate::backup::sink::BackupSink;
 use crate::campaign::Engine;
@@ -27,6 +28,9 @@ pub struct Backends {
     pub notifiers: BTreeMap<Channel, Arc<dyn Notifier>>,
     /// Where backups are stored (default: the local backup folder).
     pub backup_sink: Option<Arc<dyn BackupSink>>,
+    /// What seals operators' TOTP secrets (default: the workspace's key file,
+    /// [`LocalSealer`](crate::access::LocalSealer)).
+    pub sealer: Option<Arc<dyn SecretSealer>>,
     /// The [extension settings](crate::config::Extensions) the supplier of these
     /// backends reads (medicare-aws's `kms_key_id`, ...): keys in `medicare.toml` that
     /// neither core nor these name are refused as unknown.
@@ -84,6 +88,7 @@ pub struct Workspace {
     config: Config,
     database: Arc<dyn Database>,
     backup_sink: Arc<dyn BackupSink>,
+    sealer: Option<Arc<dyn SecretSealer>>,
     engine: Engine,
 }
 
@@ -152,6 +157,7 @@ impl Workspace {
             config,
             database,
             backup_sink,
+            sealer: backends.sealer,
             engine,
         })
     }
@@ -172,13 +178,17 @@ impl Workspace {
     }
 
     /// The operators' sign-in service on this workspace's database, on the engine's
-    /// clock: TOTP secrets sealed with the workspace's key (`keys/operator-secrets.key`,
-    /// made on first use), passwords hashed with the OWASP parameters.
+    /// clock: TOTP secrets sealed by the backends' sealer (KMS on AWS) or else with the
+    /// workspace's key (`keys/operator-secrets.key`, made on first use), passwords hashed
+    /// with the OWASP parameters.
     pub fn access(&self) -> Result<crate::access::Service> {
-        let sealer = crate::access::LocalSealer::in_workspace(&self.dir)?;
+        let sealer: Arc<dyn SecretSealer> = match &self.sealer {
+            Some(sealer) => sealer.clone(),
+            None => Arc::new(crate::access::LocalSealer::in_workspace(&self.dir)?),
+        };
         Ok(crate::access::Service::new(
             self.database.clone(),
-            Arc::new(sealer),
+            sealer,
             self.engine.clock().clone(),
             crate::access::PasswordHasher::owasp()?,
         ))

@@ -70,6 +70,15 @@ pub fn ses_error(status: u16, code: &str, echo: &str) -> Response {
     )
 }
 
+/// A KMS (awsJson1_1) error answer.
+pub fn kms_error(status: u16, code: &str) -> Response {
+    response(
+        status,
+        &[("content-type", "application/x-amz-json-1.1")],
+        format!(r#"{{"__type":"{code}","message":"refused"}}"#),
+    )
+}
+
 /// A successful SNS Publish answer.
 pub fn sns_published(message_id: &str) -> Response {
     response(

@@ -16,8 +16,16 @@ use secrecy::{ExposeSecret, SecretBox, SecretSlice};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+/// A log writer that keeps every line in memory (the server's log canary uses it too).
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Captured {
+    /// Everything written so far.
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("log buffer")).into_owned()
+    }
+}
 
 impl Write for Captured {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -323,7 +331,7 @@ async fn no_secret_in_debug_display_or_logs() {
     }
     assert!(errors.len() >= 10, "{}", errors.len());
 
-    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logged = logs.text();
     assert!(
         logged.contains("operator signed in"),
         "the logs were captured"

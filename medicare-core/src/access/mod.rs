@@ -39,7 +39,7 @@ pub mod totp;
 pub mod username;
 
 #[cfg(test)]
-mod canary;
+pub(crate) mod canary;
 #[cfg(test)]
 pub(crate) mod conformance;
 #[cfg(test)]

@@ -590,7 +590,7 @@ async fn disabling_ends_sessions_and_tokens_at_once_and_enable_restores() {
 #[tokio::test]
 async fn reset_mfa_starts_enrolment_again() {
     let f = Fixture::new();
-    let (id, old, _) = f.enrolled_with_codes("alice", Role::Analyst).await;
+    let (id, old, old_codes) = f.enrolled_with_codes("alice", Role::Analyst).await;
     let s = f.signed_in("alice", &old).await;
     let new = f.service.reset_mfa(id).await.unwrap();
     assert_ne!(
@@ -624,6 +624,21 @@ async fn reset_mfa_starts_enrolment_again() {
         .unwrap();
     assert_eq!(done.session.stage, Stage::Active);
     assert_eq!(f.store.recovery_codes_left(id), 10);
+
+    // The recovery codes from before the reset have expired with it: refused like any
+    // wrong code, and the new ones are untouched.
+    let pending = f.service.sign_in("alice", &secret(PASSWORD)).await.unwrap();
+    assert_refused(
+        f.service
+            .second_factor(
+                &pending.id,
+                SecondFactor::RecoveryCode(old_codes.grouped()[0].expose_secret()),
+            )
+            .await,
+        Refusal::WrongRecoveryCode,
+    );
+    assert_eq!(f.store.recovery_codes_left(id), 10);
+    assert!(f.service.authenticate_session(&pending.id).await.is_err());
 }
 
 #[tokio::test]

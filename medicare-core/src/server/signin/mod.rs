@@ -590,4 +590,6 @@ async fn home(who: SignedIn) -> Response {
 }
 
 #[cfg(test)]
+mod canary;
+#[cfg(test)]
 mod tests;

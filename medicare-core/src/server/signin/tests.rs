@@ -10,7 +10,7 @@ use crate::server::tests::{generous, Service as TestServer};
 use reqwest::StatusCode;
 
 /// Everything the access tables hold that a sign-in attempt could change.
-async fn stored(s: &TestServer) -> String {
+pub(super) async fn stored(s: &TestServer) -> String {
     let pool = s.store.pool();
     let operators: Option<String> = sqlx::query_scalar(
         "SELECT group_concat(id || '|' || status || '|' || consecutive_failures || '|' || locks \
@@ -36,13 +36,13 @@ async fn stored(s: &TestServer) -> String {
 }
 
 /// The value of `<... id="{id}">VALUE<` in a page.
-fn text_of(page: &str, id: &str) -> String {
+pub(super) fn text_of(page: &str, id: &str) -> String {
     let start = page.find(&format!("id=\"{id}\">")).expect(id) + id.len() + 6;
     page[start..].split('<').next().unwrap().trim().to_string()
 }
 
 /// The `name=value` of a `Set-Cookie` header.
-fn cookie_pair(r: &reqwest::Response) -> String {
+pub(super) fn cookie_pair(r: &reqwest::Response) -> String {
     r.headers()["set-cookie"]
         .to_str()
         .unwrap()
@@ -53,7 +53,7 @@ fn cookie_pair(r: &reqwest::Response) -> String {
 }
 
 /// The CSRF token in a page's forms.
-fn csrf_in(page: &str) -> String {
+pub(super) fn csrf_in(page: &str) -> String {
     let start = page
         .find("name=\"csrf_token\" value=\"")
         .expect("a CSRF field")
@@ -61,7 +61,7 @@ fn csrf_in(page: &str) -> String {
     page[start..].split('"').next().unwrap().to_string()
 }
 
-async fn add_pending(s: &TestServer, name: &str, role: Role) {
+pub(super) async fn add_pending(s: &TestServer, name: &str, role: Role) {
     s.operators
         .as_ref()
         .unwrap()
@@ -200,7 +200,11 @@ async fn an_operator_enrols_signs_in_and_out_over_http() {
     assert_eq!(after.headers()["location"], SIGN_IN_PATH);
 }
 
-async fn post_sign_in(s: &TestServer, username: &str, password: &str) -> (StatusCode, String) {
+pub(super) async fn post_sign_in(
+    s: &TestServer,
+    username: &str,
+    password: &str,
+) -> (StatusCode, String) {
     let r = client()
         .post(format!("{}{SIGN_IN_PATH}", s.base))
         .form(&[("username", username), ("password", password)])
@@ -214,8 +218,9 @@ async fn post_sign_in(s: &TestServer, username: &str, password: &str) -> (Status
 async fn a_wrong_password_and_an_unknown_user_read_the_same() {
     let s = TestServer::start(generous(), 2).await;
     let before = stored(&s).await;
-    let (known_status, known) = post_sign_in(&s, "analyst-op", "not the password at all").await;
     let (unknown_status, unknown) = post_sign_in(&s, "nobody-op", "not the password at all").await;
+    assert_eq!(stored(&s).await, before, "an unknown user changes nothing");
+    let (known_status, known) = post_sign_in(&s, "analyst-op", "not the password at all").await;
     assert_eq!(known_status, StatusCode::UNAUTHORIZED);
     assert_eq!(unknown_status, known_status);
     assert!(known.contains(REFUSED), "{known}");
@@ -224,8 +229,7 @@ async fn a_wrong_password_and_an_unknown_user_read_the_same() {
         known.replace("analyst-op", "X"),
         unknown.replace("nobody-op", "X")
     );
-    // The wrong password counted towards the lockout; the unknown user changed nothing
-    // else.
+    // The wrong password counted towards the lockout.
     let after = stored(&s).await;
     assert_ne!(before, after);
     let failures: i64 = sqlx::query_scalar(
@@ -292,7 +296,7 @@ async fn malformed_sign_in_input_is_named_and_changes_nothing() {
 
 /// The second-factor page for `role`'s operator, signed in with the password: (cookie,
 /// CSRF token).
-async fn at_code_page(s: &TestServer, username: &str) -> (String, String) {
+pub(super) async fn at_code_page(s: &TestServer, username: &str) -> (String, String) {
     let http = client();
     let r = http
         .post(format!("{}{SIGN_IN_PATH}", s.base))
@@ -383,9 +387,81 @@ async fn malformed_codes_are_named_and_change_nothing_and_a_used_recovery_code_i
     let first = use_it(code.clone()).await;
     assert_eq!(first.status(), StatusCode::SEE_OTHER);
     assert_eq!(first.headers()["location"], HOME_PATH);
+    let sessions = |s: &TestServer| {
+        let pool = s.store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM operator_sessions WHERE stage = 'active'",
+            )
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let (signed_in, left) = (sessions(&s).await, codes_left(&s, op.id).await);
     let again = use_it(code).await;
     assert_eq!(again.status(), StatusCode::UNAUTHORIZED);
     assert!(again.text().await.unwrap().contains(REFUSED));
+    assert_eq!(
+        (sessions(&s).await, codes_left(&s, op.id).await),
+        (signed_in, left),
+        "a spent recovery code signs nobody in and spends nothing"
+    );
+}
+
+/// The recovery codes `operator` has left.
+async fn codes_left(s: &TestServer, operator: crate::access::OperatorId) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM operator_recovery_codes WHERE operator_id = ?")
+        .bind(operator.0)
+        .fetch_one(s.store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_a_clear_answer_and_change_nothing() {
+    let s = TestServer::start(generous(), 2).await;
+    let http = client();
+    let (cookie, csrf) = at_code_page(&s, "analyst-op").await;
+    let forms = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM forms")
+            .fetch_one(s.store.pool())
+            .await
+            .unwrap()
+    };
+    let (before, forms_before) = (stored(&s).await, forms().await);
+    let big = "1".repeat(100_000);
+    for path in [CODE_PATH, RECOVERY_PATH, ENROL_PATH, STEP_UP_PATH] {
+        let r = http
+            .post(format!("{}{path}", s.base))
+            .header("cookie", &cookie)
+            .form(&[("code", big.as_str()), (CSRF_FIELD, csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        assert!(
+            r.text().await.unwrap().contains("Too much to send"),
+            "{path}"
+        );
+    }
+    // The JSON API: a JSON error, with a valid token or without one.
+    for token in [Some(s.token(Role::CampaignManager)), None] {
+        let mut request = http
+            .post(format!("{}/api/forms", s.base))
+            .header("content-type", "application/json")
+            .body(format!("{{\"name\": \"{big}\"}}"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let r = request.send().await.unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        // The size is refused before the token is even read.
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert!(body["error"]["kind"].is_string(), "{body}");
+    }
+    assert_eq!((stored(&s).await, forms().await), (before, forms_before));
 }
 
 #[tokio::test]
