@@ -142,8 +142,7 @@ pub fn demo_strategy_lines(p: &medicare_core::campaign::Preview) {
     let (Some(reach), Some(c)) = (p.campaign.reach, &p.cost_comparison) else {
         return;
     };
-    let both = reach.estimate(Strategy::Both, &c.prices, c.open_rate_percent);
-    let first = reach.estimate(Strategy::EmailFirst, &c.prices, c.open_rate_percent);
+    let [both, first] = c.both_and_email_first(&reach);
     say!(
         "  strategies: both {} ({} SMS, {} segments, {} emails); email_first {} ({} SMS at once, {} of {} in the second wave at a {}% open rate), saving {}",
         both.total,

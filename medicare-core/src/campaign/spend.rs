@@ -10,7 +10,7 @@
 use super::strategy::{DEFAULT_OPEN_RATE_PERCENT, DEFAULT_SECOND_WAVE_HOURS, SECOND_WAVE_ROUND};
 use super::{
     Campaign, CampaignId, CampaignRequest, CampaignState, DeliveryCount, DeliveryStatus, Engine,
-    SendObserver, SendOptions, SendReport, Strategy, StrategyEstimate,
+    Reach, SendObserver, SendOptions, SendReport, Strategy, StrategyEstimate,
 };
 use crate::error::{Error, Result};
 use crate::notify::{Channel, Money, Prices};
@@ -89,6 +89,15 @@ pub struct CostComparison {
     pub open_rate_source: OpenRateSource,
     /// Assumed: the prices.
     pub prices: Prices,
+}
+
+impl CostComparison {
+    /// `both` and `email_first` priced for `reach` on this comparison's assumptions, in
+    /// that order: what the operator chooses between when a campaign has both channels.
+    pub fn both_and_email_first(&self, reach: &Reach) -> [StrategyEstimate; 2] {
+        [Strategy::Both, Strategy::EmailFirst]
+            .map(|s| reach.estimate(s, &self.prices, self.open_rate_percent))
+    }
 }
 
 /// What kind of round a round is.

@@ -1,15 +1,15 @@
 //! The wizard's audience and sending choices: the filter typed on screen 2, the
-//! channels, how long links work and the SMS text, checked and turned into a
-//! [`CampaignRequest`].
+//! channels and the sending strategy, the spend cap, how long links work and the SMS
+//! text, checked and turned into a [`CampaignRequest`].
 //!
 //! A filter that does not parse is reported at its line and column
 //! ([`FilterProblem`]), with the same message the CLI prints; the message never repeats
 //! a string literal from the filter. The engine checks the request again when it
 //! creates the campaign: these checks only put each problem next to its input.
 
-use crate::campaign::{CampaignMessages, CampaignRequest, FormId};
+use crate::campaign::{CampaignMessages, CampaignRequest, FormId, Strategy};
 use crate::filter::{Filter, FilterError};
-use crate::notify::{Channel, MessageTemplate, TemplateKind};
+use crate::notify::{Channel, MessageTemplate, Money, TemplateKind};
 use std::fmt;
 use std::sync::Arc;
 
@@ -25,6 +25,11 @@ pub struct AudienceDraft {
     pub filter: String,
     /// The ticked channels' names (`sms`, `email`).
     pub channels: Vec<String>,
+    /// With both channels: `both` (at once) or `email_first` (SMS later, only to those
+    /// who have not opened their email's link).
+    pub strategy: String,
+    /// The spend cap in pounds, as typed (blank: none).
+    pub budget: String,
     /// How many days links work, as typed.
     pub link_days: String,
     /// The SMS text, as typed (placeholders such as `{link}` allowed).
@@ -41,6 +46,8 @@ impl Default for AudienceDraft {
                 .iter()
                 .map(|c| c.as_str().to_string())
                 .collect(),
+            strategy: Strategy::Both.as_str().to_string(),
+            budget: String::new(),
             link_days: DEFAULT_LINK_DAYS.to_string(),
             sms: CampaignMessages::default().sms,
         }
@@ -54,6 +61,10 @@ pub enum AudiencePlace {
     Filter,
     /// The channel check boxes.
     Channels,
+    /// The strategy radios.
+    Strategy,
+    /// The spend cap.
+    Budget,
     /// The link lifetime.
     LinkDays,
     /// The SMS text.
@@ -67,6 +78,8 @@ impl AudiencePlace {
         match self {
             AudiencePlace::Filter => "filter",
             AudiencePlace::Channels => "channel-sms",
+            AudiencePlace::Strategy => "strategy-both",
+            AudiencePlace::Budget => "budget",
             AudiencePlace::LinkDays => "link_days",
             AudiencePlace::Sms => "sms",
         }
@@ -78,6 +91,8 @@ impl fmt::Display for AudiencePlace {
         f.write_str(match self {
             AudiencePlace::Filter => "Audience filter",
             AudiencePlace::Channels => "Channels",
+            AudiencePlace::Strategy => "Sending order",
+            AudiencePlace::Budget => "Spend cap",
             AudiencePlace::LinkDays => "Link lifetime",
             AudiencePlace::Sms => "SMS text",
         })
@@ -146,6 +161,10 @@ pub struct CheckedAudience {
     pub filter: Filter,
     /// The channels, in the engine's order, each once.
     pub channels: Vec<Channel>,
+    /// The strategy asked for (`None`: the channels' own).
+    pub strategy: Option<Strategy>,
+    /// The spend cap, if any.
+    pub budget: Option<Money>,
     /// How many days links work.
     pub link_days: i64,
     /// The messages (the defaults with the typed SMS).
@@ -157,6 +176,8 @@ impl CheckedAudience {
     pub fn request(&self, name: &str, form: FormId) -> crate::Result<CampaignRequest> {
         let mut request = CampaignRequest::new(name, form, Arc::new(self.filter.clone()));
         request.channels = self.channels.clone();
+        request.strategy = self.strategy;
+        request.budget = self.budget;
         request.messages = self.messages.clone();
         request.set_link_days(self.link_days)?;
         Ok(request)
@@ -185,8 +206,8 @@ pub fn parse_filter(source: &str) -> Result<Filter, AudienceError> {
 }
 
 impl AudienceDraft {
-    /// Reads the posted pairs: `filter`, `channel` (once per ticked box), `link_days`
-    /// and `sms`.
+    /// Reads the posted pairs: `filter`, `channel` (once per ticked box), `strategy`,
+    /// `budget`, `link_days` and `sms`.
     pub fn from_pairs(pairs: &[(String, String)]) -> AudienceDraft {
         let get = |key: &str| {
             pairs
@@ -201,6 +222,8 @@ impl AudienceDraft {
                 .filter(|(k, _)| k == "channel")
                 .map(|(_, v)| v.clone())
                 .collect(),
+            strategy: get("strategy"),
+            budget: get("budget"),
             link_days: get("link_days"),
             sms: get("sms"),
         }
@@ -242,6 +265,41 @@ impl AudienceDraft {
                 "choose at least one way to send the form".to_string(),
             );
         }
+        let strategy = match self.strategy.trim() {
+            "" | "both" => None,
+            "email_first" if channels.len() == Channel::ALL.len() => Some(Strategy::EmailFirst),
+            "email_first" => {
+                fail(
+                    &mut errors,
+                    AudiencePlace::Strategy,
+                    "email first needs both text message and email ticked".to_string(),
+                );
+                None
+            }
+            _ => {
+                fail(
+                    &mut errors,
+                    AudiencePlace::Strategy,
+                    "choose one of the listed sending orders".to_string(),
+                );
+                None
+            }
+        };
+        let budget = match self.budget.trim() {
+            "" => None,
+            typed => match Money::parse(typed) {
+                Ok(m) if m.0 >= 0 => Some(m),
+                _ => {
+                    fail(
+                        &mut errors,
+                        AudiencePlace::Budget,
+                        "enter an amount in pounds, such as 1500 or 1500.50, or leave it blank for no cap"
+                            .to_string(),
+                    );
+                    None
+                }
+            },
+        };
         let link_days = self.link_days.trim();
         let link_days = match link_days.parse::<i64>() {
             Ok(n) if (1..=MAX_LINK_DAYS).contains(&n) => Some(n),
@@ -283,6 +341,8 @@ impl AudienceDraft {
             (Some(filter), Some(link_days)) if errors.is_empty() => Ok(CheckedAudience {
                 filter,
                 channels,
+                strategy,
+                budget,
                 link_days,
                 messages,
             }),

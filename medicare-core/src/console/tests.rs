@@ -6,10 +6,10 @@ use super::draft::{
     check_field_name, parse_field_count, FieldPart, FormDraft, Place, MAX_WIZARD_FIELDS,
 };
 use super::subset::{age_band, subset, SubsetRow, SUBSET_ROWS};
-use crate::campaign::FormId;
+use crate::campaign::{FormId, Strategy};
 use crate::filter::Filter;
 use crate::form::{Bound, FieldType, FormSpec};
-use crate::notify::Channel;
+use crate::notify::{Channel, Money};
 use crate::patient::{generate, GenerateOptions, PatientId};
 use chrono::NaiveDate;
 
@@ -344,6 +344,8 @@ fn bad_sending_choices_are_each_reported() {
     let draft = AudienceDraft {
         filter: "agee > 3".to_string(),
         channels: vec!["fax".to_string()],
+        strategy: "sms_first".to_string(),
+        budget: "lots".to_string(),
         link_days: "400".to_string(),
         sms: "{org}: hello".to_string(),
     };
@@ -358,9 +360,30 @@ fn bad_sending_choices_are_each_reported() {
         [
             AudiencePlace::Filter,
             AudiencePlace::Channels,
+            AudiencePlace::Strategy,
+            AudiencePlace::Budget,
             AudiencePlace::LinkDays
         ]
     );
+    for budget in ["-5", "1,500", "12.3456789", "£", "1e3"] {
+        let draft = AudienceDraft {
+            budget: budget.to_string(),
+            ..audience("all")
+        };
+        let errors = draft.check().unwrap_err();
+        assert_eq!(errors.len(), 1, "{budget}");
+        assert_eq!(errors[0].place, AudiencePlace::Budget, "{budget}");
+    }
+    // Email first sends on both channels: with one ticked it is refused at its radios.
+    let draft = AudienceDraft {
+        channels: vec!["email".to_string()],
+        strategy: "email_first".to_string(),
+        ..audience("all")
+    };
+    let errors = draft.check().unwrap_err();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].place, AudiencePlace::Strategy);
+    assert_eq!(errors[0].place.input_id(), "strategy-both");
 
     let draft = AudienceDraft {
         channels: vec![],
@@ -384,6 +407,29 @@ fn bad_sending_choices_are_each_reported() {
         ..audience("all")
     };
     assert_eq!(draft.check().unwrap().channels, [Channel::Email]);
+}
+
+#[test]
+fn email_first_and_a_spend_cap_reach_the_request() {
+    let draft = AudienceDraft::from_pairs(&pairs(&[
+        ("filter", "all"),
+        ("channel", "sms"),
+        ("channel", "email"),
+        ("strategy", "email_first"),
+        ("budget", " £1500.50 "),
+        ("link_days", "30"),
+        ("sms", "{org} {link}"),
+    ]));
+    let request = draft.check().unwrap().request("Flu", FormId(1)).unwrap();
+    assert_eq!(request.strategy, Some(Strategy::EmailFirst));
+    assert_eq!(request.budget, Some(Money(1_500_500_000)));
+    // The defaults: both at once, no cap; the engine then derives the strategy.
+    let request = audience("all")
+        .check()
+        .unwrap()
+        .request("Flu", FormId(1))
+        .unwrap();
+    assert_eq!((request.strategy, request.budget), (None, None));
 }
 
 #[test]

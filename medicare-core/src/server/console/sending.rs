@@ -78,6 +78,23 @@ pub(super) async fn preview_page(
             }
         })
         .collect();
+    let orders = match (preview.campaign.reach, &preview.cost_comparison) {
+        (Some(reach), Some(c)) if preview.campaign.channels.len() == Channel::ALL.len() => c
+            .both_and_email_first(&reach)
+            .iter()
+            .map(|e| {
+                context! {
+                    strategy => e.strategy.as_str(),
+                    chosen => e.strategy == preview.campaign.strategy,
+                    total => e.total.to_string(),
+                    first_round => format!("{} emails, {} text messages", e.emails, e.first_round_sms),
+                    second_wave => e.second_wave_sms,
+                }
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let open_rate = preview.cost_comparison.map(|c| c.open_rate_percent);
     let sms = preview.campaign.channels.contains(&Channel::Sms);
     let segments = &preview.sample_sms_segments;
     let title = "Check before you send";
@@ -95,6 +112,9 @@ pub(super) async fn preview_page(
             recipients => preview.recipients,
             channels,
             cost => preview.estimated_cost.to_string(),
+            budget => preview.campaign.budget.map(|b| b.to_string()),
+            orders,
+            open_rate,
             expires_on => preview.campaign.link_expires_at.format("%-d %B %Y at %H:%M UTC").to_string(),
             sample_sms => sms.then_some(&preview.sample_sms),
             sms_units => segments.units,

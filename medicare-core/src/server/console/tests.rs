@@ -164,6 +164,29 @@ fn two_fields<'a>(name_1: &'a str, filter: &'a str) -> Vec<(&'a str, &'a str)> {
 }
 
 #[tokio::test]
+async fn email_first_and_a_spend_cap_are_chosen_on_the_wizard_and_priced_on_the_preview() {
+    let c = Console::start().await;
+    let mut fields = two_fields("attending", "age >= 18");
+    fields.extend([("strategy", "email_first"), ("budget", "25")]);
+    let (status, to, _) = c
+        .post(MANAGER, "/console/forms/new/fields", &fields, true)
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let campaign = c.engine.store().campaigns().await.unwrap()[0].clone();
+    assert_eq!(campaign.strategy, crate::campaign::Strategy::EmailFirst);
+    assert_eq!(campaign.budget, Some(crate::notify::Money(25_000_000)));
+
+    let (status, body) = c.get(MANAGER, &to).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        body.contains("Estimated cost of each sending order"),
+        "{body}"
+    );
+    assert!(body.contains("Email first (chosen)") && body.contains("Both at once</th>"));
+    assert!(body.contains("id=\"budget\">£25.00"), "{body}");
+}
+
+#[tokio::test]
 async fn the_wizard_goes_to_a_confirmed_send_without_javascript() {
     let c = Console::start().await;
     let (status, body) = c.get(MANAGER, "/console/forms/new").await;

@@ -208,6 +208,8 @@ fn render_fields(
         "intro",
         "filter",
         "channel-sms",
+        "strategy-both",
+        "budget",
         "link_days",
         "sms",
     ]
@@ -240,7 +242,7 @@ fn render_fields(
             fields,
             types,
             constraint_parts,
-            audience => context! { filter => audience.filter, channels => audience.channels, link_days => audience.link_days, sms => audience.sms },
+            audience => context! { filter => audience.filter, channels => audience.channels, strategy => audience.strategy, budget => audience.budget, link_days => audience.link_days, sms => audience.sms },
             max_link_days => MAX_LINK_DAYS,
             errors_by_id,
             errors_in,
