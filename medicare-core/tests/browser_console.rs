@@ -168,10 +168,16 @@ async fn an_operator_creates_sends_follows_and_reminds_in_a_real_browser() {
         .await;
     assert!(live.contains(&format!("column {column}")), "{live}");
     browser.screen("07-filter-error-live").await;
-    // ... and "Create" shows it under the filter, a caret at that column.
+    // ... and "Create" shows it under the filter, a caret at that column (beside a
+    // field name that breaks the identifier rule).
+    browser.fill("#field-2-name", "2nd_age").await;
     browser
         .click("form[action='/console/forms/new/fields'] > button[type=submit]")
         .await;
+    browser
+        .wait_for_text("#field-2-name-error", |t| !t.is_empty())
+        .await;
+    assert!(browser.has(".error-summary a[href='#field-2-name']").await);
     let caret = browser
         .wait_for_text("#filter-caret", |t| t.contains('^'))
         .await;
@@ -183,6 +189,7 @@ async fn an_operator_creates_sends_follows_and_reminds_in_a_real_browser() {
     browser.screen("08-filter-error").await;
 
     // Corrected: the count follows as it is typed.
+    browser.fill("#field-2-name", FIELDS[1].0).await;
     let expected = site
         .ws
         .engine()
@@ -287,6 +294,21 @@ async fn an_operator_creates_sends_follows_and_reminds_in_a_real_browser() {
     browser.wait_for_text("#answered", |t| t == "1").await;
     browser.screen("18-answered").await;
 
+    // The campaign list has it; an address that names no campaign is a plain 404.
+    browser.goto(&site.url("/console/campaigns")).await;
+    browser.wait_for_heading("Campaigns").await;
+    browser
+        .wait_for_text(&format!("a[href='/console/campaigns/{id}']"), |t| {
+            t == "Register for your flu vaccination"
+        })
+        .await;
+    browser.screen("19-campaigns").await;
+    browser
+        .goto(&site.url(&format!("/console/campaigns/{}", id + 1000)))
+        .await;
+    browser.wait_for_heading("Page not found").await;
+    browser.screen("20-not-found").await;
+
     // Three days on, the reminder gap has passed (and the session has ended): sign in
     // again and send a reminder to those who have not answered.
     site.advance(Duration::days(3) + Duration::hours(1));
@@ -301,7 +323,7 @@ async fn an_operator_creates_sends_follows_and_reminds_in_a_real_browser() {
         .goto(&site.url(&format!("/console/campaigns/{id}")))
         .await;
     let before = site.outbox().len();
-    browser.screen("19-before-reminder").await;
+    browser.screen("21-before-reminder").await;
     browser
         .client
         .find(Locator::XPath(
@@ -323,7 +345,7 @@ async fn an_operator_creates_sends_follows_and_reminds_in_a_real_browser() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    browser.screen("20-reminder-sent").await;
+    browser.screen("22-reminder-sent").await;
     browser.close().await;
 }
 

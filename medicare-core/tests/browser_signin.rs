@@ -16,7 +16,7 @@ mod common {
 use chrono::Duration;
 use common::browser::Browser;
 use common::site::{enrol, enter_password, totp_code, Site};
-use medicare_core::access::cookie::LOOPBACK_NAME;
+use medicare_core::access::cookie::{LOOPBACK_NAME, SECURE_NAME};
 use medicare_core::access::Role;
 
 #[tokio::test]
@@ -171,5 +171,33 @@ async fn an_operator_enrols_signs_in_and_is_signed_out_by_idleness_and_disabling
     browser
         .wait_for_path("the sign-in page", |p| p == "/console/sign-in")
         .await;
+    browser.close().await;
+}
+
+/// The cookie of an `https://` deployment: `__Host-` prefixed, Secure, HttpOnly,
+/// SameSite=Strict, host-only for `/`. The browser reaches the server as
+/// `http://localhost`, a secure context in which it keeps Secure cookies.
+#[tokio::test]
+async fn the_secure_session_cookie_has_every_flag_in_a_real_browser() {
+    let Some(browser) = Browser::start("signin-secure-cookie", true).await else {
+        return;
+    };
+    let site = Site::start_with(5, Default::default(), true).await;
+    site.add_operator("grace", Role::Auditor).await;
+    enrol(&browser, &site, "grace", None).await;
+    let cookies = browser.client.get_all_cookies().await.unwrap();
+    assert_eq!(cookies.len(), 1, "one cookie: the session's");
+    let session = &cookies[0];
+    assert_eq!(session.name(), SECURE_NAME);
+    assert!(session.name().starts_with("__Host-"));
+    assert_eq!(session.secure(), Some(true));
+    assert_eq!(session.http_only(), Some(true));
+    assert_eq!(
+        session.same_site().map(|s| s.to_string()).as_deref(),
+        Some("Strict")
+    );
+    assert_eq!(session.path(), Some("/"));
+    assert_eq!(session.domain(), Some("localhost"), "host-only");
+    browser.shot("home").await;
     browser.close().await;
 }

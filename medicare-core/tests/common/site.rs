@@ -27,7 +27,7 @@ pub struct Site {
     pub ws: Workspace,
     pub clock: Arc<FixedClock>,
     pub access: Arc<Service>,
-    /// `http://127.0.0.1:<port>`.
+    /// `http://127.0.0.1:<port>` (`http://localhost:<port>` with the Secure cookie).
     pub base: String,
     _dir: tempfile::TempDir,
 }
@@ -35,6 +35,17 @@ pub struct Site {
 impl Site {
     /// A workspace holding `patients` generated patients, served with `send_options`.
     pub async fn start(patients: usize, send_options: SendOptions) -> Site {
+        Self::start_with(patients, send_options, false).await
+    }
+
+    /// [`Site::start`], with the Secure `__Host-` session cookie of an `https://`
+    /// deployment when `secure_cookie` (reached as `http://localhost`, which browsers
+    /// treat as a secure context) instead of the loopback `http://` one.
+    pub async fn start_with(
+        patients: usize,
+        send_options: SendOptions,
+        secure_cookie: bool,
+    ) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(FixedClock::new(
             Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap(),
@@ -58,7 +69,11 @@ impl Site {
         let addr = listener.local_addr().unwrap();
         let options = ServerOptions {
             access: Some(access.clone()),
-            session_cookie: SessionCookie::for_bind(addr, false).unwrap(),
+            session_cookie: if secure_cookie {
+                SessionCookie::secure()
+            } else {
+                SessionCookie::for_bind(addr, false).unwrap()
+            },
             send_options,
             ..ServerOptions::default()
         };
@@ -71,7 +86,11 @@ impl Site {
             ws,
             clock,
             access,
-            base: format!("http://{addr}"),
+            base: if secure_cookie {
+                format!("http://localhost:{}", addr.port())
+            } else {
+                format!("http://{addr}")
+            },
             _dir: dir,
         }
     }
