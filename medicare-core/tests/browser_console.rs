@@ -216,6 +216,15 @@ async fn an_operator_creates_sends_follows_and_reminds_in_a_real_browser() {
     assert_eq!(browser.text("#recipients").await, expected.to_string());
     assert!(browser.text("#sms-sample").await.contains("/f/"));
     browser.screen("10-preview").await;
+    // The frame shows the patient page styled as patients see it.
+    browser.client.enter_frame(Some(0)).await.unwrap();
+    let framed_font = browser
+        .find("h1")
+        .await
+        .css_value("font-family")
+        .await
+        .unwrap();
+    browser.client.enter_parent_frame().await.unwrap();
 
     // "Subset of patients": the first 20 the filter selects, masked for this role.
     browser
@@ -284,6 +293,16 @@ async fn an_operator_creates_sends_follows_and_reminds_in_a_real_browser() {
         .wait_for_heading("Register for your flu vaccination")
         .await;
     browser.screen("16-patient-form").await;
+    let font = browser
+        .find("h1")
+        .await
+        .css_value("font-family")
+        .await
+        .unwrap();
+    assert_eq!(
+        font, framed_font,
+        "the preview's frame shows the page as it is"
+    );
     browser.fill("input[name=full_name]", "Alex Example").await;
     browser.click("button[type=submit]").await;
     browser.wait_for_heading("Thank you").await;

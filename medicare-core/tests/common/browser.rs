@@ -4,7 +4,8 @@
 //!
 //! `MEDICARE_CHROMEDRIVER` and `MEDICARE_CHROMIUM` name the binaries (defaults:
 //! `/usr/bin/chromedriver`, `/usr/bin/chromium`); `MEDICARE_AXE_JS` names axe-core's
-//! `axe.min.js` (`.ci/servers.sh`'s `install_axe` installs it and sets it). In CI
+//! `axe.min.js` (default: where `.ci/servers.sh`'s `install_axe` installs it, in
+//! `${XDG_CACHE_HOME:-$HOME/.cache}/medicare-ci/node`). In CI
 //! (`CI=true`) a missing one fails the test; elsewhere the test says so and goes on
 //! without it ([`Browser::start`] returns `None` without a browser; without axe-core the
 //! scans are skipped).
@@ -52,20 +53,32 @@ pub fn output_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// axe-core's source, from `MEDICARE_AXE_JS`; `None` (said on stderr) outside CI when
-/// it is not set.
+/// Where `.ci/servers.sh`'s `install_axe` puts axe-core: the default of `MEDICARE_AXE_JS`.
+fn installed_axe() -> Option<PathBuf> {
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(cache.join("medicare-ci/node/node_modules/axe-core/axe.min.js"))
+}
+
+/// axe-core's source, from `MEDICARE_AXE_JS` (default: where `install_axe` puts it);
+/// `None` (said on stderr) outside CI when there is none.
 fn axe_source() -> Option<String> {
-    match std::env::var_os("MEDICARE_AXE_JS").map(PathBuf::from) {
+    let path = std::env::var_os("MEDICARE_AXE_JS")
+        .map(PathBuf::from)
+        .or_else(installed_axe)
+        .filter(|p| p.exists());
+    match path {
         Some(path) => Some(
             std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("MEDICARE_AXE_JS={}: {e}", path.display())),
+                .unwrap_or_else(|e| panic!("axe-core at {}: {e}", path.display())),
         ),
         None => {
             assert!(
                 !in_ci(),
                 "CI needs axe-core: MEDICARE_AXE_JS (source .ci/servers.sh && install_axe)"
             );
-            eprintln!("accessibility scans skipped: MEDICARE_AXE_JS is not set (source .ci/servers.sh && install_axe)");
+            eprintln!("accessibility scans skipped: no axe-core (source .ci/servers.sh && install_axe, or set MEDICARE_AXE_JS)");
             None
         }
     }
