@@ -1,7 +1,7 @@
 //! A real browser (Debian's headless `chromium`, driven through `chromedriver` over
 //! WebDriver) goes through a patient's visit: open the link from the outbox, send an
 //! invalid answer and see the field's message, send a valid one and see the thank-you
-//! page, open the link again and see that it is spent. Each page passes the axe-core
+//! page, open the link again and see that it is spent, open a link never sent. Each page passes the axe-core
 //! scan (WCAG 2.2 AA); screenshots of each step go to `target/test-output/browser/`.
 //!
 //! The browser and axe-core come from the shared harness (`common/browser.rs`): in CI
@@ -110,6 +110,13 @@ async fn a_patient_answers_in_a_real_browser() {
     browser.goto(&format!("{base}{path}")).await;
     assert_eq!(browser.text("h1").await, "You have already answered");
     browser.screen("4-spent").await;
+
+    // 5. A link that was never sent: the plain page, as accessible as the rest.
+    browser
+        .goto(&format!("{base}/f/AAAAAAAAAAAAAAAAAAAAAA"))
+        .await;
+    assert_eq!(browser.text("h1").await, "This link is not valid");
+    browser.screen("5-unknown-link").await;
     browser.close().await;
 }
 
