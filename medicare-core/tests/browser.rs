@@ -1,8 +1,9 @@
 //! A real browser (Debian's headless `chromium`, driven through `chromedriver` over
 //! WebDriver) goes through a patient's visit: open the link from the outbox, send an
 //! invalid answer and see the field's message, send a valid one and see the thank-you
-//! page, open the link again and see that it is spent, open a link never sent. Each page passes the axe-core
-//! scan (WCAG 2.2 AA); screenshots of each step go to `target/test-output/browser/`.
+//! page, open the link again and see that it is spent, and open a link never sent.
+//! Each page passes the axe-core scan (WCAG 2.2 AA); screenshots of each step go to
+//! `target/test-output/browser/`.
 //!
 //! The browser and axe-core come from the shared harness (`common/browser.rs`): in CI
 //! (`CI=true`) a missing one fails the test; elsewhere the test says so and passes
