@@ -244,22 +244,28 @@ async fn an_operator_creates_sends_follows_and_reminds_in_a_real_browser() {
         .await;
     browser.wait_for_heading("Check before you send").await;
 
-    // "Confirm and send" after 6 minutes on the page: the second factor is no longer
-    // fresh, so the send is refused until the operator confirms it is them.
+    // Six minutes on this page: the second factor is no longer fresh. "Confirm and
+    // send" is refused (403) and says why; the preview, loaded again, asks for a code
+    // first ("Confirm it is you") and comes back with the button.
     site.advance(Duration::minutes(6));
     browser.click("#confirm-send").await;
     browser.wait_for_heading("Confirm it is you").await;
     browser.screen("12-needs-fresh-factor").await;
     browser
-        .goto(&site.url(&format!(
-            "/console/step-up?next=/console/campaigns/{id}/preview"
-        )))
+        .goto(&site.url(&format!("/console/campaigns/{id}/preview")))
         .await;
+    browser.wait_for_heading("Check before you send").await;
+    assert!(!browser.has("#confirm-send").await);
+    browser.click("#confirm-it-is-you").await;
     browser.wait_for_heading("Confirm it is you").await;
     browser.screen("13-step-up").await;
     browser.fill("#code", &totp_code(&site, &uri)).await;
     browser.click("main button[type=submit]").await;
     browser.wait_for_heading("Check before you send").await;
+    assert!(
+        site.outbox().is_empty(),
+        "nothing is sent before \"Confirm and send\""
+    );
     browser.click("#confirm-send").await;
 
     // The dashboard: progress moves without a reload, to the end.
