@@ -110,3 +110,24 @@ start_moto() {
     wait_for "moto on $url" 60 curl -sf "$url/moto-api/"
     export MEDICARE_TEST_MOTO_URL="$url"
 }
+
+# axe-core (the accessibility rules the browser tests inject into each page), pinned, from
+# npm into the CI cache; exports MEDICARE_AXE_JS with the path of axe.min.js. Installs
+# node and npm with apt when they are missing.
+MEDICARE_AXE_VERSION="${MEDICARE_AXE_VERSION:-4.10.3}"
+install_axe() {
+    local dir="${XDG_CACHE_HOME:-$HOME/.cache}/medicare-ci/node"
+    local js="$dir/node_modules/axe-core/axe.min.js"
+    if ! command -v npm >/dev/null 2>&1; then
+        apt_install nodejs npm
+    fi
+    local have=""
+    if [ -f "$dir/node_modules/axe-core/package.json" ]; then
+        have=$(node -p "require('$dir/node_modules/axe-core/package.json').version" 2>/dev/null || true)
+    fi
+    if [ "$have" != "$MEDICARE_AXE_VERSION" ] || [ ! -f "$js" ]; then
+        mkdir -p "$dir"
+        npm install --silent --no-audit --no-fund --prefix "$dir" "axe-core@$MEDICARE_AXE_VERSION" >/dev/null
+    fi
+    export MEDICARE_AXE_JS="$js"
+}

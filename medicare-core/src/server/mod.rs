@@ -121,7 +121,7 @@ impl AppState {
             options,
             limiter: RateLimiter::keyed(quota),
             csp: HeaderValue::from_str(&csp).expect("the policy is ASCII"),
-            console_csp: HeaderValue::from_static(views::CONSOLE_CSP),
+            console_csp: HeaderValue::from_str(&views::console_csp()).expect("the policy is ASCII"),
         }))
     }
 

@@ -122,6 +122,7 @@ pub(super) async fn preview_page(
             sms_segments => segments.segments,
             can_subset => may(&who, &state, Permission::CountPatients),
             can_send => may(&who, &state, Permission::SendCampaigns),
+            fresh => who.principal().decide(Permission::SendCampaigns, engine.clock().now()) == Decision::Allowed,
         },
     )
 }

@@ -89,7 +89,7 @@ async fn an_operator_enrols_signs_in_and_out_over_http() {
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(
         page.headers()["content-security-policy"],
-        crate::server::views::CONSOLE_CSP
+        crate::server::views::console_csp().as_str()
     );
     let r = http
         .post(url(SIGN_IN_PATH))

@@ -12,7 +12,7 @@
 //! constant to [`SOURCES`]. The layout has no script and no third-party asset; its one
 //! stylesheet is [`STYLESHEET_PATH`], which [`stylesheet`] serves (declare it
 //! [`Access::Public`](super::auth::Access::Public)). Pages under `/console` get the
-//! Content-Security-Policy [`CONSOLE_CSP`].
+//! Content-Security-Policy [`console_csp`].
 //!
 //! Form fields follow one convention the partials rely on: a field `name` has the
 //! element id `name`, its error message the id `name-error`, and its summary link
@@ -32,10 +32,17 @@ pub const STYLESHEET: &str = include_str!("console.css");
 
 /// The Content-Security-Policy of every `/console` response: nothing but this origin's
 /// stylesheet, images and script files (no inline script) and requests to this origin,
-/// forms only to this origin.
-pub const CONSOLE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
-     script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
-     base-uri 'none'";
+/// forms only to this origin. The one inline style it allows is the patient page's, by
+/// its hash: the preview shows that page in a sandboxed `srcdoc` frame, which inherits
+/// this policy, and without it the patient page would show there unstyled.
+pub fn console_csp() -> String {
+    format!(
+        "default-src 'none'; style-src 'self' 'sha256-{}'; img-src 'self'; \
+         script-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; \
+         base-uri 'none'",
+        crate::form::style_sha256_base64()
+    )
+}
 
 /// The base templates: the layout, the error summary and the message page.
 pub const TEMPLATES: &[(&str, &str)] = &[
