@@ -46,48 +46,59 @@ fn parse_since(s: &str) -> Option<DateTime<Utc>> {
         })
 }
 
+/// Reads one filter: `None` when left blank; an error at `id` when it cannot be read.
+fn read<T>(
+    errors: &mut Vec<ErrorItem>,
+    id: &str,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Option<T>,
+    problem: &str,
+) -> Option<T> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let value = parse(raw);
+    if value.is_none() {
+        errors.push(ErrorItem::new(id, problem));
+    }
+    value
+}
+
 impl Filters {
     /// The query the filters make, or an error for each filter that cannot be read.
     fn query(&self) -> Result<AuditQuery, Vec<ErrorItem>> {
         let mut errors = Vec::new();
-        let mut query = AuditQuery::default();
-        let since = self.since.trim();
-        if !since.is_empty() {
-            match parse_since(since) {
-                Some(t) => query.since = Some(t),
-                None => errors.push(ErrorItem::new(
-                    "since",
-                    "Enter the date as year-month-day, like 2026-11-30",
-                )),
-            }
-        }
-        let actor = self.actor.trim();
-        if !actor.is_empty() {
-            match actor.parse::<Actor>() {
-                Ok(a) => query.actor = Some(a),
-                Err(_) => errors.push(ErrorItem::new(
-                    "actor",
-                    "Enter the actor as operator:<id>, local:<user>, patient-link:<id> or system:<job>",
-                )),
-            }
-        }
-        let action = self.action.trim();
-        if !action.is_empty() {
-            match action.parse::<Action>() {
-                Ok(a) => query.action = Some(a),
-                Err(_) => errors.push(ErrorItem::new("action", "Choose an action from the list")),
-            }
-        }
-        let target = self.target.trim();
-        if !target.is_empty() {
-            match target.parse::<Target>() {
-                Ok(t) => query.target = Some(t),
-                Err(_) => errors.push(ErrorItem::new(
-                    "target",
-                    "Enter the target as kind:id, like campaign:3 (pairs joined by commas)",
-                )),
-            }
-        }
+        let query = AuditQuery {
+            since: read(
+                &mut errors,
+                "since",
+                &self.since,
+                parse_since,
+                "Enter the date as year-month-day, like 2026-11-30",
+            ),
+            actor: read(
+                &mut errors,
+                "actor",
+                &self.actor,
+                |s| s.parse::<Actor>().ok(),
+                "Enter the actor as operator:<id>, local:<user>, patient-link:<id> or system:<job>",
+            ),
+            action: read(
+                &mut errors,
+                "action",
+                &self.action,
+                |s| s.parse::<Action>().ok(),
+                "Choose an action from the list",
+            ),
+            target: read(
+                &mut errors,
+                "target",
+                &self.target,
+                |s| s.parse::<Target>().ok(),
+                "Enter the target as kind:id, like campaign:3 (pairs joined by commas)",
+            ),
+        };
         if errors.is_empty() {
             Ok(query)
         } else {
