@@ -9,7 +9,7 @@ use crate::backup_cmd::{self, SinkArgs};
 use crate::output::{print_json, say};
 use clap::{Args, Subcommand};
 use medicare_core::audit::{
-    self, Action, Actor, AuditQuery, AuditStore, Checkpoint, LedgerEntry, Target, Verification,
+    self, Action, Actor, AuditQuery, Checkpoint, LedgerEntry, Target, Verification,
 };
 use medicare_core::backup::keys::{KeyPaths, ManifestSigner, TrustedSigners};
 use medicare_core::store::Database;
@@ -105,7 +105,7 @@ pub async fn run(
                     .transpose()?,
             };
             let entries = audit::list(db, &query).await?;
-            record_read(db, actor, entries.len()).await?;
+            audit::record_read(db, actor, entries.len(), chrono::Utc::now()).await?;
             if args.csv {
                 say!("{}", audit::to_csv(&entries).trim_end());
             } else if json || args.json {
@@ -125,17 +125,6 @@ pub async fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Records that `actor` read `n` entries of the ledger.
-async fn record_read(db: &dyn AuditStore, actor: Actor, n: usize) -> Result<(), Error> {
-    let event = audit::AuditContext::new(actor).event(
-        chrono::Utc::now(),
-        Action::AuditRead,
-        Target::none(),
-        audit::Detail::none().count("entries", n as u64),
-    );
-    db.append_event(&event).await.map(|_| ())
 }
 
 /// Signs the head after a backup and writes it beside the backups.

@@ -32,7 +32,7 @@ pub use context::{current, scope, AuditContext};
 pub use event::{
     Action, Actor, AuditEvent, Detail, LedgerEntry, Outcome, RequestId, Target, TargetKind,
 };
-pub use read::{all_entries, list, to_csv, verify_ledger, AuditQuery};
+pub use read::{all_entries, list, record_read, to_csv, verify_ledger, AuditQuery};
 pub use store::AuditStore;
 #[cfg(any(test, feature = "mocks"))]
 pub use store::MockAuditStore;

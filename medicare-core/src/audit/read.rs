@@ -1,8 +1,10 @@
 //! Reading the ledger: every entry in order, a filtered listing (`medicare audit log`
-//! and the auditor's API), a formula-safe CSV export, and whole-ledger verification.
+//! and the auditor's API), a formula-safe CSV export, whole-ledger verification, and the
+//! record that someone read it.
 
 use super::checkpoint::read_checkpoints;
-use super::event::{Action, Actor, LedgerEntry, Target};
+use super::context::AuditContext;
+use super::event::{Action, Actor, Detail, LedgerEntry, Target};
 use super::store::AuditStore;
 use super::verify::{verify, Verification};
 use crate::backup::keys::TrustedSigners;
@@ -14,6 +16,23 @@ use std::fmt::Write as _;
 
 /// Entries read per statement.
 const PAGE: u32 = 5_000;
+
+/// Records that `actor` read `entries` entries of the ledger at `at` (what `audit log`
+/// and the console's audit page append after a listing).
+pub async fn record_read(
+    ledger: &dyn AuditStore,
+    actor: Actor,
+    entries: usize,
+    at: DateTime<Utc>,
+) -> Result<LedgerEntry> {
+    let event = AuditContext::new(actor).event(
+        at,
+        Action::AuditRead,
+        Target::none(),
+        Detail::none().count("entries", entries as u64),
+    );
+    ledger.append_event(&event).await
+}
 
 /// Every entry, in seq order, as stored.
 pub async fn all_entries(ledger: &dyn AuditStore) -> Result<Vec<LedgerEntry>> {

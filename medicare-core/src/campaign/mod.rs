@@ -18,7 +18,9 @@ mod summary;
 
 pub use engine::{CampaignRequest, Engine, Preview};
 pub use model::*;
-pub use remind::{PlannedReminder, RemindReport, ReminderPolicy, MAX_REMINDERS};
+pub use remind::{
+    PlannedReminder, RemindReport, ReminderBlock, ReminderOutlook, ReminderPolicy, MAX_REMINDERS,
+};
 pub use send::{SendObserver, SendOptions, SendReport};
 pub use spend::{CostComparison, OpenRateSource, RoundKind, RoundSpend, SpendCap};
 pub use strategy::{

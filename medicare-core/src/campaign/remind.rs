@@ -15,6 +15,8 @@ use super::{
     SECOND_WAVE_ROUND,
 };
 use crate::error::{Error, Result};
+use crate::store::RoundInfo;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Instant;
 
@@ -52,6 +54,170 @@ pub struct RemindReport {
     pub send: SendReport,
 }
 
+/// Why a reminder cannot go now ([`ReminderOutlook::blocked`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum ReminderBlock {
+    /// The first send has not completed: reminders follow it.
+    NotSent {
+        /// The campaign's state.
+        state: CampaignState,
+    },
+    /// An `email_first` campaign's second wave still has deliveries to send.
+    SecondWaveFirst {
+        /// The second wave's round.
+        round: i32,
+        /// Its deliveries still to send.
+        unfinished: u64,
+    },
+    /// The campaign's links have expired.
+    LinksExpired,
+    /// Every reminder round the policy allows has been planned.
+    NoRoundsLeft {
+        /// The policy's limit.
+        max_reminders: u32,
+    },
+    /// The minimum gap since the last round has not passed.
+    TooSoon {
+        /// When the next reminder may go.
+        available_from: DateTime<Utc>,
+        /// The policy's minimum gap, in hours.
+        min_gap_hours: i64,
+    },
+}
+
+impl ReminderBlock {
+    /// The engine's refusal of campaign `id` for this reason.
+    fn error(&self, id: CampaignId) -> Error {
+        Error::Conflict(match self {
+            ReminderBlock::NotSent { state } => {
+                format!("campaign {id} is {state}; reminders follow a completed first send")
+            }
+            ReminderBlock::SecondWaveFirst { round, unfinished } => format!(
+                "campaign {id}: send its second wave first ({unfinished} deliveries of round {round} to go)"
+            ),
+            ReminderBlock::LinksExpired => {
+                format!("the links of campaign {id} have expired; a reminder would not help")
+            }
+            ReminderBlock::NoRoundsLeft { max_reminders } => {
+                format!("campaign {id} has had its {max_reminders} reminder rounds")
+            }
+            ReminderBlock::TooSoon {
+                available_from,
+                min_gap_hours,
+            } => format!(
+                "campaign {id}: the next reminder may go from {} (minimum gap {min_gap_hours} hours)",
+                available_from.format("%Y-%m-%d %H:%M UTC"),
+            ),
+        })
+    }
+}
+
+/// Whether a reminder can go now, and the rules it is held to: what
+/// [`Engine::remind`] would do if called now, without doing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReminderOutlook {
+    /// Reminder rounds the policy allows.
+    pub max_reminders: u32,
+    /// The least time between rounds, in hours.
+    pub min_gap_hours: i64,
+    /// Reminder rounds planned so far.
+    pub rounds_done: u32,
+    /// The round a reminder now would plan (or resume).
+    pub next_round: i32,
+    /// True when that round was interrupted and would be resumed.
+    pub resumes: bool,
+    /// Why it cannot go now (`None`: it can).
+    pub blocked: Option<ReminderBlock>,
+}
+
+/// The reminder rules applied to a campaign's rounds at one moment, in the order
+/// [`Engine::plan_reminder`] checks them.
+struct RoundRules {
+    /// What stops any new or resumed round (state, second wave, expiry).
+    before: Option<ReminderBlock>,
+    /// The earliest reminder round with deliveries still to send.
+    unfinished: Option<i32>,
+    /// The next new round.
+    fresh: i32,
+    /// What stops that new round (the limit, the gap).
+    fresh_block: Option<ReminderBlock>,
+    /// Reminder rounds planned so far.
+    done: u32,
+}
+
+impl RoundRules {
+    fn of(
+        campaign: &Campaign,
+        rounds: &[RoundInfo],
+        policy: &ReminderPolicy,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let first_reminder = first_reminder_round(campaign);
+        let second_wave = rounds
+            .iter()
+            .find(|r| RoundKind::of(campaign, r.round) == RoundKind::SecondWave)
+            .filter(|r| r.unfinished > 0);
+        let before = if campaign.state != CampaignState::Sent {
+            Some(ReminderBlock::NotSent {
+                state: campaign.state,
+            })
+        } else if let Some(wave) = second_wave {
+            Some(ReminderBlock::SecondWaveFirst {
+                round: wave.round,
+                unfinished: wave.unfinished,
+            })
+        } else if now >= campaign.link_expires_at {
+            Some(ReminderBlock::LinksExpired)
+        } else {
+            None
+        };
+        let previous = rounds.last();
+        let fresh = previous.map_or(1, |r| r.round + 1).max(first_reminder);
+        let fresh_block = if campaign.strategy.text_round(fresh) as u32 > policy.max_reminders {
+            Some(ReminderBlock::NoRoundsLeft {
+                max_reminders: policy.max_reminders,
+            })
+        } else {
+            previous
+                .and_then(|r| r.last_activity)
+                .map(|at| at + policy.min_gap)
+                .filter(|allowed| now < *allowed)
+                .map(|available_from| ReminderBlock::TooSoon {
+                    available_from,
+                    min_gap_hours: policy.min_gap.num_hours(),
+                })
+        };
+        RoundRules {
+            before,
+            unfinished: rounds
+                .iter()
+                .find(|r| r.round >= first_reminder && r.unfinished > 0)
+                .map(|r| r.round),
+            fresh,
+            fresh_block,
+            done: rounds.iter().filter(|r| r.round >= first_reminder).count() as u32,
+        }
+    }
+
+    /// What a call without a round number would do.
+    fn outlook(self, policy: &ReminderPolicy) -> ReminderOutlook {
+        let (next_round, resumes, blocked) = match (self.before, self.unfinished) {
+            (Some(block), _) => (self.unfinished.unwrap_or(self.fresh), false, Some(block)),
+            (None, Some(round)) => (round, true, None),
+            (None, None) => (self.fresh, false, self.fresh_block),
+        };
+        ReminderOutlook {
+            max_reminders: policy.max_reminders,
+            min_gap_hours: policy.min_gap.num_hours(),
+            rounds_done: self.done,
+            next_round,
+            resumes,
+            blocked,
+        }
+    }
+}
+
 /// A reminder round planned (or found already planned) and ready to send, shard by shard
 /// if need be ([`Engine::send_reminder`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,6 +231,19 @@ pub struct PlannedReminder {
 }
 
 impl Engine {
+    /// Whether campaign `id` can have a reminder now under `policy`, and why not: the
+    /// checks [`Engine::remind`] makes, without planning or sending anything (it does
+    /// not check that a notifier is configured).
+    pub async fn reminder_outlook(
+        &self,
+        id: CampaignId,
+        policy: &ReminderPolicy,
+    ) -> Result<ReminderOutlook> {
+        let campaign = self.store.campaign(id).await?;
+        let rounds = self.store.rounds(id).await?;
+        Ok(RoundRules::of(&campaign, &rounds, policy, self.clock.now()).outlook(policy))
+    }
+
     /// Plans and sends the next reminder round of a sent campaign to its non-respondents
     /// only, or resumes a round that was interrupted.
     pub async fn remind(
@@ -107,26 +286,17 @@ impl Engine {
             ));
         }
         let campaign = self.store.campaign(id).await?;
-        if campaign.state != CampaignState::Sent {
-            return Err(Error::Conflict(format!(
-                "campaign {id} is {}; reminders follow a completed first send",
-                campaign.state
-            )));
-        }
-        self.check_can_send(&campaign, options)?;
         let now = self.clock.now();
         let rounds = self.store.rounds(id).await?;
-        let first_reminder = first_reminder_round(&campaign);
-        if let Some(wave) = rounds
-            .iter()
-            .find(|r| RoundKind::of(&campaign, r.round) == RoundKind::SecondWave)
-            .filter(|r| r.unfinished > 0)
-        {
-            return Err(Error::Conflict(format!(
-                "campaign {id}: send its second wave first ({} deliveries of round {} to go)",
-                wave.unfinished, wave.round
-            )));
+        let rules = RoundRules::of(&campaign, &rounds, policy, now);
+        if let Some(block @ ReminderBlock::NotSent { .. }) = &rules.before {
+            return Err(block.error(id));
         }
+        self.check_can_send(&campaign, options)?;
+        if let Some(block @ ReminderBlock::SecondWaveFirst { .. }) = &rules.before {
+            return Err(block.error(id));
+        }
+        let first_reminder = first_reminder_round(&campaign);
         if let Some(existing) =
             round.and_then(|n| rounds.iter().find(|r| r.round == n && n >= first_reminder))
         {
@@ -136,43 +306,23 @@ impl Engine {
                 non_respondents: existing.recipients,
             });
         }
-        if now >= campaign.link_expires_at {
-            return Err(Error::Conflict(format!(
-                "the links of campaign {id} have expired; a reminder would not help"
-            )));
+        if let Some(block) = &rules.before {
+            return Err(block.error(id));
         }
         // The earliest reminder round with deliveries still to send is resumed first.
-        let unfinished = rounds
-            .iter()
-            .find(|r| r.round >= first_reminder && r.unfinished > 0);
-        let (next, resumed) = match unfinished {
-            Some(r) if round.is_none() => (r.round, true),
+        let (next, resumed) = match rules.unfinished {
+            Some(r) if round.is_none() => (r, true),
             _ => {
-                let previous = rounds.last();
-                let next = previous.map_or(1, |r| r.round + 1).max(first_reminder);
-                if round.is_some_and(|n| n != next) {
+                if round.is_some_and(|n| n != rules.fresh) {
                     return Err(Error::invalid(
                         "reminder round",
-                        format!("campaign {id}: the next reminder round is {next}"),
+                        format!("campaign {id}: the next reminder round is {}", rules.fresh),
                     ));
                 }
-                if campaign.strategy.text_round(next) as u32 > policy.max_reminders {
-                    return Err(Error::Conflict(format!(
-                        "campaign {id} has had its {} reminder rounds",
-                        policy.max_reminders
-                    )));
+                if let Some(block) = &rules.fresh_block {
+                    return Err(block.error(id));
                 }
-                if let Some(at) = previous.and_then(|r| r.last_activity) {
-                    let allowed = at + policy.min_gap;
-                    if now < allowed {
-                        return Err(Error::Conflict(format!(
-                            "campaign {id}: the next reminder may go from {} (minimum gap {} hours)",
-                            allowed.format("%Y-%m-%d %H:%M UTC"),
-                            policy.min_gap.num_hours()
-                        )));
-                    }
-                }
-                (next, false)
+                (rules.fresh, false)
             }
         };
         let non_respondents = self.store.plan_reminder_round(id, next, now).await?;

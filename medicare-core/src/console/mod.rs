@@ -10,6 +10,10 @@
 //!   filter error pointing at its line and column.
 //! - [`board`]: the campaign dashboard's figures (send progress per channel, the
 //!   funnel from recipients to responses), counts only.
+//! - [`chart`]: the response rate by day, laid out as the bars of a server-drawn SVG
+//!   with the same figures for its data table.
+//! - [`breakdown`]: the non-respondents counted by reason, condition, age band and
+//!   postcode district.
 //! - [`subset`]: the "Subset of patients" rows, masked to initials, age band and
 //!   postcode district unless the operator may see identifiable data.
 //!
@@ -18,6 +22,8 @@
 
 pub mod audience;
 pub mod board;
+pub mod breakdown;
+pub mod chart;
 pub mod draft;
 pub mod subset;
 

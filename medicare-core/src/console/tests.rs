@@ -524,3 +524,68 @@ async fn the_board_counts_a_sent_campaign_and_its_answers() {
     let err = super::board::board(&f.engine, crate::campaign::CampaignId(999)).await;
     assert!(matches!(err, Err(crate::Error::NotFound { .. })), "{err:?}");
 }
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn the_non_respondents_are_counted_four_ways_and_add_up() {
+    let f = crate::test_support::Fixture::sent_campaign(60).await;
+    let b = super::breakdown::campaign_breakdown(&f.engine, f.campaign)
+        .await
+        .unwrap();
+    let non_respondents = f.engine.store().non_respondents(f.campaign).await.unwrap();
+    assert_eq!(b.total, non_respondents.len() as u64);
+    assert!(b.total > 0);
+    let sum = |t: &[super::breakdown::Tally]| t.iter().map(|t| t.count).sum::<u64>();
+    // Every non-respondent is in exactly one reason, age band and district.
+    assert_eq!(sum(&b.by_reason), b.total);
+    assert_eq!(sum(&b.by_age_band), b.total);
+    assert_eq!(sum(&b.by_district), b.total);
+    // A patient with several conditions counts once for each.
+    assert!(sum(&b.by_condition) >= b.total);
+    assert!(b.by_district.len() <= super::breakdown::TOP_ROWS);
+    assert!(b
+        .by_district
+        .windows(2)
+        .all(|w| w[0].count >= w[1].count || w[1].label == "other districts"));
+    assert_eq!(b.by_reason[0].label, "Never opened the link");
+    // Nothing identifying: labels are reasons, codes, bands and districts only.
+    let patients = f.engine.store().all_patients().await.unwrap();
+    let labels: Vec<&str> = [&b.by_condition, &b.by_age_band, &b.by_district]
+        .iter()
+        .flat_map(|t| t.iter().map(|t| t.label.as_str()))
+        .collect();
+    for (_, p) in &patients {
+        assert!(!labels.contains(&p.family_name.as_str()));
+        assert!(!labels.contains(&p.postcode.as_str()));
+    }
+}
+
+#[test]
+fn the_chart_keeps_the_latest_days_and_scales_bars_to_the_rate() {
+    use super::chart::{chart, CHART_DAYS, HEIGHT};
+    use crate::report::response_series;
+    let first = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    let last = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+    let by_day = [
+        (NaiveDate::from_ymd_opt(2026, 10, 2).unwrap(), 10),
+        (NaiveDate::from_ymd_opt(2026, 11, 29).unwrap(), 30),
+    ];
+    let series = response_series(first, last, &by_day, 80);
+    assert_eq!(series.len(), 61);
+    let c = chart(&series);
+    assert_eq!(c.bars.len(), CHART_DAYS);
+    assert_eq!(c.days_left_out, 61 - CHART_DAYS);
+    let end = c.bars.last().unwrap();
+    assert_eq!(
+        (end.date.as_str(), end.responded, end.percent),
+        ("2026-11-30", 40, 50.0)
+    );
+    assert_eq!(end.height, HEIGHT / 2);
+    assert_eq!(end.y + end.height, HEIGHT);
+    let before = &c.bars[CHART_DAYS - 3];
+    assert_eq!((before.responded, before.percent), (10, 12.5));
+    assert!(c.bars.windows(2).all(|w| w[0].x + w[0].width <= w[1].x));
+    assert!(end.x + end.width <= c.width);
+    // Nothing to draw.
+    assert!(chart(&[]).bars.is_empty());
+}

@@ -90,12 +90,61 @@ pub struct ReportFiles {
     pub json: PathBuf,
 }
 
+/// `n` over `recipients` (0 to 1; 0 without recipients).
+fn rate(n: u64, recipients: u64) -> f64 {
+    if recipients == 0 {
+        0.0
+    } else {
+        n as f64 / recipients as f64
+    }
+}
+
+/// A campaign's response curve from `first` to `last` (inclusive), one point per day:
+/// the responses of `by_day` (per day, in day order) summed up to each day, over
+/// `recipients`.
+pub fn response_series(
+    first: NaiveDate,
+    last: NaiveDate,
+    by_day: &[(NaiveDate, u64)],
+    recipients: u64,
+) -> Vec<SeriesPoint> {
+    let mut series = Vec::new();
+    let mut cumulative = 0;
+    let mut day = first;
+    let mut next = by_day.iter().peekable();
+    while day <= last {
+        while let Some((_, n)) = next.next_if(|(d, _)| *d <= day) {
+            cumulative += n;
+        }
+        series.push(SeriesPoint {
+            date: day,
+            responded: cumulative,
+            rate: rate(cumulative, recipients),
+        });
+        day += Duration::days(1);
+    }
+    series
+}
+
 fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 /// Builds the report for the week the engine's clock is in.
 pub async fn weekly_report(engine: &Engine) -> Result<WeeklyReport> {
+    build(engine, None).await
+}
+
+/// The weekly report of campaign `id` alone: the same figures as [`weekly_report`]
+/// gives it, or no campaign when it is not active this week (a draft, or links that
+/// expired before the week began). `NotFound` for an unknown campaign.
+pub async fn campaign_weekly_report(engine: &Engine, id: CampaignId) -> Result<WeeklyReport> {
+    engine.store().campaign(id).await?;
+    build(engine, Some(id)).await
+}
+
+/// The report of the current week, of every active campaign or of `only` one.
+async fn build(engine: &Engine, only: Option<CampaignId>) -> Result<WeeklyReport> {
     let now = engine.clock().now();
     let today = now.date_naive();
     let week_start = today - Duration::days(i64::from(today.weekday().num_days_from_monday()));
@@ -104,7 +153,8 @@ pub async fn weekly_report(engine: &Engine) -> Result<WeeklyReport> {
     let store = engine.store();
     let mut campaigns = Vec::new();
     for c in store.campaigns().await? {
-        let active = matches!(c.state, CampaignState::Sending | CampaignState::Sent)
+        let active = only.is_none_or(|id| id == c.id)
+            && matches!(c.state, CampaignState::Sending | CampaignState::Sent)
             && c.link_expires_at > from
             && c.created_at < to;
         if !active {
@@ -112,33 +162,12 @@ pub async fn weekly_report(engine: &Engine) -> Result<WeeklyReport> {
         }
         let counts = store.tracking_counts(c.id).await?;
         let by_day = store.responses_by_day(c.id).await?;
-        let rate = |n: u64| {
-            if counts.recipients == 0 {
-                0.0
-            } else {
-                n as f64 / counts.recipients as f64
-            }
-        };
-        let mut series = Vec::new();
-        let mut cumulative = 0;
-        let mut day = c.created_at.date_naive();
-        let mut next = by_day.iter().peekable();
-        while day <= today {
-            while let Some((_, n)) = next.next_if(|(d, _)| *d <= day) {
-                cumulative += n;
-            }
-            series.push(SeriesPoint {
-                date: day,
-                responded: cumulative,
-                rate: rate(cumulative),
-            });
-            day += Duration::days(1);
-        }
+        let series = response_series(c.created_at.date_naive(), today, &by_day, counts.recipients);
         let form = store.form(c.form_id).await?;
         let responses = store.responses(c.id, &form, from, to).await?;
         campaigns.push(CampaignReport {
             id: c.id,
-            response_rate: rate(counts.responded),
+            response_rate: rate(counts.responded, counts.recipients),
             counts,
             series,
             rounds: store.rounds(c.id).await?,

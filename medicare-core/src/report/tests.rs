@@ -246,3 +246,110 @@ async fn the_weekly_report_agrees_with_the_database() {
         .unwrap()
         .starts_with("week,"));
 }
+
+/// The outlook says what `remind` then does: too soon (with when), ready, the limit.
+#[tokio::test]
+async fn the_reminder_outlook_agrees_with_remind() {
+    use crate::campaign::ReminderBlock;
+    let f = Fixture::sent_campaign(30).await;
+    let options = SendOptions::default();
+    let outlook = f
+        .engine
+        .reminder_outlook(f.campaign, &policy(48))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            outlook.rounds_done,
+            outlook.max_reminders,
+            outlook.min_gap_hours
+        ),
+        (0, 2, 48)
+    );
+    let Some(ReminderBlock::TooSoon { available_from, .. }) = outlook.blocked else {
+        panic!("{outlook:?}");
+    };
+    assert_eq!(
+        available_from,
+        crate::clock::Clock::now(&*f.clock) + chrono::Duration::hours(48)
+    );
+    assert!(f
+        .engine
+        .remind(f.campaign, &policy(48), &options, &())
+        .await
+        .is_err());
+    for round in 1..=2 {
+        f.clock.advance(chrono::Duration::hours(49));
+        let outlook = f
+            .engine
+            .reminder_outlook(f.campaign, &policy(48))
+            .await
+            .unwrap();
+        assert_eq!(
+            (outlook.blocked.clone(), outlook.next_round),
+            (None, round),
+            "{outlook:?}"
+        );
+        let sent = f
+            .engine
+            .remind(f.campaign, &policy(48), &options, &())
+            .await
+            .unwrap();
+        assert_eq!(sent.round, round);
+    }
+    f.clock.advance(chrono::Duration::hours(49));
+    let outlook = f
+        .engine
+        .reminder_outlook(f.campaign, &policy(48))
+        .await
+        .unwrap();
+    assert_eq!(outlook.rounds_done, 2);
+    assert_eq!(
+        outlook.blocked,
+        Some(ReminderBlock::NoRoundsLeft { max_reminders: 2 })
+    );
+    let err = f
+        .engine
+        .remind(f.campaign, &policy(48), &options, &())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("has had its 2 reminder rounds"),
+        "{err}"
+    );
+    f.store
+        .set_campaign_state(f.campaign, &[CampaignState::Sent], CampaignState::Cancelled)
+        .await
+        .unwrap();
+    let outlook = f
+        .engine
+        .reminder_outlook(f.campaign, &policy(48))
+        .await
+        .unwrap();
+    assert_eq!(
+        outlook.blocked,
+        Some(ReminderBlock::NotSent {
+            state: CampaignState::Cancelled
+        })
+    );
+}
+
+/// One campaign's report is that campaign's part of the weekly report.
+#[tokio::test]
+async fn a_campaigns_weekly_report_is_its_part_of_the_whole() {
+    let f = Fixture::sent_campaign(40).await;
+    answer_some(&f).await;
+    let whole = weekly_report(&f.engine).await.unwrap();
+    let one = super::campaign_weekly_report(&f.engine, f.campaign)
+        .await
+        .unwrap();
+    assert_eq!(one.week, whole.week);
+    assert_eq!(one.campaigns.len(), 1);
+    assert_eq!(render_csv(&one), render_csv(&whole));
+    assert_eq!(one.campaigns[0].series, whole.campaigns[0].series);
+    let missing = super::campaign_weekly_report(&f.engine, crate::campaign::CampaignId(99)).await;
+    assert!(
+        matches!(missing, Err(crate::Error::NotFound { .. })),
+        "{missing:?}"
+    );
+}

@@ -69,7 +69,8 @@ impl SignedIn {
         self.0.session.as_ref()
     }
 
-    /// What the layout's header shows: the username and the sign-out form's token.
+    /// What the layout's header shows: the username, the sign-out form's token and the
+    /// console pages their role may open.
     pub fn header(&self) -> views::Header {
         views::Header {
             username: self
@@ -79,6 +80,7 @@ impl SignedIn {
                 .map(|u| u.as_str().to_string())
                 .unwrap_or_default(),
             csrf_token: self.csrf_token().unwrap_or_default().to_string(),
+            nav: crate::server::console::nav(self.0.principal.role()),
         }
     }
 }

@@ -1,6 +1,9 @@
 //! The operator console under `/console`: the brief's three screens (how many fields →
 //! field names, types and the audience filter → "You are sending this form" / "To these
-//! patients" / "Confirm and send") and the campaign dashboard.
+//! patients" / "Confirm and send"), the campaign dashboard (funnel, response-rate chart,
+//! non-respondents, "Send reminder", the weekly report and its CSV), the forms list, the
+//! operators page (admin) and the audit page (auditor), with a navigation that links only
+//! the pages the operator's role may open ([`nav`]).
 //!
 //! Server-rendered on the view layer ([`super::views`], auto-escaped) and complete
 //! without JavaScript; one self-hosted script ([`SCRIPT`]) makes the filter count, the
@@ -10,14 +13,19 @@
 //! handlers are thin: the rules are in [`crate::console`] and the work in the
 //! [`crate::campaign::Engine`].
 
+mod audit_log;
 mod dashboard;
+mod forms;
+mod operators;
+mod reminding;
 mod sending;
 mod wizard;
 
 use super::auth::{Access, RouteTable, SignedIn};
-use super::views::{self, ErrorItem, Page};
-use crate::access::Permission;
-use axum::extract::{FromRequest, Request};
+use super::views::{self, ErrorItem, NavLink, Page};
+use crate::access::{Permission, Role};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -54,7 +62,43 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("templates/campaigns.html"),
     ),
     ("console/board.html", include_str!("templates/board.html")),
+    ("console/forms.html", include_str!("templates/forms.html")),
+    (
+        "console/operators.html",
+        include_str!("templates/operators.html"),
+    ),
+    ("console/audit.html", include_str!("templates/audit.html")),
 ];
+
+/// The console's pages in the navigation, each with the permission that opens it
+/// (`None`: every signed-in operator).
+const NAV: &[(&str, &str, Option<Permission>)] = &[
+    ("/console", "Home", None),
+    (
+        "/console/campaigns",
+        "Campaigns",
+        Some(Permission::ReadTracking),
+    ),
+    ("/console/forms", "Forms", Some(Permission::CreateForms)),
+    (
+        "/console/operators",
+        "Operators",
+        Some(Permission::ManageOperators),
+    ),
+    (
+        "/console/audit",
+        "Audit log",
+        Some(Permission::ReadAuditLog),
+    ),
+];
+
+/// The navigation of an operator with `role`: only the pages the role may open.
+pub fn nav(role: Role) -> Vec<NavLink> {
+    NAV.iter()
+        .filter(|(_, _, p)| p.is_none_or(|p| role.allows(p)))
+        .map(|(href, label, _)| NavLink { href, label })
+        .collect()
+}
 
 /// The console's routes, each with the permission it needs. ("Create" also checks the
 /// form permission in its handler: it creates a form and a campaign.)
@@ -101,7 +145,7 @@ pub fn routes() -> RouteTable {
         .get(
             "/console/campaigns/{id}",
             Access::Requires(P::ReadTracking),
-            get(dashboard::board_page),
+            get(dashboard::board_page).layer(Extension(sending.clone())),
         )
         .get(
             "/console/campaigns/{id}/status",
@@ -121,7 +165,37 @@ pub fn routes() -> RouteTable {
         .post(
             "/console/campaigns/{id}/send",
             Access::Requires(P::SendCampaigns),
-            post(sending::send).layer(Extension(sending)),
+            post(sending::send).layer(Extension(sending.clone())),
+        )
+        .post(
+            "/console/campaigns/{id}/reminders",
+            Access::Requires(P::SendReminders),
+            post(reminding::remind).layer(Extension(sending.clone())),
+        )
+        .get(
+            "/console/campaigns/{id}/report.csv",
+            Access::Requires(P::ReadReports),
+            get(dashboard::report_csv),
+        )
+        .get(
+            "/console/forms",
+            Access::Requires(P::CreateForms),
+            get(forms::forms_page),
+        )
+        .get(
+            "/console/operators",
+            Access::Requires(P::ManageOperators),
+            get(operators::operators_page),
+        )
+        .post(
+            "/console/operators/{id}",
+            Access::Requires(P::ManageOperators),
+            post(operators::change),
+        )
+        .get(
+            "/console/audit",
+            Access::Requires(P::ReadAuditLog),
+            get(audit_log::audit_page),
         )
 }
 
@@ -206,6 +280,43 @@ fn may(who: &SignedIn, state: &super::AppState, permission: Permission) -> bool 
     who.principal()
         .decide(permission, state.engine().clock().now())
         != crate::access::Decision::NotInRole
+}
+
+/// The numeric `{id}` of a console path; anything else is a page that does not exist
+/// (404, with the console's own page rather than the framework's message).
+struct Id(i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for Id {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let not_found = || {
+            views::message(
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is nothing at this address: check the number in it.",
+                None,
+            )
+        };
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        raw.parse::<i64>()
+            .ok()
+            .filter(|id| *id > 0)
+            .map(Id)
+            .ok_or_else(not_found)
+    }
+}
+
+impl<'a> FormPairs {
+    /// The value of the first `name` field, if any.
+    fn get(&'a self, name: &str) -> Option<&'a str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// A posted form's pairs, in order (a name may repeat, like the channel boxes).

@@ -9,7 +9,7 @@
 //! campaign that is not already being sent by this server is started, and any other
 //! POST just goes to the dashboard.
 
-use super::{failure, may, render, SignedIn};
+use super::{failure, may, render, Id, SignedIn};
 use crate::access::{Decision, Permission};
 use crate::campaign::{CampaignId, CampaignState};
 use crate::console::subset::{subset, SubsetRow};
@@ -17,7 +17,7 @@ use crate::filter::Filter;
 use crate::form::{render_form_page, FormPage};
 use crate::notify::{Channel, SmsEncoding};
 use crate::server::AppState;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Extension;
@@ -25,18 +25,24 @@ use minijinja::context;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
-/// The campaigns this server is sending now (so a second POST does not start a second
-/// send beside the first).
+/// The campaigns this server is sending now, first round or reminder (so a second POST
+/// does not start a second send beside the first).
 #[derive(Debug, Clone, Default)]
 pub(super) struct Sending(Arc<Mutex<HashSet<CampaignId>>>);
 
 impl Sending {
     /// Marks `id` as sending; false when it already was.
-    fn start(&self, id: CampaignId) -> bool {
+    pub(super) fn start(&self, id: CampaignId) -> bool {
         self.0.lock().map(|mut s| s.insert(id)).unwrap_or(false)
     }
 
-    fn finish(&self, id: CampaignId) {
+    /// True while this server sends `id` (its first round or a reminder).
+    pub(super) fn busy(&self, id: CampaignId) -> bool {
+        self.0.lock().map(|s| s.contains(&id)).unwrap_or(true)
+    }
+
+    /// Marks `id` as no longer sending.
+    pub(super) fn finish(&self, id: CampaignId) {
         if let Ok(mut s) = self.0.lock() {
             s.remove(&id);
         }
@@ -55,7 +61,7 @@ pub(super) fn channel_label(c: Channel) -> &'static str {
 pub(super) async fn preview_page(
     State(state): State<AppState>,
     who: SignedIn,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Response {
     let engine = state.engine();
     let preview = match engine.preview(CampaignId(id)).await {
@@ -132,7 +138,7 @@ pub(super) async fn preview_page(
 pub(super) async fn subset_page(
     State(state): State<AppState>,
     who: SignedIn,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Response {
     let engine = state.engine();
     let now = engine.clock().now();
@@ -186,7 +192,7 @@ pub(super) async fn send(
     State(state): State<AppState>,
     Extension(sending): Extension<Sending>,
     who: SignedIn,
-    Path(id): Path<i64>,
+    Id(id): Id,
 ) -> Response {
     let id = CampaignId(id);
     let engine = state.engine().clone();

@@ -69,6 +69,17 @@ pub struct Header {
     pub username: String,
     /// The session's CSRF token, for the sign-out form.
     pub csrf_token: String,
+    /// The pages their role may open, for the navigation.
+    pub nav: Vec<NavLink>,
+}
+
+/// One link of the navigation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NavLink {
+    /// Where it goes.
+    pub href: &'static str,
+    /// What it says.
+    pub label: &'static str,
 }
 
 /// One line of the error summary: the message, and the id of the field it is about
@@ -220,6 +231,10 @@ mod tests {
             .with_header(Header {
                 username: "al<ice".into(),
                 csrf_token: "tok\"en".into(),
+                nav: vec![NavLink {
+                    href: "/console/campaigns",
+                    label: "Campaigns",
+                }],
             }),
         )
         .unwrap();
@@ -230,6 +245,10 @@ mod tests {
         assert!(html.contains("&lt;script&gt;"));
         assert!(html.contains("al&lt;ice"));
         assert!(html.contains("tok&quot;en"));
+        assert!(
+            html.contains("<a href=\"/console/campaigns\">Campaigns</a>"),
+            "{html}"
+        );
         assert!(html.contains(STYLESHEET_PATH));
         assert!(!html.contains("http://") && !html.contains("https://"));
     }
