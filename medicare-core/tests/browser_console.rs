@@ -360,7 +360,12 @@ async fn an_operator_creates_sends_follows_and_reminds_in_a_real_browser() {
         .await
         .unwrap();
     browser
-        .wait_for_path("the dashboard", |p| p == format!("/console/campaigns/{id}"))
+        .wait_for_path("the dashboard", |p| {
+            p == format!("/console/campaigns/{id}?reminded=1")
+        })
+        .await;
+    browser
+        .wait_for_text("#reminder-sent", |t| t.contains("Reminder round 1"))
         .await;
     let deadline = std::time::Instant::now() + common::browser::WAIT;
     while site.outbox().len() == before {
