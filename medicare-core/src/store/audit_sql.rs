@@ -132,12 +132,14 @@ where
         .bind(sealed.hash.as_slice())
         .execute(&mut *conn)
         .await?;
+    crate::metrics::audit_event(event.outcome);
     Ok(sealed)
 }
 
 /// Appends, inside the caller's open transaction on `conn`, `action` on `target` by the
 /// acting party of the current task ([`crate::audit::current`]), or by `actor` when
-/// given (patients act by their link, whoever serves them). Called last in the
+/// given (patients act by their link, whoever serves them; an operator signs in as
+/// themself), keeping the scope's request id. Called last in the
 /// transaction, so the chain head is locked only until its commit.
 pub(crate) async fn record<DB>(
     conn: &mut DB::Connection,
@@ -159,7 +161,7 @@ where
 {
     let mut context = crate::audit::current();
     if let Some(actor) = actor {
-        context = crate::audit::AuditContext::new(actor);
+        context = context.acted_by(actor);
     }
     let event = context.event(Utc::now(), action, target, detail);
     append_in::<DB>(conn, dialect, &event).await

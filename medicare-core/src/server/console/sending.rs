@@ -149,6 +149,18 @@ pub(super) async fn subset_page(
         })
         .collect();
     tracing::info!(campaign = id, rows = rows.len(), identified, operator = %who.principal().operator(), "console: subset viewed");
+    if identified {
+        let recorded = crate::audit::record(
+            engine.store().as_ref(),
+            crate::audit::Action::RecipientsPreview,
+            crate::audit::Target::campaign(campaign.id),
+            crate::audit::Detail::none().count("rows", rows.len() as u64),
+        )
+        .await;
+        if let Err(e) = recorded {
+            return failure(&who, &e);
+        }
+    }
     render(
         &who,
         StatusCode::OK,
