@@ -12,8 +12,7 @@
 use super::{failure, may, render, SignedIn};
 use crate::access::{Decision, Permission};
 use crate::campaign::{CampaignId, CampaignState};
-use crate::console::subset::{subset, SubsetRow};
-use crate::filter::Filter;
+use crate::console::subset::{campaign_subset, SubsetRow};
 use crate::form::{render_form_page, FormPage};
 use crate::notify::{Channel, SmsEncoding};
 use crate::server::AppState;
@@ -121,18 +120,11 @@ pub(super) async fn subset_page(
         Ok(c) => c,
         Err(e) => return failure(&who, &e),
     };
-    let filter = match Filter::parse(&campaign.filter) {
-        Ok(f) => f,
-        Err(e) => return failure(&who, &crate::Error::from(e)),
+    let (total, rows) = match campaign_subset(engine, &campaign, identified).await {
+        Ok(x) => x,
+        Err(e) => return failure(&who, &e),
     };
-    let (total, patients) = match (
-        engine.count_patients(&filter).await,
-        engine.store().all_patients().await,
-    ) {
-        (Ok(n), Ok(p)) => (n, p),
-        (Err(e), _) | (_, Err(e)) => return failure(&who, &e),
-    };
-    let rows: Vec<_> = subset(&patients, &filter, now.date_naive(), identified)
+    let rows: Vec<_> = rows
         .into_iter()
         .map(|r| match r {
             SubsetRow::Masked {
@@ -149,18 +141,6 @@ pub(super) async fn subset_page(
         })
         .collect();
     tracing::info!(campaign = id, rows = rows.len(), identified, operator = %who.principal().operator(), "console: subset viewed");
-    if identified {
-        let recorded = crate::audit::record(
-            engine.store().as_ref(),
-            crate::audit::Action::RecipientsPreview,
-            crate::audit::Target::campaign(campaign.id),
-            crate::audit::Detail::none().count("rows", rows.len() as u64),
-        )
-        .await;
-        if let Err(e) = recorded {
-            return failure(&who, &e);
-        }
-    }
     render(
         &who,
         StatusCode::OK,
