@@ -63,9 +63,16 @@ fn checkpoints_log_and_verify_from_the_command_line() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
+    // The backup run is recorded, then its checkpoint, then the retention it applied.
     assert_eq!(
         actions,
-        ["patient_import", "audit_checkpoint", "audit_checkpoint"]
+        [
+            "patient_import",
+            "backup_run",
+            "audit_checkpoint",
+            "backup_prune",
+            "audit_checkpoint"
+        ]
     );
     let csv = ok(&medicare(
         &ws,

@@ -15,7 +15,7 @@
 //!
 //! [`AccessStore`]: crate::access::AccessStore
 
-use super::audit_sql::record;
+use super::audit_sql::{record, record_outcome};
 use super::rows::{corrupt, Affected, ReadRow};
 use super::shared::Shared;
 use crate::access::operator::NewOperatorRecord;
@@ -26,7 +26,7 @@ use crate::access::{
     OperatorRecord, OperatorStatus, PasswordHash, RecoveryCodeHash, Role, SealedSecret,
     SessionIdHash, SessionRecord, SignInState, Stage, TimeStep, Username,
 };
-use crate::audit::{Action, Actor, Detail, Target, TargetKind};
+use crate::audit::{Action, Actor, Detail, Outcome, Target, TargetKind};
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
 use chrono::{DateTime, Utc};
@@ -153,26 +153,27 @@ fn change_event(
 /// The ledger events a sign-in state change records: a failed step (a wrong password,
 /// code or recovery code counted), and the lock it caused, if any. Successes and unlocks
 /// are recorded with their own change.
-fn sign_in_state_events(expected: &SignInState, new: &SignInState) -> Vec<(Action, Detail)> {
-    let mut events = Vec::new();
+fn sign_in_state_events(
+    expected: &SignInState,
+    new: &SignInState,
+) -> Vec<(Action, Detail, Outcome)> {
+    let wrong = Detail::none().word("reason", "wrong_credential");
     if new.locks > expected.locks {
-        events.push((
-            Action::SignIn,
-            Detail::none().word("reason", "wrong_credential"),
-        ));
-        events.push((
-            Action::Lockout,
-            Detail::none().count("locks", u64::from(new.locks)),
-        ));
+        let locks = Detail::none().count("locks", u64::from(new.locks));
+        vec![
+            (Action::SignIn, wrong, Outcome::Failed),
+            (Action::Lockout, locks, Outcome::Ok),
+        ]
     } else if new.consecutive_failures > expected.consecutive_failures {
-        events.push((
+        let failures = u64::from(new.consecutive_failures);
+        vec![(
             Action::SignIn,
-            Detail::none()
-                .word("reason", "wrong_credential")
-                .count("failures", u64::from(new.consecutive_failures)),
-        ));
+            wrong.count("failures", failures),
+            Outcome::Failed,
+        )]
+    } else {
+        Vec::new()
     }
-    events
 }
 
 /// A counter as stored.
@@ -339,9 +340,9 @@ where
         if done.affected() != 1 {
             return Ok(false);
         }
-        for (action, detail) in sign_in_state_events(expected, new) {
-            let target = Target::operator(id);
-            record::<DB>(&mut tx, self.dialect, None, action, target, detail).await?;
+        for (action, detail, outcome) in sign_in_state_events(expected, new) {
+            let what = (action, Target::operator(id), detail, outcome);
+            record_outcome::<DB>(&mut tx, self.dialect, None, what).await?;
         }
         tx.commit().await?;
         Ok(true)

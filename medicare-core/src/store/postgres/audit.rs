@@ -94,10 +94,12 @@ mod tests {
             ))
             .await;
             pool.close().await;
-            sqlx::raw_sql(&format!("DROP OWNED BY {role}; DROP ROLE {role};"))
-                .execute(owner)
-                .await
-                .unwrap();
+            sqlx::raw_sql(&format!(
+                "REVOKE ALL ON audit_events, audit_head FROM {role}; DROP ROLE {role};"
+            ))
+            .execute(owner)
+            .await
+            .unwrap();
             if let Err(panic) = outcome {
                 std::panic::resume_unwind(panic);
             }
