@@ -18,7 +18,7 @@
 
 #![allow(missing_docs)] // criterion's macros generate undocumented items
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use medicare_core::audit::{Action, Actor, AuditEvent, AuditStore, Target};
 use medicare_core::campaign::CampaignId;
 use medicare_core::store::sqlite::SqliteStore;
