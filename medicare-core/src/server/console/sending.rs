@@ -173,8 +173,11 @@ pub(super) async fn send(
     let options = state.options().send_options.clone();
     let operator = who.principal().operator();
     tracing::info!(campaign = id.0, operator = %operator, "console: send confirmed");
+    // The send outlives the request: it keeps the request's acting operator and id, so
+    // its ledger events are theirs.
+    let acting = crate::audit::current();
     tokio::spawn(async move {
-        match engine.send(id, &options, &()).await {
+        match crate::audit::scope(acting, engine.send(id, &options, &())).await {
             Ok(report) => {
                 tracing::info!(campaign = id.0, elapsed = ?report.elapsed, "console: send finished")
             }
