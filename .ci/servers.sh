@@ -49,6 +49,8 @@ DO $$ BEGIN
     CREATE ROLE medicare LOGIN CREATEDB PASSWORD 'medicare';
   END IF;
 END $$;
+-- The audit ledger's grant-set test makes a role of the application's kind.
+ALTER ROLE medicare CREATEDB CREATEROLE;
 SQL
     export MEDICARE_TEST_POSTGRES_URL="postgres://medicare:medicare@127.0.0.1:5432/postgres"
     export MEDICARE_TEST_POSTGRES_URL_SHOWN="postgres://medicare:***@127.0.0.1:5432/postgres"
@@ -69,8 +71,8 @@ start_mariadb() {
     as_root mariadb <<'SQL'
 CREATE USER IF NOT EXISTS 'medicare'@'127.0.0.1' IDENTIFIED BY 'medicare';
 CREATE USER IF NOT EXISTS 'medicare'@'localhost' IDENTIFIED BY 'medicare';
-GRANT ALL PRIVILEGES ON *.* TO 'medicare'@'127.0.0.1';
-GRANT ALL PRIVILEGES ON *.* TO 'medicare'@'localhost';
+GRANT ALL PRIVILEGES ON *.* TO 'medicare'@'127.0.0.1' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON *.* TO 'medicare'@'localhost' WITH GRANT OPTION;
 SQL
     wait_for "MariaDB on 127.0.0.1:3306" 30 \
         mariadb-admin ping -h 127.0.0.1 -u medicare -pmedicare --connect-timeout=2

@@ -62,7 +62,8 @@ impl WorkspaceBackup {
         Ok(WorkspaceBackup {
             database: ws.database().clone(),
             keys: BackupKeys::for_backup(&KeyPaths::in_workspace(ws.dir()))?,
-            backups: Backups::new(ws.backup_sink().clone(), Arc::new(SystemClock)),
+            backups: Backups::new(ws.backup_sink().clone(), Arc::new(SystemClock))
+                .with_ledger(ws.database().clone()),
         })
     }
 
@@ -76,7 +77,10 @@ impl WorkspaceBackup {
 #[async_trait]
 impl DailyBackup for WorkspaceBackup {
     async fn daily(&self) -> medicare_core::Result<DailyReport> {
-        self.backups.daily(&*self.database, &self.keys).await
+        // Recorded in the ledger as the scheduled job it is.
+        let job =
+            medicare_core::audit::AuditContext::new(medicare_core::audit::Actor::system("backup")?);
+        medicare_core::audit::scope(job, self.backups.daily(&*self.database, &self.keys)).await
     }
 }
 

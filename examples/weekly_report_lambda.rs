@@ -89,7 +89,11 @@ pub async fn handler(
     upload: &dyn ReportUpload,
 ) -> Result<ReportResponse, HandlerError> {
     event.check()?;
-    let report = weekly_report(ws.engine())
+    // Recorded in the audit ledger as the scheduled job it is.
+    let job = medicare_core::audit::Actor::system("weekly-report")
+        .map(medicare_core::audit::AuditContext::new)
+        .map_err(|e| HandlerError::new("ReportFailed", e))?;
+    let report = medicare_core::audit::scope(job, weekly_report(ws.engine()))
         .await
         .map_err(|e| HandlerError::new("ReportFailed", e))?;
     let files = write_weekly_report(&report, &ws.reports_dir())

@@ -156,16 +156,23 @@ impl ReadKeys {
 }
 
 /// The backups of the workspace in `dir`, kept where `--to`, `MEDICARE_BACKUP_DIR`,
-/// `MEDICARE_BACKUPS` or medicare.toml say (a folder or `s3://bucket/prefix`).
+/// `MEDICARE_BACKUPS` or medicare.toml say (a folder or `s3://bucket/prefix`); runs,
+/// verifications, restores and prunes are recorded in the workspace database's audit
+/// ledger when it has one (a machine that only keeps backups may have none).
 async fn backups(
     dir: &Path,
     sink: &SinkArgs,
     database: Option<&SecretString>,
 ) -> Result<Backups, Error> {
-    Ok(Backups::new(
+    let backups = Backups::new(
         self::sink(dir, sink, database).await?,
         Arc::new(SystemClock),
-    ))
+    );
+    match self::database(dir, database).await {
+        Ok(db) => Ok(backups.with_ledger(db)),
+        Err(Error::NotFound { .. }) => Ok(backups),
+        Err(e) => Err(e),
+    }
 }
 
 /// The backup sink `sink` (else the settings) names: where checkpoints go too.

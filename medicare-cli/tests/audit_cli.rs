@@ -63,9 +63,16 @@ fn checkpoints_log_and_verify_from_the_command_line() {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
+    // The backup run is recorded, then its checkpoint, then the retention it applied.
     assert_eq!(
         actions,
-        ["patient_import", "audit_checkpoint", "audit_checkpoint"]
+        [
+            "patient_import",
+            "backup_run",
+            "audit_checkpoint",
+            "backup_prune",
+            "audit_checkpoint"
+        ]
     );
     let csv = ok(&medicare(
         &ws,
@@ -83,8 +90,8 @@ fn checkpoints_log_and_verify_from_the_command_line() {
     assert_eq!(intact["problem"], Value::Null, "{intact}");
     assert_eq!(intact["checkpoints"], 2);
 
-    // Another database in its place: its first event is not the one the checkpoints
-    // vouch for.
+    // Another database in its place: its second event (the first checkpoint vouches for
+    // seq 2, the backup run's) is not the one the checkpoints vouch for.
     std::fs::remove_file(ws.join("medicare.db")).unwrap();
     let _ = std::fs::remove_file(ws.join("medicare.db-wal"));
     let _ = std::fs::remove_file(ws.join("medicare.db-shm"));
@@ -92,12 +99,13 @@ fn checkpoints_log_and_verify_from_the_command_line() {
         &ws,
         &["--json", "patients", "generate", "--count", "5"],
     ));
+    json(&medicare(&ws, &["--json", "audit", "log"]));
     let out = medicare(&ws, &["--json", "audit", "verify"]);
     assert_eq!(out.status.code(), Some(9));
     let found: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(found["problem"]["kind"], "checkpoint_mismatch", "{found}");
-    assert_eq!(found["problem"]["seq"], 1, "{found}");
+    assert_eq!(found["problem"]["seq"], 2, "{found}");
     let text = medicare(&ws, &["audit", "verify"]);
     assert_eq!(text.status.code(), Some(9));
-    assert!(String::from_utf8_lossy(&text.stdout).starts_with("NOT INTACT: seq 1: hash"));
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("NOT INTACT: seq 2: hash"));
 }

@@ -23,6 +23,7 @@
 //! | `medicare_backups_total` | counter | `outcome` |
 //! | `medicare_backup_size_bytes` | gauge | |
 //! | `medicare_backup_age_seconds` | gauge | |
+//! | `medicare_audit_events_total` | counter | `outcome` (`ok`, `denied`, `failed`) |
 
 use crate::notify::Channel;
 use ::metrics::Unit;
@@ -55,6 +56,11 @@ pub const BACKUPS: &str = "medicare_backups_total";
 pub const BACKUP_SIZE: &str = "medicare_backup_size_bytes";
 /// Age of the newest backup when last checked.
 pub const BACKUP_AGE: &str = "medicare_backup_age_seconds";
+
+/// Audit ledger events appended, per outcome (`ok`, `denied`, `failed`). Counted when
+/// appended: an event appended inside an action's transaction that then rolled back is
+/// counted too (it never reaches the ledger).
+pub const AUDIT_EVENTS: &str = "medicare_audit_events_total";
 
 /// Why a presented link was refused (the `reason` label).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +99,7 @@ pub fn describe() {
         (FORM_SUBMISSIONS, "Responses stored."),
         (LINKS_REJECTED, "Links refused, by reason."),
         (BACKUPS, "Backup runs, by outcome."),
+        (AUDIT_EVENTS, "Audit ledger events appended, by outcome."),
     ] {
         describe_counter!(name, Unit::Count, help);
     }
@@ -156,6 +163,12 @@ pub fn form_submitted() {
 /// A presented link was refused.
 pub fn link_rejected(reason: LinkRejection) {
     counter!(LINKS_REJECTED, "reason" => reason.as_str()).increment(1);
+}
+
+/// An audit event with `outcome` was appended (the label is the outcome's fixed word,
+/// never anything about the actor or the target).
+pub fn audit_event(outcome: crate::audit::Outcome) {
+    counter!(AUDIT_EVENTS, "outcome" => outcome.as_str()).increment(1);
 }
 
 /// A backup run ended: with the stored ciphertext's size, or failed.

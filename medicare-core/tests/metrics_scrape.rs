@@ -155,6 +155,23 @@ async fn scraped_counters_equal_the_recorded_counts_and_carry_no_patient_data() 
         total(metrics::MESSAGES_RETRIED, "channel"),
         report.retries as f64
     );
+    // Audit events by outcome: as many as the ledger holds (nothing here rolled back).
+    let ledger = medicare_core::audit::all_entries(h.engine.store().as_ref())
+        .await
+        .unwrap();
+    let audited = counters(&after, metrics::AUDIT_EVENTS, "outcome");
+    assert!(ledger.len() >= 3, "{ledger:?}");
+    for outcome in medicare_core::audit::Outcome::ALL {
+        let n = ledger
+            .iter()
+            .filter(|e| e.outcome == outcome.as_str())
+            .count();
+        assert_eq!(
+            audited.get(outcome.as_str()).copied().unwrap_or(0.0),
+            n as f64,
+            "{outcome}"
+        );
+    }
     assert!(after.contains(metrics::PROVIDER_LATENCY) && after.contains(metrics::CLAIM_BATCH));
     for channel in Channel::ALL {
         assert!(after.contains(&format!("channel=\"{channel}\"")), "{after}");

@@ -15,6 +15,7 @@ use std::sync::Mutex;
 
 #[derive(Default)]
 struct State {
+    ledger: Vec<crate::audit::LedgerEntry>,
     operators: Vec<OperatorRecord>,
     recovery: HashMap<OperatorId, Vec<RecoveryCodeHash>>,
     sessions: Vec<SessionRecord>,
@@ -45,6 +46,12 @@ impl MemoryAccessStore {
     /// failure (which is counted, as another request's would be).
     pub(crate) fn contend(&self, n: usize) {
         self.1.store(n, Ordering::SeqCst);
+    }
+
+    /// The ledger events appended through [`crate::audit::AuditStore`] (the SQL stores
+    /// also record the changes above; this one records only what the service appends).
+    pub(crate) fn ledger(&self) -> Vec<crate::audit::LedgerEntry> {
+        self.with(|s| s.ledger.clone())
     }
 
     /// How many sessions are stored.
@@ -146,6 +153,12 @@ impl OperatorStore for MemoryAccessStore {
                 OperatorChange::Role(role) => op.role = *role,
                 OperatorChange::PasswordHash(hash) => op.password_hash = hash.clone(),
                 OperatorChange::SignedIn { at } => op.last_sign_in_at = Some(*at),
+                OperatorChange::Unlocked => {
+                    op.sign_in = SignInState {
+                        last_totp_step: op.sign_in.last_totp_step,
+                        ..SignInState::default()
+                    }
+                }
             }
             match change {
                 OperatorChange::Activated { recovery_codes, .. } => {
@@ -267,6 +280,47 @@ impl ApiTokenStore for MemoryAccessStore {
                 }
                 None => false,
             }
+        }))
+    }
+}
+
+#[async_trait]
+impl crate::audit::AuditStore for MemoryAccessStore {
+    async fn append_event(
+        &self,
+        event: &crate::audit::AuditEvent,
+    ) -> Result<crate::audit::LedgerEntry> {
+        Ok(self.with(|s| {
+            let (seq, prev) = s
+                .ledger
+                .last()
+                .map_or((1, crate::audit::chain::GENESIS), |e| (e.seq + 1, e.hash));
+            let entry = crate::audit::chain::seal(event, seq, prev);
+            s.ledger.push(entry.clone());
+            entry
+        }))
+    }
+
+    async fn audit_head(&self) -> Result<(i64, [u8; 32])> {
+        Ok(self.with(|s| {
+            s.ledger
+                .last()
+                .map_or((0, crate::audit::chain::GENESIS), |e| (e.seq, e.hash))
+        }))
+    }
+
+    async fn audit_entries(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::audit::LedgerEntry>> {
+        Ok(self.with(|s| {
+            s.ledger
+                .iter()
+                .filter(|e| e.seq > after)
+                .take(limit as usize)
+                .cloned()
+                .collect()
         }))
     }
 }

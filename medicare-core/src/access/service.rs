@@ -299,9 +299,27 @@ impl Service {
     /// Lifts a lock and clears the failure count.
     pub async fn unlock(&self, id: OperatorId) -> Result<()> {
         self.record(id).await?;
-        let lockout = self.lockout;
-        self.transition(id, |s| (lockout.unlocked(s), ())).await?;
+        self.store
+            .change_operator(id, &OperatorChange::Unlocked)
+            .await?;
         tracing::info!(operator = %id, "operator unlocked");
+        Ok(())
+    }
+
+    /// Records a refused sign-in step that wrote nothing (an unknown username, a
+    /// disabled or locked account) as a failed `sign_in`; a wrong password or code is
+    /// recorded with the failure it counts, in the same transaction.
+    async fn record_refusal(&self, reason: Refusal, operator: Option<OperatorId>) -> Result<()> {
+        let target =
+            operator.map_or_else(crate::audit::Target::none, crate::audit::Target::operator);
+        crate::audit::record_outcome(
+            self.store.as_ref(),
+            crate::audit::Action::SignIn,
+            target,
+            crate::audit::Detail::none().word("reason", reason.as_str()),
+            crate::audit::Outcome::Failed,
+        )
+        .await?;
         Ok(())
     }
 
@@ -340,13 +358,18 @@ impl Service {
                 reason = Refusal::UnknownUser.as_str(),
                 "operator sign-in refused"
             );
+            self.record_refusal(Refusal::UnknownUser, None).await?;
             return Err(AccessError::refused(Refusal::UnknownUser, None));
         };
         let now = self.clock.now();
         if record.status == OperatorStatus::Disabled {
+            self.record_refusal(Refusal::Disabled, Some(record.id))
+                .await?;
             return Err(refused(Refusal::Disabled, record.id));
         }
         if self.lockout.locked_until(&record.sign_in, now).is_some() {
+            self.record_refusal(Refusal::Locked, Some(record.id))
+                .await?;
             return Err(refused(Refusal::Locked, record.id));
         }
         if !password_ok {
@@ -535,12 +558,16 @@ impl Service {
         if let Some(e) = check_error {
             return Err(e.into());
         }
+        if matches!(outcome, Err(Refusal::Locked)) {
+            self.record_refusal(Refusal::Locked, Some(op.id)).await?;
+        }
         outcome.map_err(|reason| refused(reason, op.id))
     }
 
     async fn use_recovery_code(&self, op: &OperatorRecord, code: &RecoveryCode) -> Result<()> {
         let now = self.clock.now();
         if self.lockout.locked_until(&op.sign_in, now).is_some() {
+            self.record_refusal(Refusal::Locked, Some(op.id)).await?;
             return Err(refused(Refusal::Locked, op.id));
         }
         let lockout = self.lockout;

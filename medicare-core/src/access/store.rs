@@ -27,6 +27,7 @@ use super::{
     ApiTokenHash, ApiTokenId, ApiTokenRecord, OperatorId, OperatorRecord, OperatorStatus,
     PasswordHash, RecoveryCodeHash, Role, SealedSecret, SessionIdHash, SignInState, Username,
 };
+use crate::audit::AuditStore;
 use crate::error::Result;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -54,6 +55,9 @@ pub enum OperatorChange {
     Role(Role),
     /// A new password hash (a rehash with current parameters).
     PasswordHash(PasswordHash),
+    /// A lock lifted by an admin: failures, locks and the lock cleared (the last
+    /// accepted TOTP step kept).
+    Unlocked,
     /// A completed sign-in.
     SignedIn {
         /// When.
@@ -152,7 +156,9 @@ pub trait ApiTokenStore: Send + Sync + std::fmt::Debug {
     ) -> Result<bool>;
 }
 
-/// Everything the sign-in service needs from storage.
-pub trait AccessStore: OperatorStore + SessionStore + ApiTokenStore {}
+/// Everything the sign-in service needs from storage, the audit ledger included: the
+/// SQL stores append the ledger events of operator and token changes inside those
+/// changes' transactions; the service appends the refusals that write nothing.
+pub trait AccessStore: OperatorStore + SessionStore + ApiTokenStore + AuditStore {}
 
-impl<T> AccessStore for T where T: OperatorStore + SessionStore + ApiTokenStore {}
+impl<T> AccessStore for T where T: OperatorStore + SessionStore + ApiTokenStore + AuditStore {}

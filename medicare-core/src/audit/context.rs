@@ -22,6 +22,10 @@ pub struct AuditContext {
     pub actor: Actor,
     /// The request being served, if any.
     pub request_id: RequestId,
+    /// What the caller knows about the action and the store does not (the SHA-256 of an
+    /// imported file): added after the event's own detail of every event recorded in
+    /// this scope.
+    pub noted: Detail,
 }
 
 impl AuditContext {
@@ -30,7 +34,21 @@ impl AuditContext {
         AuditContext {
             actor,
             request_id: RequestId::none(),
+            noted: Detail::none(),
         }
+    }
+
+    /// Noting `detail` on every event recorded in this scope (see [`AuditContext::noted`]).
+    pub fn noting(mut self, detail: Detail) -> AuditContext {
+        self.noted = detail;
+        self
+    }
+
+    /// The same request and notes, acted by `actor` (a patient's link, an operator who
+    /// has just signed in).
+    pub fn acted_by(mut self, actor: Actor) -> AuditContext {
+        self.actor = actor;
+        self
     }
 
     /// Serving `request`.
@@ -48,7 +66,7 @@ impl AuditContext {
         detail: Detail,
     ) -> AuditEvent {
         AuditEvent::new(at, self.actor.clone(), action, target)
-            .with_detail(detail)
+            .with_detail(detail.and(&self.noted))
             .with_request(self.request_id.clone())
     }
 }

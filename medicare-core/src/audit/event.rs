@@ -42,6 +42,9 @@ pub enum Actor {
     PatientLink(i64),
     /// A scheduled or background job: `system:<job>`.
     System(String),
+    /// Nobody identified yet: a request refused before (or without) signing in, a
+    /// failed sign-in: `anonymous`.
+    Anonymous,
 }
 
 impl Actor {
@@ -75,6 +78,7 @@ impl fmt::Display for Actor {
             Actor::Local(user) => write!(f, "local:{user}"),
             Actor::PatientLink(recipient) => write!(f, "patient-link:{recipient}"),
             Actor::System(job) => write!(f, "system:{job}"),
+            Actor::Anonymous => f.write_str("anonymous"),
         }
     }
 }
@@ -86,9 +90,13 @@ impl FromStr for Actor {
         let bad = || {
             Error::invalid(
                 "actor",
-                "must be operator:<id>, local:<user>, patient-link:<recipient id> or system:<job>",
+                "must be operator:<id>, local:<user>, patient-link:<recipient id>, system:<job> \
+                 or anonymous",
             )
         };
+        if s == "anonymous" {
+            return Ok(Actor::Anonymous);
+        }
         let (kind, rest) = s.split_once(':').ok_or_else(bad)?;
         match kind {
             "operator" => rest
@@ -372,6 +380,17 @@ impl Detail {
         self.word("permission", permission.as_str())
     }
 
+    /// These pairs followed by `more`'s.
+    pub fn and(mut self, more: &Detail) -> Detail {
+        self.0.extend(more.0.iter().cloned());
+        self
+    }
+
+    /// True when there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The pairs.
     pub fn pairs(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (*k, v.as_str()))
@@ -453,17 +472,24 @@ impl AuditEvent {
         }
     }
 
-    /// A refusal: `actor` asked for `action` without `permission`.
+    /// A refusal: `actor` asked for `action` without `permission` (none: the request
+    /// needed no permission of a role, e.g. a sign-in step), for `reason` (a fixed word
+    /// such as `not_in_role` or `unauthenticated`).
     pub fn denied(
         at: DateTime<Utc>,
         actor: Actor,
         action: Action,
         target: Target,
-        permission: Permission,
+        permission: Option<Permission>,
+        reason: &'static str,
     ) -> AuditEvent {
+        let detail = match permission {
+            Some(p) => Detail::none().permission(p),
+            None => Detail::none(),
+        };
         AuditEvent::new(at, actor, action, target)
             .with_outcome(Outcome::Denied)
-            .with_detail(Detail::none().permission(permission))
+            .with_detail(detail.word("reason", reason))
     }
 
     /// With another outcome.
@@ -530,6 +556,7 @@ mod tests {
             Actor::local("alice").unwrap(),
             Actor::PatientLink(42),
             Actor::system("reminders").unwrap(),
+            Actor::Anonymous,
         ] {
             assert_eq!(actor.to_string().parse::<Actor>().unwrap(), actor);
         }

@@ -16,8 +16,9 @@
 //! and by every backup run. [`verify`] checks both and names the first bad `seq`.
 //!
 //! Refusals are recorded with [`record_denial`], which the server's permission guard
-//! calls; actions that change nothing in the database (reads, exports, backups) with
-//! [`AuditStore::append_event`].
+//! calls; actions that change nothing in the database (reads, exports, reports,
+//! previews of identifiable data, backups) with [`record`], in a transaction of their
+//! own, before their result is handed over.
 
 pub mod chain;
 pub mod checkpoint;
@@ -43,17 +44,54 @@ use crate::error::Result;
 use chrono::{DateTime, Utc};
 
 /// Records a refusal: the acting party of `context` asked for `action` on `target`
-/// and lacked `permission`. The one call the server's permission guard (and any other
-/// gate) makes for every denied request.
+/// and lacked `permission` (none: the refusal came before any permission was checked,
+/// e.g. no session), for `reason` (a fixed word). The one call the server's permission
+/// guard (and any other gate) makes for every denied request.
 pub async fn record_denial(
     ledger: &dyn AuditStore,
     context: &AuditContext,
     at: DateTime<Utc>,
     action: Action,
     target: Target,
-    permission: Permission,
+    permission: Option<Permission>,
+    reason: &'static str,
 ) -> Result<LedgerEntry> {
-    let event = AuditEvent::denied(at, context.actor.clone(), action, target, permission)
-        .with_request(context.request_id.clone());
+    let event = AuditEvent::denied(
+        at,
+        context.actor.clone(),
+        action,
+        target,
+        permission,
+        reason,
+    )
+    .with_request(context.request_id.clone());
+    ledger.append_event(&event).await
+}
+
+/// Appends, in a transaction of its own, `action` on `target` with `detail` by the
+/// acting party of the current task ([`current`]), now. For actions that write nothing
+/// to the database (reads, exports, reports, backups): call it before handing the result
+/// over, so nothing is read unrecorded.
+pub async fn record(
+    ledger: &dyn AuditStore,
+    action: Action,
+    target: Target,
+    detail: Detail,
+) -> Result<LedgerEntry> {
+    let event = current().event(Utc::now(), action, target, detail);
+    ledger.append_event(&event).await
+}
+
+/// [`record`] with an outcome: a backup run that failed is recorded as `failed`.
+pub async fn record_outcome(
+    ledger: &dyn AuditStore,
+    action: Action,
+    target: Target,
+    detail: Detail,
+    outcome: Outcome,
+) -> Result<LedgerEntry> {
+    let event = current()
+        .event(Utc::now(), action, target, detail)
+        .with_outcome(outcome);
     ledger.append_event(&event).await
 }

@@ -78,6 +78,7 @@ pub struct Backups {
     sink: Arc<dyn BackupSink>,
     clock: Arc<dyn Clock>,
     policy: Policy,
+    ledger: Option<Arc<dyn crate::audit::AuditStore>>,
 }
 
 /// The complete, trusted backups in a sink, and the manifests that were passed over.
@@ -129,7 +130,41 @@ impl Backups {
             sink,
             clock,
             policy: Policy::default(),
+            ledger: None,
         }
+    }
+
+    /// Recording every run, verification, restore and prune in `ledger` (the audit
+    /// ledger of the database backed up), by the acting party of the task
+    /// ([`crate::audit::current`]), with its outcome. A ledger that cannot be written
+    /// fails the call.
+    pub fn with_ledger(mut self, ledger: Arc<dyn crate::audit::AuditStore>) -> Self {
+        self.ledger = Some(ledger);
+        self
+    }
+
+    /// Records `action` on backup `id` (none: not known) with `result`'s outcome in the
+    /// ledger, when there is one; then hands `result` back.
+    async fn recorded<T>(
+        &self,
+        action: crate::audit::Action,
+        id: Option<&str>,
+        result: Result<T>,
+        detail: impl FnOnce(&T) -> crate::audit::Detail,
+    ) -> Result<T> {
+        use crate::audit::{Detail, Outcome, Target, TargetKind};
+        let Some(ledger) = &self.ledger else {
+            return result;
+        };
+        let target = id
+            .and_then(|id| Target::none().with_name(TargetKind::Backup, id).ok())
+            .unwrap_or_default();
+        let (detail, outcome) = match &result {
+            Ok(done) => (detail(done), Outcome::Ok),
+            Err(_) => (Detail::none(), Outcome::Failed),
+        };
+        crate::audit::record_outcome(ledger.as_ref(), action, target, detail, outcome).await?;
+        result
     }
 
     /// With another full/retention policy.
@@ -156,8 +191,30 @@ impl Backups {
 
     /// Takes one backup (`kind`, or what the policy calls for) and returns its manifest.
     /// Nothing is stored unless the whole backup is: the object first, then its signed
-    /// manifest.
+    /// manifest. Recorded as `backup_run` (its kind and size).
     pub async fn run(
+        &self,
+        source: &dyn SnapshotSource,
+        keys: &BackupKeys,
+        kind: Option<BackupKind>,
+    ) -> Result<Manifest> {
+        let result = self.take(source, keys, kind).await;
+        let id = result.as_ref().ok().map(|m| m.id.clone());
+        self.recorded(
+            crate::audit::Action::BackupRun,
+            id.as_deref(),
+            result,
+            |m| {
+                crate::audit::Detail::none()
+                    .word("kind", m.kind.as_str())
+                    .count("bytes", m.object.size)
+            },
+        )
+        .await
+    }
+
+    /// [`Self::run`] without its ledger event.
+    async fn take(
         &self,
         source: &dyn SnapshotSource,
         keys: &BackupKeys,
@@ -353,8 +410,20 @@ impl Backups {
     }
 
     /// Decrypts every object of backup `id` and checks every table's row count and
-    /// checksum against the signed manifest.
+    /// checksum against the signed manifest. Recorded as `backup_verify`.
     pub async fn verify(
+        &self,
+        id: &str,
+        identities: &Identities,
+        trusted: &TrustedSigners,
+    ) -> Result<CheckReport> {
+        let result = self.check(id, identities, trusted).await;
+        let action = crate::audit::Action::BackupVerify;
+        self.recorded(action, Some(id), result, rows_detail).await
+    }
+
+    /// [`Self::verify`] without its ledger event.
+    async fn check(
         &self,
         id: &str,
         identities: &Identities,
@@ -378,7 +447,26 @@ impl Backups {
     /// Restores backup `id` into `target` (named `target_name` in messages), in one
     /// transaction. A target holding rows is refused unless `replace`. Every object is
     /// hash-checked before the target is touched; any later failure rolls back.
+    /// Recorded as `backup_restore` (after the restore: restored over the ledger's own
+    /// database, the event follows the restored chain).
     pub async fn restore(
+        &self,
+        id: &str,
+        identities: &Identities,
+        trusted: &TrustedSigners,
+        target: &dyn RestoreTarget,
+        target_name: &str,
+        replace: bool,
+    ) -> Result<CheckReport> {
+        let result = self
+            .restore_unrecorded(id, identities, trusted, target, target_name, replace)
+            .await;
+        let action = crate::audit::Action::BackupRestore;
+        self.recorded(action, Some(id), result, rows_detail).await
+    }
+
+    /// [`Self::restore`] without its ledger event.
+    async fn restore_unrecorded(
         &self,
         id: &str,
         identities: &Identities,
@@ -443,9 +531,26 @@ impl Backups {
     }
 
     /// Restores backup `id` into a scratch SQLite database and compares every table's row
-    /// count and checksum, read back from the database, with the manifest.
+    /// count and checksum, read back from the database, with the manifest. Recorded as
+    /// `backup_verify` (with `restore_test=yes`).
     #[cfg(feature = "sqlite")]
     pub async fn restore_test(
+        &self,
+        id: &str,
+        identities: &Identities,
+        trusted: &TrustedSigners,
+    ) -> Result<CheckReport> {
+        let result = self.scratch_restore(id, identities, trusted).await;
+        let action = crate::audit::Action::BackupVerify;
+        self.recorded(action, Some(id), result, |r| {
+            rows_detail(r).word("restore_test", "yes")
+        })
+        .await
+    }
+
+    /// [`Self::restore_test`] without its ledger event.
+    #[cfg(feature = "sqlite")]
+    async fn scratch_restore(
         &self,
         id: &str,
         identities: &Identities,
@@ -455,7 +560,7 @@ impl Backups {
         let path = dir.path().join("restore-test.db");
         let scratch = crate::store::sqlite::SqliteStore::open(&path).await?;
         let report = self
-            .restore(id, identities, trusted, &scratch, "scratch database", false)
+            .restore_unrecorded(id, identities, trusted, &scratch, "scratch database", false)
             .await?;
         let actual = table_summaries(&scratch).await?;
         for entry in &report.tables {
@@ -474,8 +579,24 @@ impl Backups {
     }
 
     /// Applies retention (or, with `dry_run`, only says what it would delete): old
-    /// backups, then objects no kept backup names.
+    /// backups, then objects no kept backup names. A prune that deletes (not a dry run)
+    /// is recorded as `backup_prune` (how many backups and orphan objects it deleted).
     pub async fn prune(&self, trusted: &TrustedSigners, dry_run: bool) -> Result<PrunePlan> {
+        let result = self.apply_retention(trusted, dry_run).await;
+        if dry_run {
+            return result;
+        }
+        let action = crate::audit::Action::BackupPrune;
+        self.recorded(action, None, result, |plan| {
+            crate::audit::Detail::none()
+                .count("deleted", plan.delete.len() as u64)
+                .count("orphans", plan.orphans.len() as u64)
+        })
+        .await
+    }
+
+    /// [`Self::prune`] without its ledger event.
+    async fn apply_retention(&self, trusted: &TrustedSigners, dry_run: bool) -> Result<PrunePlan> {
         let listing = self.list(trusted).await?;
         let mut plan = self.policy.plan(&listing.backups, self.clock.now());
         if listing.skipped.is_empty() {
@@ -520,6 +641,11 @@ impl Backups {
         }
         Ok(plan)
     }
+}
+
+/// A check's or restore's ledger detail: how many rows.
+fn rows_detail(report: &CheckReport) -> crate::audit::Detail {
+    crate::audit::Detail::none().count("rows", report.rows())
 }
 
 /// One object of a backup and the tables to take from it.

@@ -265,9 +265,12 @@ impl Engine {
     /// Imports the patients of a CSV file (see [`crate::patient::parse_csv`]): all or
     /// none. When the store refuses them because an external id or NHS number is stored
     /// already, the error names the file's clashing lines and columns, never the stored
-    /// record.
+    /// record. The ledger's `patient_import` event notes the file's SHA-256.
     pub async fn import_csv(&self, file: &CsvPatients) -> Result<u64> {
-        match self.import_patients(file.patients()).await {
+        let noted = crate::audit::current()
+            .noting(crate::audit::Detail::none().digest("file_sha256", file.sha256()));
+        let imported = crate::audit::scope(noted, self.import_patients(file.patients())).await;
+        match imported {
             Err(Error::AlreadyExists { .. }) => {
                 Err(file.already_stored(&self.store.all_patients().await?))
             }

@@ -7,6 +7,8 @@
 //! ([`SubsetRow::Identified`]). The rows are chosen by the filter's own
 //! [`Filter::matches`], which agrees with the stores' SQL by construction.
 
+use crate::campaign::{Campaign, Engine};
+use crate::error::Result;
 use crate::filter::Filter;
 use crate::patient::{Patient, PatientId};
 use chrono::NaiveDate;
@@ -37,6 +39,31 @@ pub enum SubsetRow {
         /// The full postcode.
         postcode: String,
     },
+}
+
+/// The subset of `campaign`'s audience today, masked unless `identifiable`, with how
+/// many patients its filter selects. An identifiable subset is recorded in the audit
+/// ledger (`recipients_preview` of the campaign, with how many rows) before it is
+/// returned.
+pub async fn campaign_subset(
+    engine: &Engine,
+    campaign: &Campaign,
+    identifiable: bool,
+) -> Result<(u64, Vec<SubsetRow>)> {
+    let filter = Filter::parse(&campaign.filter)?;
+    let total = engine.count_patients(&filter).await?;
+    let patients = engine.store().all_patients().await?;
+    let rows = subset(&patients, &filter, engine.clock().today(), identifiable);
+    if identifiable {
+        crate::audit::record(
+            engine.store().as_ref(),
+            crate::audit::Action::RecipientsPreview,
+            crate::audit::Target::campaign(campaign.id),
+            crate::audit::Detail::none().count("rows", rows.len() as u64),
+        )
+        .await?;
+    }
+    Ok((total, rows))
 }
 
 /// The first [`SUBSET_ROWS`] patients (in id order) that `filter` selects on `today`,

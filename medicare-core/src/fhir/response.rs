@@ -116,7 +116,8 @@ pub fn response_resource(
 }
 
 /// Writes every response to `campaign` as NDJSON `QuestionnaireResponse`s to `out`, in
-/// submission order. Returns how many.
+/// submission order. Returns how many. The export is recorded in the audit ledger
+/// (`responses_export`, with the count) before the first response is written.
 pub async fn export_responses(
     store: &dyn Store,
     campaign: CampaignId,
@@ -139,6 +140,13 @@ pub async fn export_responses(
         .filter(|(id, _)| wanted.contains(id))
         .map(|(id, p)| (id, IdentifierReference::to_patient(&p)))
         .collect();
+    crate::audit::record(
+        store,
+        crate::audit::Action::ResponsesExport,
+        crate::audit::Target::campaign(campaign),
+        crate::audit::Detail::none().count("responses", rows.len() as u64),
+    )
+    .await?;
     let io = |e: std::io::Error| Error::io("<responses output>", e);
     for row in &rows {
         let subject = subjects

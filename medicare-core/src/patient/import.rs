@@ -40,9 +40,30 @@ pub struct CsvPatients {
     source: String,
     patients: Vec<Patient>,
     lines: Vec<u64>,
+    sha256: [u8; 32],
+}
+
+/// A reader that hashes what is read through it.
+struct Hashing<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        Ok(n)
+    }
 }
 
 impl CsvPatients {
+    /// The SHA-256 of the whole file (the audit ledger's record of which file was
+    /// imported).
+    pub fn sha256(&self) -> &[u8; 32] {
+        &self.sha256
+    }
+
     /// The patients, in file order.
     pub fn patients(&self) -> &[Patient] {
         &self.patients
@@ -162,7 +183,10 @@ pub fn parse_csv(reader: impl Read, source: &str, today: NaiveDate) -> Result<Cs
         .has_headers(true)
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(reader);
+        .from_reader(Hashing {
+            inner: reader,
+            hasher: sha2::Sha256::default(),
+        });
     let columns = header_columns(&mut csv, source)?;
 
     let mut patients = Vec::new();
@@ -225,10 +249,13 @@ pub fn parse_csv(reader: impl Read, source: &str, today: NaiveDate) -> Result<Cs
         let message = problems.render(|rows| format!("{rows} bad row(s)"));
         return Err(Error::invalid(source, message));
     }
+    let mut rest = csv.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(|e| Error::io(source, e))?;
     Ok(CsvPatients {
         source: source.to_string(),
         patients,
         lines,
+        sha256: sha2::Digest::finalize(rest.hasher).into(),
     })
 }
 

@@ -130,7 +130,9 @@ fn midnight(d: NaiveDate) -> DateTime<Utc> {
     d.and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
-/// Builds the report for the week the engine's clock is in.
+/// Builds the report for the week the engine's clock is in, and records that it did in
+/// the audit ledger (`report_generate`, target `report:weekly`, with the numbers of
+/// campaigns and responses it holds).
 pub async fn weekly_report(engine: &Engine) -> Result<WeeklyReport> {
     build(engine, None).await
 }
@@ -181,6 +183,16 @@ async fn build(engine: &Engine, only: Option<CampaignId>) -> Result<WeeklyReport
             link_expires_at: c.link_expires_at,
         });
     }
+    let responses: usize = campaigns.iter().map(|c| c.responses.len()).sum();
+    crate::audit::record(
+        store.as_ref(),
+        crate::audit::Action::ReportGenerate,
+        crate::audit::Target::none().with_name(crate::audit::TargetKind::Report, "weekly")?,
+        crate::audit::Detail::none()
+            .count("campaigns", campaigns.len() as u64)
+            .count("responses", responses as u64),
+    )
+    .await?;
     Ok(WeeklyReport {
         week: format!(
             "{}-W{:02}",

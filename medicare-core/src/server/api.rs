@@ -224,13 +224,14 @@ async fn campaign_preview(State(s): State<AppState>, Path(id): Path<i64>) -> Api
 }
 
 /// Runs a send to completion on its own task, so a caller who hangs up does not cut a
-/// batch short (it would be resumed, but some patients could get it twice).
+/// batch short (it would be resumed, but some patients could get it twice); the task
+/// keeps the request's audit scope, so its ledger events name the token's operator.
 async fn detached<T, F>(work: F) -> ApiResult<T>
 where
     T: Send + 'static,
     F: std::future::Future<Output = crate::Result<T>> + Send + 'static,
 {
-    tokio::spawn(work)
+    tokio::spawn(crate::audit::scope(crate::audit::current(), work))
         .await
         .map_err(|e| ApiError(Error::Config(format!("the send task stopped: {e}"))))?
         .map_err(ApiError)

@@ -8,8 +8,14 @@
 //! compare-and-swap: one `UPDATE ... WHERE` every state column still holds the expected
 //! value, true when it matched the row.
 //!
+//! Every change the audit ledger records is appended in the change's own transaction
+//! ([`change_event`], [`sign_in_state_events`]): an operator added, enrolled, signed
+//! in, changed (status, role, unlock), their second factor reset, a failed sign-in step
+//! and the lock it caused, a token created or revoked.
+//!
 //! [`AccessStore`]: crate::access::AccessStore
 
+use super::audit_sql::{record, record_outcome};
 use super::rows::{corrupt, Affected, ReadRow};
 use super::shared::Shared;
 use crate::access::operator::NewOperatorRecord;
@@ -20,6 +26,7 @@ use crate::access::{
     OperatorRecord, OperatorStatus, PasswordHash, RecoveryCodeHash, Role, SealedSecret,
     SessionIdHash, SessionRecord, SignInState, Stage, TimeStep, Username,
 };
+use crate::audit::{Action, Actor, Detail, Outcome, Target, TargetKind};
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
 use chrono::{DateTime, Utc};
@@ -112,6 +119,63 @@ fn null_safe_eq(dialect: Dialect, column: &str, p: &str) -> String {
     }
 }
 
+/// The ledger event a change records (none for a password rehash, which changes no
+/// one's access): who (`None`: the acting party of the task; `Some`: the operator
+/// themself, who has just proved who they are), what, and its detail.
+fn change_event(
+    id: OperatorId,
+    change: &OperatorChange,
+) -> Option<(Option<Actor>, Action, Detail)> {
+    let themself = Some(Actor::Operator(id));
+    match change {
+        OperatorChange::Activated { .. } => Some((themself, Action::Enrolment, Detail::none())),
+        OperatorChange::SignedIn { .. } => Some((themself, Action::SignIn, Detail::none())),
+        OperatorChange::MfaReset { .. } => Some((None, Action::MfaReset, Detail::none())),
+        OperatorChange::Status(status) => Some((
+            None,
+            Action::OperatorChange,
+            Detail::none().word("status", status.as_str()),
+        )),
+        OperatorChange::Unlocked => Some((
+            None,
+            Action::OperatorChange,
+            Detail::none().word("change", "unlock"),
+        )),
+        OperatorChange::Role(role) => Some((
+            None,
+            Action::RoleChange,
+            Detail::none().word("role", role.as_str()),
+        )),
+        OperatorChange::PasswordHash(_) => None,
+    }
+}
+
+/// The ledger events a sign-in state change records: a failed step (a wrong password,
+/// code or recovery code counted), and the lock it caused, if any. Successes and unlocks
+/// are recorded with their own change.
+fn sign_in_state_events(
+    expected: &SignInState,
+    new: &SignInState,
+) -> Vec<(Action, Detail, Outcome)> {
+    let wrong = Detail::none().word("reason", "wrong_credential");
+    if new.locks > expected.locks {
+        let locks = Detail::none().count("locks", u64::from(new.locks));
+        vec![
+            (Action::SignIn, wrong, Outcome::Failed),
+            (Action::Lockout, locks, Outcome::Ok),
+        ]
+    } else if new.consecutive_failures > expected.consecutive_failures {
+        let failures = u64::from(new.consecutive_failures);
+        vec![(
+            Action::SignIn,
+            wrong.count("failures", failures),
+            Outcome::Failed,
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
 /// A counter as stored.
 fn stored_counter(n: u32) -> i64 {
     i64::from(n)
@@ -175,6 +239,19 @@ where
             .fetch_one(&mut *tx)
             .await?
             .int(0)?;
+        let detail = Detail::none()
+            .word("change", "added")
+            .word("role", new.role.as_str());
+        let target = Target::operator(OperatorId(id));
+        record::<DB>(
+            &mut tx,
+            self.dialect,
+            None,
+            Action::OperatorChange,
+            target,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(OperatorId(id))
     }
@@ -247,6 +324,7 @@ where
             null_safe_eq(self.dialect, "locked_until", &self.ph(8)),
             null_safe_eq(self.dialect, "last_totp_step", &self.ph(9)),
         );
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(&sql)
             .bind(stored_counter(new.consecutive_failures))
             .bind(stored_counter(new.locks))
@@ -257,9 +335,17 @@ where
             .bind(stored_counter(expected.locks))
             .bind(expected.locked_until)
             .bind(stored_step(expected.last_totp_step)?)
-            .execute(self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.affected() == 1)
+        if done.affected() != 1 {
+            return Ok(false);
+        }
+        for (action, detail, outcome) in sign_in_state_events(expected, new) {
+            let what = (action, Target::operator(id), detail, outcome);
+            record_outcome::<DB>(&mut tx, self.dialect, None, what).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Applies `change` in one transaction; `NotFound` when the operator does not exist.
@@ -278,6 +364,9 @@ where
             OperatorChange::Role(_) => format!("role = {p1} WHERE id = {p2}"),
             OperatorChange::PasswordHash(_) => format!("password_hash = {p1} WHERE id = {p2}"),
             OperatorChange::SignedIn { .. } => format!("last_sign_in_at = {p1} WHERE id = {p2}"),
+            OperatorChange::Unlocked => {
+                format!("consecutive_failures = 0, locks = 0, locked_until = NULL WHERE id = {p1}")
+            }
         };
         let sql = format!("UPDATE operators SET {set}");
         let query = sqlx::query(&sql);
@@ -289,6 +378,7 @@ where
             OperatorChange::Status(status) => query.bind(status.as_str()),
             OperatorChange::Role(role) => query.bind(role.as_str()),
             OperatorChange::PasswordHash(hash) => query.bind(hash.as_str()),
+            OperatorChange::Unlocked => query,
         };
         let mut tx = self.pool.begin().await?;
         if query.bind(id.0).execute(&mut *tx).await?.affected() == 0 {
@@ -312,6 +402,10 @@ where
                     .execute(&mut *tx)
                     .await?;
             }
+        }
+        if let Some((actor, action, detail)) = change_event(id, change) {
+            let target = Target::operator(id);
+            record::<DB>(&mut tx, self.dialect, actor, action, target, detail).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -454,6 +548,17 @@ where
             .fetch_one(&mut *tx)
             .await?
             .int(0)?;
+        let target = Target::operator(t.operator).with_id(TargetKind::Token, id);
+        let detail = Detail::none();
+        record::<DB>(
+            &mut tx,
+            self.dialect,
+            None,
+            Action::TokenCreate,
+            target,
+            detail,
+        )
+        .await?;
         tx.commit().await?;
         Ok(ApiTokenId(id))
     }
@@ -509,13 +614,29 @@ where
             self.ph(2),
             self.ph(3)
         );
+        let mut tx = self.pool.begin().await?;
         let done = sqlx::query(&sql)
             .bind(at)
             .bind(id.0)
             .bind(operator.0)
-            .execute(self.pool)
+            .execute(&mut *tx)
             .await?;
-        Ok(done.affected() == 1)
+        if done.affected() != 1 {
+            return Ok(false);
+        }
+        let target = Target::operator(operator).with_id(TargetKind::Token, id.0);
+        let detail = Detail::none();
+        record::<DB>(
+            &mut tx,
+            self.dialect,
+            None,
+            Action::TokenRevoke,
+            target,
+            detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 }
 

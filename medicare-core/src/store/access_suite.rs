@@ -153,6 +153,49 @@ pub(crate) async fn sign_in_refusals(store: Arc<dyn AccessStore>) {
         .second_factor(&pending.id, SecondFactor::Totp(&right))
         .await
         .unwrap();
+
+    // Each step is in the ledger, in order: what changed in its own transaction, what
+    // was refused without a write on its own; the operator themself once proved.
+    let entries = crate::audit::all_entries(store.as_ref()).await.unwrap();
+    let got: Vec<(&str, &str, &str, &str)> = entries
+        .iter()
+        .map(|e| {
+            let reason = e.detail.split(',').find_map(|p| p.strip_prefix("reason="));
+            (
+                e.actor.as_str(),
+                e.action.as_str(),
+                e.outcome.as_str(),
+                reason.unwrap_or(""),
+            )
+        })
+        .collect();
+    let (nobody, alice) = ("system:unattributed", format!("operator:{}", id.0));
+    let failed = (nobody, "sign_in", "failed", "wrong_credential");
+    let locked = (nobody, "sign_in", "failed", "locked");
+    let signed_in = (alice.as_str(), "sign_in", "ok", "");
+    let mut want = vec![
+        (nobody, "operator_change", "ok", ""),
+        (alice.as_str(), "enrolment", "ok", ""),
+        signed_in,
+        failed,
+        failed,
+        failed,
+        signed_in,
+    ];
+    want.extend([failed; 5]);
+    want.extend([
+        (nobody, "lockout", "ok", ""),
+        locked,
+        locked,
+        (nobody, "operator_change", "ok", ""),
+        signed_in,
+    ]);
+    assert_eq!(got, want);
+    let target = format!("operator:{}", id.0);
+    assert!(entries.iter().all(|e| e.target == target), "{entries:?}");
+    assert_eq!(entries[0].detail, "change=added,role=admin");
+    assert_eq!(entries[12].detail, "locks=1");
+    assert_eq!(entries[15].detail, "change=unlock");
 }
 
 /// Copies every table of `source` into the empty `target` through the snapshot traits

@@ -16,7 +16,7 @@
 
 use super::rows::{corrupt, ReadRow};
 use super::shared::Shared;
-use crate::audit::{chain, Action, Actor, AuditEvent, Detail, LedgerEntry, Target};
+use crate::audit::{chain, Action, Actor, AuditEvent, Detail, LedgerEntry, Outcome, Target};
 use crate::error::Result;
 use crate::sql::Dialect;
 use chrono::{DateTime, Utc};
@@ -132,13 +132,15 @@ where
         .bind(sealed.hash.as_slice())
         .execute(&mut *conn)
         .await?;
+    crate::metrics::audit_event(event.outcome);
     Ok(sealed)
 }
 
 /// Appends, inside the caller's open transaction on `conn`, `action` on `target` by the
 /// acting party of the current task ([`crate::audit::current`]), or by `actor` when
-/// given (patients act by their link, whoever serves them). Called last in the
-/// transaction, so the chain head is locked only until its commit.
+/// given (patients act by their link, whoever serves them; an operator signs in as
+/// themself), keeping the scope's request id. Called last in the transaction, so the
+/// chain head is locked only until its commit.
 pub(crate) async fn record<DB>(
     conn: &mut DB::Connection,
     dialect: Dialect,
@@ -157,11 +159,35 @@ where
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
+    let what = (action, target, detail, Outcome::Ok);
+    record_outcome::<DB>(conn, dialect, actor, what).await
+}
+
+/// [`record`] of an action with its outcome (a failed sign-in step is written, the
+/// failure it counts with it): `(action, target, detail, outcome)`.
+pub(crate) async fn record_outcome<DB>(
+    conn: &mut DB::Connection,
+    dialect: Dialect,
+    actor: Option<Actor>,
+    (action, target, detail, outcome): (Action, Target, Detail, Outcome),
+) -> Result<LedgerEntry>
+where
+    DB: Database,
+    DB::Row: ReadRow,
+    for<'q> <DB as Database>::Arguments<'q>: IntoArguments<'q, DB> + Default,
+    for<'c> &'c mut <DB as Database>::Connection: Executor<'c, Database = DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+    for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
+{
     let mut context = crate::audit::current();
     if let Some(actor) = actor {
-        context = crate::audit::AuditContext::new(actor);
+        context = context.acted_by(actor);
     }
-    let event = context.event(Utc::now(), action, target, detail);
+    let event = context
+        .event(Utc::now(), action, target, detail)
+        .with_outcome(outcome);
     append_in::<DB>(conn, dialect, &event).await
 }
 

@@ -341,8 +341,12 @@ pub(crate) async fn an_action_and_its_event_commit_together(db: Arc<dyn Database
     assert_eq!(audit::all_entries(db.as_ref()).await.unwrap().len(), 2);
 }
 
-/// The whole lifecycle as three actors, and a canary patient whose name, phone, email
-/// and answer never reach the ledger, its CSV export or its checkpoints.
+/// The whole lifecycle (import, form, campaign, preview of identifiable recipients,
+/// send, a patient answers, reminder, report, export, backup, checkpoint) as three
+/// actors (a data steward on the local CLI, a campaign manager signed in as operator 7,
+/// the reminder job) and the patient's link, recorded as exactly the expected events;
+/// and a canary patient whose name, phone, email and answer never reach the ledger, its
+/// CSV and JSON exports or its checkpoints.
 pub(crate) async fn a_lifecycle_is_recorded_without_personal_data(db: Arc<dyn Database>) {
     const NAME: &str = "Zebedee";
     const FAMILY: &str = "Quonsetterby";
@@ -365,7 +369,10 @@ pub(crate) async fn a_lifecycle_is_recorded_without_personal_data(db: Arc<dyn Da
     canary.phone = Some(crate::patient::Phone::parse(PHONE).unwrap());
     canary.email = Some(crate::patient::Email::parse(EMAIL).unwrap());
     canary.sms_opt_out = false;
-    audit::scope(alice.clone(), engine.import_patients(&patients))
+    let mut csv = Vec::new();
+    crate::patient::write_csv(&patients, &mut csv).unwrap();
+    let file = crate::patient::parse_csv(csv.as_slice(), "canary.csv", now.date_naive()).unwrap();
+    audit::scope(alice.clone(), engine.import_csv(&file))
         .await
         .unwrap();
     let spec = demo_form();
@@ -380,6 +387,20 @@ pub(crate) async fn a_lifecycle_is_recorded_without_personal_data(db: Arc<dyn Da
     let campaign = audit::scope(manager.clone(), engine.create_campaign(&request))
         .await
         .unwrap();
+    let stored = db.campaign(campaign).await.unwrap();
+    let (_, rows) = audit::scope(
+        manager.clone(),
+        crate::console::subset::campaign_subset(&engine, &stored, true),
+    )
+    .await
+    .unwrap();
+    // A masked subset shows no identifiable data and is not recorded.
+    audit::scope(
+        manager.clone(),
+        crate::console::subset::campaign_subset(&engine, &stored, false),
+    )
+    .await
+    .unwrap();
     audit::scope(
         manager.clone(),
         engine.send(campaign, &Default::default(), &()),
@@ -407,6 +428,30 @@ pub(crate) async fn a_lifecycle_is_recorded_without_personal_data(db: Arc<dyn Da
     audit::scope(reminders.clone(), db.plan_reminder_round(campaign, 1, now))
         .await
         .unwrap();
+    let report = audit::scope(alice.clone(), crate::report::weekly_report(&engine))
+        .await
+        .unwrap();
+    assert_eq!(report.campaigns.len(), 1);
+    let mut export = Vec::new();
+    let exported = audit::scope(
+        alice.clone(),
+        crate::fhir::export_responses(db.as_ref(), campaign, "https://x.example", &mut export),
+    )
+    .await
+    .unwrap();
+    assert_eq!(exported, 1);
+    let paths = crate::backup::keys::KeyPaths::in_workspace(dir.path());
+    crate::backup::keys::generate_identity(&paths.identity(), &paths.recipients()).unwrap();
+    let backup_keys = crate::backup::keys::BackupKeys::for_backup(&paths).unwrap();
+    let ledger: Arc<dyn AuditStore> = db.clone();
+    let backups = crate::backup::Backups::new(
+        Arc::new(MemorySink::new()),
+        Arc::new(crate::clock::FixedClock::new(now)),
+    )
+    .with_ledger(ledger);
+    let manifest = audit::scope(alice.clone(), backups.run(db.as_ref(), &backup_keys, None))
+        .await
+        .unwrap();
 
     let sink = MemorySink::new();
     let (signer, trusted) = keys();
@@ -427,30 +472,46 @@ pub(crate) async fn a_lifecycle_is_recorded_without_personal_data(db: Arc<dyn Da
     let c = format!("campaign:{}", campaign.0);
     let f = format!("form:{}", form.id.0);
     let r = format!("recipient:{recipient}");
+    let patient = format!("patient-link:{recipient}");
     let want: Vec<(String, String, String)> = [
         ("local:alice", "patient_import", String::new()),
         ("local:alice", "form_create", f.clone()),
         ("operator:7", "campaign_create", format!("{c},{f}")),
+        ("operator:7", "recipients_preview", c.clone()),
         ("operator:7", "campaign_status", c.clone()),
         ("operator:7", "send", c.clone()),
         ("operator:7", "campaign_status", c.clone()),
-        (
-            &*format!("patient-link:{recipient}"),
-            "link_open",
-            r.clone(),
-        ),
-        (
-            &*format!("patient-link:{recipient}"),
-            "form_submit",
-            format!("{r},{f}"),
-        ),
+        (&*patient, "link_open", r.clone()),
+        (&*patient, "form_submit", format!("{r},{f}")),
         ("system:reminders", "reminder_round", c.clone()),
+        (
+            "local:alice",
+            "report_generate",
+            "report:weekly".to_string(),
+        ),
+        ("local:alice", "responses_export", c.clone()),
+        (
+            "local:alice",
+            "backup_run",
+            format!("backup:{}", manifest.id),
+        ),
         ("system:reminders", "audit_checkpoint", String::new()),
     ]
     .into_iter()
     .map(|(a, b, t)| (a.to_string(), b.to_string(), t))
     .collect();
     assert_eq!(got, want);
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&csv));
+    assert_eq!(entries[0].detail, format!("imported=4,file_sha256={sha}"));
+    assert_eq!(entries[3].detail, format!("rows={}", rows.len()));
+    assert_eq!(entries[10].detail, "campaigns=1,responses=1");
+    assert_eq!(entries[11].detail, "responses=1");
+    assert!(
+        entries[12].detail.starts_with("kind=full,bytes="),
+        "{}",
+        entries[12].detail
+    );
+    assert!(entries.iter().all(|e| e.outcome == "ok"));
     let v = verify_ledger(db.as_ref(), &sink, &trusted).await.unwrap();
     assert!(v.is_intact(), "{v:?}");
 
@@ -524,4 +585,47 @@ pub(crate) async fn a_restore_keeps_the_ledger_verifiable(
         ))
         .await;
     assert!(e.is_ok());
+}
+
+/// A connection as the application's own role under the documented grant set (SELECT
+/// and INSERT on `audit_events`; SELECT, INSERT and UPDATE on `audit_head`), on a
+/// database whose ledger the owner made.
+#[async_trait]
+pub(crate) trait GrantedRole: Send + Sync {
+    /// Appends `event` as the application does, in a transaction of its own.
+    async fn append(&self, event: &AuditEvent) -> Result<LedgerEntry>;
+    /// Runs `sql` as the role.
+    async fn exec(&self, sql: &str) -> Result<()>;
+}
+
+/// Under the grant set, the application's role appends (the chain goes on from the
+/// owner's entries and verifies) but UPDATE, DELETE and TRUNCATE of an event are refused
+/// by the grant itself (a permission error, before any trigger runs).
+pub(crate) async fn the_grant_set_allows_only_insert_and_select(
+    db: Arc<dyn Database>,
+    role: &dyn GrantedRole,
+) {
+    seed(db.as_ref(), 2).await;
+    let event = AuditEvent::new(
+        Utc::now(),
+        Actor::Operator(crate::access::OperatorId(3)),
+        Action::ResponsesRead,
+        Target::campaign(CampaignId(1)),
+    );
+    let entry = role.append(&event).await.expect("the role may append");
+    assert_eq!(entry.seq, 3);
+    for sql in [
+        "UPDATE audit_events SET actor = 'local:mallory' WHERE seq = 1",
+        "DELETE FROM audit_events WHERE seq = 2",
+        "TRUNCATE TABLE audit_events",
+    ] {
+        let e = role.exec(sql).await.expect_err(sql).to_string();
+        let by_grant = e.contains("permission denied") || e.contains("command denied");
+        assert!(by_grant && !e.contains("append-only"), "{sql}: {e}");
+    }
+    let (_, trusted) = keys();
+    let v = verify_ledger(db.as_ref(), &MemorySink::new(), &trusted)
+        .await
+        .unwrap();
+    assert!(v.is_intact() && v.entries == 3, "{v:?}");
 }

@@ -138,11 +138,13 @@ where
     for<'q> i64: Encode<'q, DB> + Type<DB>,
     for<'q> bool: Encode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
     for<'q> NaiveDate: Encode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
-    /// See [`PatientStore::upsert_patients`](super::PatientStore::upsert_patients).
+    /// See [`PatientStore::upsert_patients`](super::PatientStore::upsert_patients); the
+    /// `patient_import` ledger event (its counts) is appended in the same transaction.
     pub async fn upsert_patients(&self, patients: &[Patient]) -> Result<UpsertCounts> {
         let mut counts = UpsertCounts::default();
         let mut tx = self.pool.begin().await?;
@@ -195,6 +197,14 @@ where
                 counts.inserted += new.len() as u64;
             }
         }
+        let detail = crate::audit::Detail::none()
+            .count("inserted", counts.inserted)
+            .count("updated", counts.updated);
+        let (action, target) = (
+            crate::audit::Action::PatientImport,
+            crate::audit::Target::none(),
+        );
+        super::audit_sql::record::<DB>(&mut tx, self.dialect, None, action, target, detail).await?;
         tx.commit().await?;
         Ok(counts)
     }

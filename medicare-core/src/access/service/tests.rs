@@ -856,3 +856,44 @@ async fn concurrent_attempts_are_all_counted_and_a_code_wins_once() {
         TimeStep::at(f.now() - Duration::seconds(30))
     );
 }
+
+#[tokio::test]
+async fn refusals_that_write_nothing_are_recorded_without_the_username() {
+    let f = Fixture::new();
+    let (id, _) = f.enrolled("carol", Role::Analyst).await;
+    assert_refused(
+        f.service.sign_in("mallory", &secret(PASSWORD)).await,
+        Refusal::UnknownUser,
+    );
+    f.service.disable(id).await.unwrap();
+    assert_refused(
+        f.service.sign_in("carol", &secret(PASSWORD)).await,
+        Refusal::Disabled,
+    );
+    // The in-memory store records only what the service appends itself.
+    let ledger = f.store.ledger();
+    let got: Vec<(&str, &str, &str, &str)> = ledger
+        .iter()
+        .map(|e| {
+            (
+                e.action.as_str(),
+                e.target.as_str(),
+                e.outcome.as_str(),
+                e.detail.as_str(),
+            )
+        })
+        .collect();
+    let carol = format!("operator:{}", id.0);
+    assert_eq!(
+        got,
+        [
+            ("sign_in", "", "failed", "reason=unknown_user"),
+            ("sign_in", carol.as_str(), "failed", "reason=disabled"),
+        ]
+    );
+    let text = format!("{ledger:?}");
+    assert!(
+        !text.contains("mallory") && !text.contains("carol"),
+        "{text}"
+    );
+}

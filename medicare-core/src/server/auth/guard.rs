@@ -1,10 +1,18 @@
 //! The middleware that enforces the route table on every request, and [`refuse`], the
-//! one place where a refusal is decided and answered.
+//! one place where a refusal is decided, recorded in the audit ledger and answered.
+//!
+//! Every request gets a request id (the client's `X-Request-Id` when it is a ledger
+//! word, else a random one), sent back in `X-Request-Id`; what the request's handler
+//! records in the audit ledger is recorded inside an [`audit::scope`] naming it and the
+//! acting party: the signed-in operator (`operator:<id>`, by session or by token), or
+//! `anonymous` on public and sign-in routes (a patient's link names the recipient, a
+//! completed sign-in the operator, whatever the scope).
 
 use super::extract::{SignedIn, SigningInSession};
 use super::table::{Access, RouteTable, Surface};
 use super::{CSRF_FIELD, SIGN_IN_PATH, STEP_UP_PATH};
 use crate::access::{AccessError, Decision, OperatorId, Permission, Principal, SessionId};
+use crate::audit::{self, Action, Actor, AuditContext, RequestId, Target};
 use crate::server::{api, views, AppState};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -65,6 +73,17 @@ impl Denied {
     }
 }
 
+impl Denied {
+    /// The permission that was missing: the one the role lacks or needs fresh, else the
+    /// one the route declares (`declared`), if any.
+    pub fn permission(self, declared: Option<Permission>) -> Option<Permission> {
+        match self {
+            Denied::NotInRole(p) | Denied::NeedsFreshSecondFactor(p) => Some(p),
+            _ => declared,
+        }
+    }
+}
+
 /// What is known about a refused request: enough to record it, nothing secret.
 #[derive(Debug, Clone)]
 pub struct RefusedRequest<'a> {
@@ -74,11 +93,33 @@ pub struct RefusedRequest<'a> {
     pub route: &'a str,
     /// The operator, when one was identified.
     pub operator: Option<OperatorId>,
+    /// The permission the route declares, when it declares one.
+    pub permission: Option<Permission>,
+    /// The request's id.
+    pub request_id: &'a RequestId,
 }
 
-/// The one place where a refusal is decided and answered: logs it (ids only) and answers
-/// it in the surface's way. The audit ledger's "denied" entry belongs here.
-pub async fn refuse(denied: Denied, request: &RefusedRequest<'_>) -> Response {
+/// The one place where a refusal is decided and answered: records it in the audit
+/// ledger (a `request` event, outcome `denied`, by the operator or `anonymous`, with the
+/// permission that was missing and the reason), logs it (ids only) and answers it in the
+/// surface's way. A ledger that cannot be written is logged; the request is refused
+/// all the same.
+pub async fn refuse(app: &AppState, denied: Denied, request: &RefusedRequest<'_>) -> Response {
+    let context = AuditContext::new(request.operator.map_or(Actor::Anonymous, Actor::Operator))
+        .with_request(request.request_id.clone());
+    let recorded = audit::record_denial(
+        app.engine().store().as_ref(),
+        &context,
+        app.engine().clock().now(),
+        Action::Request,
+        Target::none(),
+        denied.permission(request.permission),
+        denied.as_str(),
+    )
+    .await;
+    if let Err(e) = recorded {
+        tracing::error!(error = %e, "recording a refusal in the audit ledger failed");
+    }
     let surface = Surface::of(request.route);
     match denied {
         Denied::Undeclared => tracing::error!(
@@ -236,16 +277,50 @@ fn cross_site(req: &Request) -> bool {
         .is_some_and(|v| v == "cross-site" || v == "same-site")
 }
 
-/// The guard: looks the request's route up in the route table and lets it through only
-/// as the table says (see the [module documentation](super)).
+/// The request id header, read and answered.
+const REQUEST_ID: &str = "x-request-id";
+
+/// The client's request id when it is a ledger word, else a new random one.
+fn request_id(req: &Request) -> RequestId {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| RequestId::parse(v).ok())
+        .unwrap_or_else(|| {
+            RequestId::parse(&format!("{:016x}", rand::random::<u64>()))
+                .expect("hex digits are a ledger word")
+        })
+}
+
+/// The guard: gives the request its id and looks its route up in the route table, lets
+/// it through only as the table says (see the [module documentation](super)), inside
+/// an [`audit::scope`] naming who acts; every response carries the request id.
 pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response {
+    let id = request_id(&req);
+    let mut response = guarded(g, req, next, &id).await;
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        response.headers_mut().insert(REQUEST_ID, v);
+    }
+    response
+}
+
+/// Runs the rest of the request as `actor` with request `id`.
+async fn run_as(actor: Actor, id: &RequestId, req: Request, next: Next) -> Response {
+    audit::scope(
+        AuditContext::new(actor).with_request(id.clone()),
+        next.run(req),
+    )
+    .await
+}
+
+async fn guarded(g: Guard, req: Request, next: Next, id: &RequestId) -> Response {
     let Some(route) = req
         .extensions()
         .get::<MatchedPath>()
         .map(|m| m.as_str().to_owned())
     else {
         // No route matched: the fallback answers (a 404), nothing to guard.
-        return next.run(req).await;
+        return run_as(Actor::Anonymous, id, req, next).await;
     };
     let method = if req.method() == Method::HEAD {
         Method::GET
@@ -253,13 +328,16 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
         req.method().clone()
     };
     let asked = req.method().clone();
-    let refused = |operator: Option<OperatorId>| RefusedRequest {
+    let app = &g.app;
+    let refused = |operator: Option<OperatorId>, permission: Option<Permission>| RefusedRequest {
         method: &asked,
         route: &route,
         operator,
+        permission,
+        request_id: id,
     };
     let Some(methods) = g.rules.get(route.as_str()) else {
-        return refuse(Denied::Undeclared, &refused(None)).await;
+        return refuse(app, Denied::Undeclared, &refused(None, None)).await;
     };
     let Some(access) = methods.get(method.as_str()).copied() else {
         let allow = methods.keys().cloned().collect::<Vec<_>>().join(", ");
@@ -269,6 +347,10 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
         }
         return r;
     };
+    let declared = match access {
+        Access::Requires(p) => Some(p),
+        _ => None,
+    };
     let surface = Surface::of(&route);
     if access == Access::Public {
         if surface == Surface::Page
@@ -276,19 +358,19 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
             && changes_state(&method)
             && cross_site(&req)
         {
-            return refuse(Denied::CrossSite, &refused(None)).await;
+            return refuse(app, Denied::CrossSite, &refused(None, declared)).await;
         }
-        return next.run(req).await;
+        return run_as(Actor::Anonymous, id, req, next).await;
     }
     let Some(service) = g.app.access().cloned() else {
-        return refuse(Denied::AccessOff, &refused(None)).await;
+        return refuse(app, Denied::AccessOff, &refused(None, declared)).await;
     };
     let mut req = req;
     let session = match surface {
         Surface::Api => None,
         Surface::Page => {
             let Some(session) = session_of(&g.app, &req) else {
-                return refuse(Denied::Unauthenticated, &refused(None)).await;
+                return refuse(app, Denied::Unauthenticated, &refused(None, declared)).await;
             };
             if changes_state(&method) {
                 let (back, presented) = match csrf_field(req, g.app.options().body_limit).await {
@@ -298,7 +380,7 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
                 req = back;
                 let ok = presented.is_some_and(|p| session.csrf_token().verify(&p));
                 if !ok || cross_site(&req) {
-                    return refuse(Denied::BadCsrfToken, &refused(None)).await;
+                    return refuse(app, Denied::BadCsrfToken, &refused(None, declared)).await;
                 }
             }
             Some(session)
@@ -308,7 +390,7 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
         if let Some(session) = session {
             req.extensions_mut().insert(SigningInSession::new(session));
         }
-        return next.run(req).await;
+        return run_as(Actor::Anonymous, id, req, next).await;
     }
     let authenticated: Result<Principal, AccessError> = match &session {
         Some(session) => service.authenticate_session(session).await,
@@ -322,7 +404,7 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
     let principal = match authenticated {
         Ok(p) => p,
         Err(AccessError::Unauthenticated(_)) => {
-            return refuse(Denied::Unauthenticated, &refused(None)).await;
+            return refuse(app, Denied::Unauthenticated, &refused(None, declared)).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "authenticating a request failed");
@@ -340,9 +422,11 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
             Decision::NeedsFreshSecondFactor => Some(Denied::NeedsFreshSecondFactor(permission)),
         };
         if let Some(denied) = denied {
-            return refuse(denied, &refused(Some(principal.operator()))).await;
+            let operator = Some(principal.operator());
+            return refuse(app, denied, &refused(operator, declared)).await;
         }
     }
+    let actor = Actor::Operator(principal.operator());
     let signed_in = match session {
         Some(session) => match service.operator(principal.operator()).await {
             Ok(op) => SignedIn::page(principal, op.username, session),
@@ -354,5 +438,5 @@ pub async fn guard(State(g): State<Guard>, req: Request, next: Next) -> Response
         None => SignedIn::api(principal),
     };
     req.extensions_mut().insert(signed_in);
-    next.run(req).await
+    run_as(actor, id, req, next).await
 }

@@ -294,3 +294,93 @@ async fn a_stale_second_factor_is_sent_to_step_up() {
     assert_eq!(r.headers()["location"], "/console/send-test");
     assert_eq!(open().await.unwrap().status(), StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refusals_and_requests_are_recorded_with_their_actor_and_request_id() {
+    let s = Service::start(generous(), 2).await;
+    let ops = s.operators.as_ref().unwrap();
+    let campaign = crate::store::CampaignStore::campaigns(&s.store)
+        .await
+        .unwrap()[0]
+        .id;
+    let export = format!("{}/api/campaigns/{}/responses/fhir", s.base, campaign.0);
+    let report = format!("{}/api/reports/weekly", s.base);
+    let http = client();
+    let ask = |path: &str, role: Option<Role>, request: &str| {
+        let mut r = http.get(path).header("x-request-id", request);
+        if let Some(role) = role {
+            r = r.bearer_auth(ops.token(role));
+        }
+        r.send()
+    };
+    let last = || async {
+        crate::audit::all_entries(&s.store)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+    };
+    let operator = |role: Role| format!("operator:{}", ops.of(role).id.0);
+
+    // The analyst's role lacks the export: refused, and recorded with the permission.
+    let r = ask(&export, Some(Role::Analyst), "req-denied-1")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.headers()["x-request-id"], "req-denied-1");
+    let e = last().await;
+    let analyst = operator(Role::Analyst);
+    assert_eq!(
+        (e.actor.as_str(), e.action.as_str(), e.outcome.as_str()),
+        (analyst.as_str(), "request", "denied")
+    );
+    assert_eq!(e.detail, "permission=export_responses,reason=not_in_role");
+    assert_eq!(
+        (e.target.as_str(), e.request_id.as_str()),
+        ("", "req-denied-1")
+    );
+
+    // The data steward's role has it, but a token is never a fresh second factor.
+    let r = ask(&export, Some(Role::DataSteward), "req-denied-2")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let e = last().await;
+    assert_eq!(e.actor, operator(Role::DataSteward));
+    assert_eq!(
+        e.detail,
+        "permission=export_responses,reason=needs_fresh_second_factor"
+    );
+
+    // Nobody signed in: refused as anonymous, naming the route's permission.
+    let r = ask(&export, None, "req-denied-3").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let e = last().await;
+    assert_eq!(
+        (e.actor.as_str(), e.outcome.as_str()),
+        ("anonymous", "denied")
+    );
+    assert_eq!(
+        e.detail,
+        "permission=export_responses,reason=unauthenticated"
+    );
+
+    // Allowed: the report is recorded as the analyst's, under the request's id.
+    let r = ask(&report, Some(Role::Analyst), "req-ok-1").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let e = last().await;
+    assert_eq!(
+        (e.actor.as_str(), e.action.as_str(), e.outcome.as_str()),
+        (analyst.as_str(), "report_generate", "ok")
+    );
+    assert_eq!(
+        (e.target.as_str(), e.request_id.as_str()),
+        ("report:weekly", "req-ok-1")
+    );
+
+    // A request id that is not a plain word is replaced by one of the server's.
+    let r = ask(&report, Some(Role::Analyst), "a b c").await.unwrap();
+    let given = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(given.len(), 16, "{given}");
+    assert_eq!(last().await.request_id, given);
+}

@@ -12,8 +12,7 @@
 use super::{failure, may, render, Id, SignedIn};
 use crate::access::{Decision, Permission};
 use crate::campaign::{CampaignId, CampaignState};
-use crate::console::subset::{subset, SubsetRow};
-use crate::filter::Filter;
+use crate::console::subset::{campaign_subset, SubsetRow};
 use crate::form::{render_form_page, FormPage};
 use crate::notify::{Channel, SmsEncoding};
 use crate::server::AppState;
@@ -148,18 +147,11 @@ pub(super) async fn subset_page(
         Ok(c) => c,
         Err(e) => return failure(&who, &e),
     };
-    let filter = match Filter::parse(&campaign.filter) {
-        Ok(f) => f,
-        Err(e) => return failure(&who, &crate::Error::from(e)),
+    let (total, rows) = match campaign_subset(engine, &campaign, identified).await {
+        Ok(x) => x,
+        Err(e) => return failure(&who, &e),
     };
-    let (total, patients) = match (
-        engine.count_patients(&filter).await,
-        engine.store().all_patients().await,
-    ) {
-        (Ok(n), Ok(p)) => (n, p),
-        (Err(e), _) | (_, Err(e)) => return failure(&who, &e),
-    };
-    let rows: Vec<_> = subset(&patients, &filter, now.date_naive(), identified)
+    let rows: Vec<_> = rows
         .into_iter()
         .map(|r| match r {
             SubsetRow::Masked {
@@ -208,8 +200,11 @@ pub(super) async fn send(
     let options = state.options().send_options.clone();
     let operator = who.principal().operator();
     tracing::info!(campaign = id.0, operator = %operator, "console: send confirmed");
+    // The send outlives the request: it keeps the request's acting operator and id, so
+    // its ledger events are theirs.
+    let acting = crate::audit::current();
     tokio::spawn(async move {
-        match engine.send(id, &options, &()).await {
+        match crate::audit::scope(acting, engine.send(id, &options, &())).await {
             Ok(report) => {
                 tracing::info!(campaign = id.0, elapsed = ?report.elapsed, "console: send finished")
             }

@@ -47,6 +47,64 @@ mod tests {
         }
     }
 
+    /// An account under the documented grant set, on the test database.
+    struct Granted(sqlx::MySqlPool);
+
+    #[async_trait::async_trait]
+    impl suite::GrantedRole for Granted {
+        async fn append(&self, event: &crate::audit::AuditEvent) -> Result<LedgerEntry> {
+            crate::store::shared::Shared {
+                pool: &self.0,
+                dialect: Dialect::Mysql,
+            }
+            .append_event(event)
+            .await
+        }
+        async fn exec(&self, sql: &str) -> Result<()> {
+            sqlx::raw_sql(sql).execute(&self.0).await?;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_grant_set_allows_only_insert_and_select() {
+        let Some(db) = TestDb::create().await else {
+            return;
+        };
+        let store = db.store().await;
+        let account = format!("medicare_app_{:08x}", rand::random::<u32>());
+        let name = db.name().to_string();
+        // The grant set of migrations/mysql/0011_audit.sql.
+        sqlx::raw_sql(&format!(
+            "CREATE USER '{account}'@'%' IDENTIFIED BY 'app'; \
+             GRANT SELECT, INSERT ON `{name}`.audit_events TO '{account}'@'%'; \
+             GRANT SELECT, INSERT, UPDATE ON `{name}`.audit_head TO '{account}'@'%';"
+        ))
+        .execute(store.pool())
+        .await
+        .expect("the test account may grant (WITH GRANT OPTION, .ci/servers.sh)");
+        let pool = sqlx::mysql::MySqlPoolOptions::new()
+            .max_connections(1)
+            .connect_with(db.options().username(&account).password("app"))
+            .await
+            .unwrap();
+        let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+            suite::the_grant_set_allows_only_insert_and_select(
+                Arc::new(store.clone()),
+                &Granted(pool.clone()),
+            ),
+        ))
+        .await;
+        pool.close().await;
+        sqlx::raw_sql(&format!("DROP USER '{account}'@'%';"))
+            .execute(store.pool())
+            .await
+            .unwrap();
+        if let Err(panic) = outcome {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     macro_rules! on_mysql {
         ($($name:ident),* $(,)?) => {$(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

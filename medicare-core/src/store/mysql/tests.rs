@@ -53,6 +53,11 @@ impl TestDb {
         })
     }
 
+    /// The database's name.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Options connecting to this database.
     pub(crate) fn options(&self) -> MySqlConnectOptions {
         self.admin.clone().database(&self.name)

@@ -39,6 +39,74 @@ mod tests {
         }
     }
 
+    /// A login role under the documented grant set, on `db`'s database.
+    struct Granted(sqlx::PgPool);
+
+    #[async_trait::async_trait]
+    impl suite::GrantedRole for Granted {
+        async fn append(&self, event: &crate::audit::AuditEvent) -> Result<LedgerEntry> {
+            crate::store::shared::Shared {
+                pool: &self.0,
+                dialect: Dialect::Postgres,
+            }
+            .append_event(event)
+            .await
+        }
+        async fn exec(&self, sql: &str) -> Result<()> {
+            sqlx::raw_sql(sql).execute(&self.0).await?;
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_grant_set_allows_only_insert_and_select() {
+        use sqlx::postgres::PgConnectOptions;
+        use std::str::FromStr;
+        scratch(|db| async move {
+            let role = format!("medicare_app_{:016x}", rand::random::<u64>());
+            let owner = db.store().pool();
+            // The grant set of migrations/postgres/0011_audit.sql.
+            sqlx::raw_sql(&format!(
+                "CREATE ROLE {role} LOGIN PASSWORD 'app'; \
+                 REVOKE ALL ON audit_events, audit_head FROM {role}; \
+                 GRANT SELECT, INSERT ON audit_events TO {role}; \
+                 GRANT SELECT, INSERT, UPDATE ON audit_head TO {role};"
+            ))
+            .execute(owner)
+            .await
+            .expect("the test role may create roles (CREATEROLE, .ci/servers.sh)");
+            let url = std::env::var("MEDICARE_TEST_POSTGRES_URL").unwrap();
+            let options = PgConnectOptions::from_str(&url)
+                .unwrap()
+                .username(&role)
+                .password("app")
+                .database(db.name());
+            let pool = sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await
+                .unwrap();
+            let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
+                suite::the_grant_set_allows_only_insert_and_select(
+                    Arc::new(db.store().clone()),
+                    &Granted(pool.clone()),
+                ),
+            ))
+            .await;
+            pool.close().await;
+            sqlx::raw_sql(&format!(
+                "REVOKE ALL ON audit_events, audit_head FROM {role}; DROP ROLE {role};"
+            ))
+            .execute(owner)
+            .await
+            .unwrap();
+            if let Err(panic) = outcome {
+                std::panic::resume_unwind(panic);
+            }
+        })
+        .await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn an_intact_chain_verifies() {
         scratch(
