@@ -6,7 +6,7 @@ use crate::output::{print_json, Printer};
 use crate::progress;
 use medicare_core::campaign::{CampaignId, Engine, SendOptions};
 use medicare_core::campaign::{
-    CostComparison, OpenRateSource, RoundSpend, SpendCap, Strategy, StrategyEstimate,
+    CostComparison, OpenRateSource, RoundSpend, SpendCap, StrategyEstimate,
 };
 use medicare_core::notify::Money;
 use medicare_core::Error;
