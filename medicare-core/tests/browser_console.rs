@@ -432,3 +432,28 @@ async fn the_wizard_preview_and_send_work_without_javascript() {
     );
     browser.close().await;
 }
+
+/// The pages the journey does not pass through pass the axe-core scan too: the forms
+/// list (campaign manager), the operators page (admin, just enrolled so the second
+/// factor is fresh) and the audit page (auditor), each signed in as its own operator.
+#[tokio::test]
+async fn the_forms_operators_and_audit_pages_pass_the_accessibility_scan() {
+    let Some(browser) = Browser::start("console-pages", true).await else {
+        return;
+    };
+    let site = Site::start(30, SendOptions::default()).await;
+    for (username, role, path) in [
+        ("grace", Role::CampaignManager, "/console/forms"),
+        ("heidi", Role::Admin, "/console/operators"),
+        ("ivan", Role::Auditor, "/console/audit"),
+    ] {
+        site.add_operator(username, role).await;
+        enrol(&browser, &site, username, None).await;
+        browser.goto(&site.url(path)).await;
+        browser.wait_for_path(path, |p| p == path).await;
+        browser.find("main h1").await;
+        browser.screen(&path[1..].replace('/', "-")).await;
+        browser.client.delete_all_cookies().await.unwrap();
+    }
+    browser.close().await;
+}
