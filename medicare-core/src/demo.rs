@@ -399,6 +399,7 @@ struct Inbox {
 }
 
 impl Inbox {
+    #[cfg(feature = "server")]
     fn first_links(&self) -> std::collections::BTreeMap<i64, String> {
         self.links.lock().expect("inbox lock").clone()
     }
