@@ -16,13 +16,27 @@
 /// methods, each forwarding to the same method of the backend's shared core.
 macro_rules! shared_core {
     () => {};
+    (retrying:) => {};
+    (retrying: $name:ident $(, $rest:ident)* $(,)?) => {
+        $crate::store::forward::shared_core!(@signature retrying $name);
+        $crate::store::forward::shared_core!(retrying: $($rest),*);
+    };
     ($name:ident $(, $rest:ident)* $(,)?) => {
-        $crate::store::forward::shared_core!(@signature $name);
+        $crate::store::forward::shared_core!(@signature direct $name);
         $crate::store::forward::shared_core!($($rest),*);
     };
 
+    // The call itself: straight through, or run again whole while the backend says the
+    // failure was transient (`self.retry_transient`, e.g. a deadlock victim).
+    (@call $this:ident direct $name:ident ($($arg:ident),*)) => {
+        $this.shared().$name($($arg),*).await
+    };
+    (@call $this:ident retrying $name:ident ($($arg:ident),*)) => {
+        $this.retry_transient(|| async move { $this.shared().$name($($arg),*).await }).await
+    };
+
     // One forwarding method, in `async_trait`'s shape.
-    (@forward $name:ident <$($lt:lifetime),*> ($($arg:ident : $ty:ty),*) -> $ret:ty) => {
+    (@forward $mode:ident $name:ident <$($lt:lifetime),*> ($($arg:ident : $ty:ty),*) -> $ret:ty) => {
         fn $name<'life0, $($lt,)* 'async_trait>(
             &'life0 self,
             $($arg: $ty),*
@@ -32,82 +46,84 @@ macro_rules! shared_core {
             $($lt: 'async_trait,)*
             Self: 'async_trait,
         {
-            ::std::boxed::Box::pin(async move { self.shared().$name($($arg),*).await })
+            ::std::boxed::Box::pin(async move {
+                $crate::store::forward::shared_core!(@call self $mode $name ($($arg),*))
+            })
         }
     };
 
     // The signatures, by method (every borrowed argument has its own lifetime).
-    (@signature upsert_patients) => { $crate::store::forward::shared_core!(@forward upsert_patients
+    (@signature $mode:ident upsert_patients) => { $crate::store::forward::shared_core!(@forward $mode upsert_patients
         <'a> (patients: &'a [$crate::patient::Patient]) -> $crate::store::UpsertCounts); };
-    (@signature count_patients) => { $crate::store::forward::shared_core!(@forward count_patients
+    (@signature $mode:ident count_patients) => { $crate::store::forward::shared_core!(@forward $mode count_patients
         <'a> (filter: &'a $crate::filter::AnyFilter, today: ::chrono::NaiveDate) -> u64); };
-    (@signature matching_contacts) => { $crate::store::forward::shared_core!(@forward matching_contacts
+    (@signature $mode:ident matching_contacts) => { $crate::store::forward::shared_core!(@forward $mode matching_contacts
         <'a> (filter: &'a $crate::filter::AnyFilter, today: ::chrono::NaiveDate)
         -> Vec<$crate::campaign::PatientContact>); };
-    (@signature all_patients) => { $crate::store::forward::shared_core!(@forward all_patients
+    (@signature $mode:ident all_patients) => { $crate::store::forward::shared_core!(@forward $mode all_patients
         <> () -> Vec<($crate::patient::PatientId, $crate::patient::Patient)>); };
-    (@signature create_form) => { $crate::store::forward::shared_core!(@forward create_form
+    (@signature $mode:ident create_form) => { $crate::store::forward::shared_core!(@forward $mode create_form
         <'a, 'b> (spec: &'a $crate::form::FormSpec, page_location: &'b str,
                   now: ::chrono::DateTime<::chrono::Utc>) -> $crate::store::StoredForm); };
-    (@signature form) => { $crate::store::forward::shared_core!(@forward form
+    (@signature $mode:ident form) => { $crate::store::forward::shared_core!(@forward $mode form
         <> (id: $crate::campaign::FormId) -> $crate::store::StoredForm); };
-    (@signature form_by_name) => { $crate::store::forward::shared_core!(@forward form_by_name
+    (@signature $mode:ident form_by_name) => { $crate::store::forward::shared_core!(@forward $mode form_by_name
         <'a> (name: &'a str) -> $crate::store::StoredForm); };
-    (@signature forms) => { $crate::store::forward::shared_core!(@forward forms
+    (@signature $mode:ident forms) => { $crate::store::forward::shared_core!(@forward $mode forms
         <> () -> Vec<$crate::store::StoredForm>); };
-    (@signature campaign) => { $crate::store::forward::shared_core!(@forward campaign
+    (@signature $mode:ident campaign) => { $crate::store::forward::shared_core!(@forward $mode campaign
         <> (id: $crate::campaign::CampaignId) -> $crate::campaign::Campaign); };
-    (@signature campaigns) => { $crate::store::forward::shared_core!(@forward campaigns
+    (@signature $mode:ident campaigns) => { $crate::store::forward::shared_core!(@forward $mode campaigns
         <> () -> Vec<$crate::campaign::Campaign>); };
-    (@signature set_campaign_state) => { $crate::store::forward::shared_core!(@forward set_campaign_state
+    (@signature $mode:ident set_campaign_state) => { $crate::store::forward::shared_core!(@forward $mode set_campaign_state
         <'a> (id: $crate::campaign::CampaignId, from: &'a [$crate::campaign::CampaignState],
               to: $crate::campaign::CampaignState) -> ()); };
-    (@signature recipient_count) => { $crate::store::forward::shared_core!(@forward recipient_count
+    (@signature $mode:ident recipient_count) => { $crate::store::forward::shared_core!(@forward $mode recipient_count
         <> (id: $crate::campaign::CampaignId) -> u64); };
-    (@signature delivery_counts) => { $crate::store::forward::shared_core!(@forward delivery_counts
+    (@signature $mode:ident delivery_counts) => { $crate::store::forward::shared_core!(@forward $mode delivery_counts
         <> (campaign: $crate::campaign::CampaignId) -> Vec<$crate::campaign::DeliveryCount>); };
-    (@signature retry_failed) => { $crate::store::forward::shared_core!(@forward retry_failed
+    (@signature $mode:ident retry_failed) => { $crate::store::forward::shared_core!(@forward $mode retry_failed
         <> (campaign: $crate::campaign::CampaignId) -> u64); };
-    (@signature link) => { $crate::store::forward::shared_core!(@forward link
+    (@signature $mode:ident link) => { $crate::store::forward::shared_core!(@forward $mode link
         <'a> (token_hash: &'a $crate::link::TokenHash) -> Option<$crate::store::LinkRecord>); };
-    (@signature record_open) => { $crate::store::forward::shared_core!(@forward record_open
+    (@signature $mode:ident record_open) => { $crate::store::forward::shared_core!(@forward $mode record_open
         <> (recipient_id: i64, now: ::chrono::DateTime<::chrono::Utc>) -> ()); };
-    (@signature submit_response) => { $crate::store::forward::shared_core!(@forward submit_response
+    (@signature $mode:ident submit_response) => { $crate::store::forward::shared_core!(@forward $mode submit_response
         <'a, 'b> (recipient_id: i64, form: &'a $crate::store::StoredForm,
                   answers: &'b $crate::form::Answers, now: ::chrono::DateTime<::chrono::Utc>)
         -> $crate::store::SubmitOutcome); };
-    (@signature plan_reminder_round) => { $crate::store::forward::shared_core!(@forward plan_reminder_round
+    (@signature $mode:ident plan_reminder_round) => { $crate::store::forward::shared_core!(@forward $mode plan_reminder_round
         <> (campaign: $crate::campaign::CampaignId, round: i32,
             now: ::chrono::DateTime<::chrono::Utc>) -> u64); };
-    (@signature suppress_responded) => { $crate::store::forward::shared_core!(@forward suppress_responded
+    (@signature $mode:ident suppress_responded) => { $crate::store::forward::shared_core!(@forward $mode suppress_responded
         <> (campaign: $crate::campaign::CampaignId, round: i32,
             now: ::chrono::DateTime<::chrono::Utc>) -> u64); };
-    (@signature rounds) => { $crate::store::forward::shared_core!(@forward rounds
+    (@signature $mode:ident rounds) => { $crate::store::forward::shared_core!(@forward $mode rounds
         <> (campaign: $crate::campaign::CampaignId) -> Vec<$crate::store::RoundInfo>); };
-    (@signature round_non_respondents) => { $crate::store::forward::shared_core!(@forward round_non_respondents
+    (@signature $mode:ident round_non_respondents) => { $crate::store::forward::shared_core!(@forward $mode round_non_respondents
         <> (campaign: $crate::campaign::CampaignId, round: i32) -> Vec<i64>); };
-    (@signature non_respondents) => { $crate::store::forward::shared_core!(@forward non_respondents
+    (@signature $mode:ident non_respondents) => { $crate::store::forward::shared_core!(@forward $mode non_respondents
         <> (campaign: $crate::campaign::CampaignId) -> Vec<$crate::store::NonRespondent>); };
-    (@signature tracking_counts) => { $crate::store::forward::shared_core!(@forward tracking_counts
+    (@signature $mode:ident tracking_counts) => { $crate::store::forward::shared_core!(@forward $mode tracking_counts
         <> (campaign: $crate::campaign::CampaignId) -> $crate::store::TrackingCounts); };
-    (@signature record_costs) => { $crate::store::forward::shared_core!(@forward record_costs
+    (@signature $mode:ident record_costs) => { $crate::store::forward::shared_core!(@forward $mode record_costs
         <'a> (costs: &'a [$crate::store::DeliveryCost]) -> ()); };
-    (@signature set_budget) => { $crate::store::forward::shared_core!(@forward set_budget
+    (@signature $mode:ident set_budget) => { $crate::store::forward::shared_core!(@forward $mode set_budget
         <> (campaign: $crate::campaign::CampaignId, budget: Option<$crate::notify::Money>) -> ()); };
-    (@signature suppress_opened) => { $crate::store::forward::shared_core!(@forward suppress_opened
+    (@signature $mode:ident suppress_opened) => { $crate::store::forward::shared_core!(@forward $mode suppress_opened
         <> (campaign: $crate::campaign::CampaignId, round: i32,
             now: ::chrono::DateTime<::chrono::Utc>) -> u64); };
-    (@signature recorded_spend) => { $crate::store::forward::shared_core!(@forward recorded_spend
+    (@signature $mode:ident recorded_spend) => { $crate::store::forward::shared_core!(@forward $mode recorded_spend
         <> (campaign: $crate::campaign::CampaignId) -> Vec<$crate::store::RecordedSpend>); };
-    (@signature measured_opens) => { $crate::store::forward::shared_core!(@forward measured_opens
+    (@signature $mode:ident measured_opens) => { $crate::store::forward::shared_core!(@forward $mode measured_opens
         <> (except: $crate::campaign::CampaignId) -> $crate::store::MeasuredOpens); };
-    (@signature recipient_tracking) => { $crate::store::forward::shared_core!(@forward recipient_tracking
+    (@signature $mode:ident recipient_tracking) => { $crate::store::forward::shared_core!(@forward $mode recipient_tracking
         <> (recipient_id: i64) -> $crate::store::RecipientTracking); };
-    (@signature append_event) => { $crate::store::forward::shared_core!(@forward append_event
+    (@signature $mode:ident append_event) => { $crate::store::forward::shared_core!(@forward $mode append_event
         <'a> (event: &'a $crate::audit::AuditEvent) -> $crate::audit::LedgerEntry); };
-    (@signature audit_head) => { $crate::store::forward::shared_core!(@forward audit_head
+    (@signature $mode:ident audit_head) => { $crate::store::forward::shared_core!(@forward $mode audit_head
         <> () -> (i64, [u8; 32])); };
-    (@signature audit_entries) => { $crate::store::forward::shared_core!(@forward audit_entries
+    (@signature $mode:ident audit_entries) => { $crate::store::forward::shared_core!(@forward $mode audit_entries
         <> (after: i64, limit: u32) -> Vec<$crate::audit::LedgerEntry>); };
 }
 

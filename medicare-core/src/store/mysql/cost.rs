@@ -24,11 +24,6 @@ impl CostStore for MySqlStore {
         .await
     }
 
-    crate::store::forward::shared_core!(
-        record_costs,
-        set_budget,
-        suppress_opened,
-        recorded_spend,
-        measured_opens
-    );
+    crate::store::forward::shared_core!(recorded_spend, measured_opens);
+    crate::store::forward::shared_core!(retrying: record_costs, set_budget, suppress_opened);
 }

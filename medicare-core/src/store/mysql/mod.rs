@@ -110,6 +110,16 @@ impl MySqlStore {
         &self.pool
     }
 
+    /// Runs `attempt` (one whole transaction) again while it fails transiently: the
+    /// hook of the shared core's `retrying:` forwards.
+    async fn retry_transient<T, F, Fut>(&self, attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        retry_transient(attempt).await
+    }
+
     /// The statements MySQL runs like every backend.
     fn shared(&self) -> Shared<'_, MySql> {
         Shared {

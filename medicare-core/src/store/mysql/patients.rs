@@ -58,7 +58,8 @@ impl PatientStore for MySqlStore {
             .collect()
     }
 
-    crate::store::forward::shared_core!(upsert_patients, count_patients, matching_contacts);
+    crate::store::forward::shared_core!(count_patients, matching_contacts);
+    crate::store::forward::shared_core!(retrying: upsert_patients);
 }
 
 /// Fails if a patient of `chunk` clashes with a stored one.
