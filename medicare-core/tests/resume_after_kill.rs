@@ -63,25 +63,13 @@ async fn a_killed_send_resumes_and_every_delivery_is_recorded_once() {
     send.abort();
     assert!(send.await.unwrap_err().is_cancelled());
 
-    // A statement the killed send had already handed to SQLite still completes, as it
-    // would in a real crash: read the record once it has settled.
-    let snapshot = || async {
-        (
-            h.scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'sending'")
-                .await as u64,
-            h.scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'sent'")
-                .await as usize,
-        )
-    };
-    let mut settled = snapshot().await;
-    loop {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        let now = snapshot().await;
-        if now == settled {
-            break;
-        }
-        settled = now;
-    }
+    h.settle().await;
+    let settled = (
+        h.scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'sending'")
+            .await as u64,
+        h.scalar("SELECT COUNT(*) FROM deliveries WHERE status = 'sent'")
+            .await as usize,
+    );
     let (in_flight, recorded_sent) = settled;
     assert!(in_flight > 0, "the kill left a batch in flight");
     assert!(

@@ -7,6 +7,7 @@
 //! status. The CLI, the HTTP API and the Lambda handlers all call these methods; none of
 //! them holds business logic.
 
+mod backpressure;
 mod engine;
 mod model;
 mod pace;

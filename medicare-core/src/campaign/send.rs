@@ -3,8 +3,9 @@
 //! Each channel runs its own worker, so a slow channel (SES at 1/s in the sandbox) never
 //! holds up a fast one. A worker is a continuous pipeline: it keeps up to `concurrency`
 //! deliveries in flight, claiming more (marking them `sending`) as slots free up, each
-//! paced by the channel's [`Pacer`] and retried with exponential backoff and full jitter
-//! while the error is retryable. Outcomes are recorded as they complete, grouped into
+//! paced by the channel's [`Pacer`] and retried while the error is retryable, after a
+//! wait the whole channel's recent faults decide ([`Backpressure`]: quick while faults
+//! are isolated, exponential while the provider refuses most calls). Outcomes are recorded as they complete, grouped into
 //! short transactions (after a notifier flush), so a message retrying towards its last
 //! attempt holds only its own slot, never a whole batch.
 //!
@@ -16,6 +17,7 @@
 //! and whether an earlier attempt may have reached the provider (a timeout or 5xx), so
 //! the campaign's status counts every possible duplicate over every resume.
 
+use super::backpressure::Backpressure;
 use super::engine::{human_date, Templates};
 use super::pace::Pacer;
 use super::spend::RoundKind;
@@ -32,7 +34,6 @@ use crate::notify::{
 use crate::store::{DeliveryCost, MeteredClaim};
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryFutureExt};
-use rand::Rng;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::num::NonZeroU32;
@@ -57,9 +58,13 @@ pub struct SendOptions {
     pub rate_limits: BTreeMap<Channel, NonZeroU32>,
     /// Attempts per message before it is recorded as failed (retryable errors only).
     pub max_attempts: u32,
-    /// The first backoff; each retry doubles it, up to `max_backoff`, with full jitter.
+    /// The longest wait before a retry once the channel as a whole is refusing most
+    /// calls (its backpressure level 1); each further level doubles it, up to
+    /// `max_backoff`, with full jitter. Isolated faults are retried after a few
+    /// milliseconds, whatever the message's attempt count: the channel's share of
+    /// faults, not one message's bad luck, decides how long retries wait.
     pub base_backoff: Duration,
-    /// The longest backoff.
+    /// The longest wait before a retry.
     pub max_backoff: Duration,
     /// Send only this shard's recipients (absent: all of them), so that several
     /// processes or Lambda invocations can split one campaign.
@@ -144,6 +149,8 @@ struct Worker<'a> {
     channel: Channel,
     notifier: Arc<dyn Notifier>,
     pacer: Option<Pacer>,
+    /// How long a retry waits, judged by the whole channel's recent faults.
+    backpressure: Backpressure,
     templates: &'a Templates,
     form_title: &'a str,
     org: &'a str,
@@ -374,6 +381,7 @@ impl Engine {
                     .rate_limits
                     .get(&channel)
                     .map(|&rate| Pacer::new(rate)),
+                backpressure: Backpressure::new(options.base_backoff, options.max_backoff),
                 templates: &templates,
                 form_title: &form.spec.title,
                 org: &campaign.messages.org,
@@ -431,6 +439,22 @@ impl Engine {
     }
 }
 
+/// Runs a claim or the recording of a group of outcomes to its end even when the send
+/// awaiting it is cancelled (an aborted task, a timed-out invocation, a dropped
+/// request): a transaction is never abandoned half-run with its locks held (SQLite's
+/// one writer would wait on it until its busy timeout), the outcomes the provider gave
+/// are kept, and what a claim marked `sending` is the crash window the next send
+/// requeues and reports. A panic in it is the caller's panic.
+async fn detached<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
+) -> Result<T> {
+    match tokio::spawn(work).await {
+        Ok(result) => result,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => Err(Error::database(sqlx::Error::WorkerCrashed)),
+    }
+}
+
 impl Worker<'_> {
     /// Runs the pipeline until the channel's queue is empty and every outcome recorded.
     async fn run(self, observer: &dyn SendObserver) -> Result<WorkerTally> {
@@ -466,22 +490,17 @@ impl Worker<'_> {
         let claim_started = Instant::now();
         let limit = u32::try_from(limit).unwrap_or(u32::MAX);
         let claimed = if self.metered {
-            let batch = self
-                .engine
-                .store
-                .claim_metered(
-                    &MeteredClaim {
-                        campaign: self.campaign,
-                        channel: self.channel,
-                        round: self.round,
-                        shard: self.options.shard,
-                        limit,
-                        unit_price: self.unit_price,
-                        skip_engaged: self.second_wave,
-                    },
-                    now,
-                )
-                .await?;
+            let store = self.engine.store.clone();
+            let claim = MeteredClaim {
+                campaign: self.campaign,
+                channel: self.channel,
+                round: self.round,
+                shard: self.options.shard,
+                limit,
+                unit_price: self.unit_price,
+                skip_engaged: self.second_wave,
+            };
+            let batch = detached(async move { store.claim_metered(&claim, now).await }).await?;
             if batch.capped {
                 self.capped.store(true, Ordering::SeqCst);
             }
@@ -492,17 +511,15 @@ impl Worker<'_> {
             }
             batch.deliveries
         } else {
-            self.engine
-                .store
-                .claim_pending(
-                    self.campaign,
-                    self.channel,
-                    self.round,
-                    self.options.shard,
-                    limit,
-                    now,
-                )
-                .await?
+            let store = self.engine.store.clone();
+            let (campaign, channel, round, shard) =
+                (self.campaign, self.channel, self.round, self.options.shard);
+            detached(async move {
+                store
+                    .claim_pending(campaign, channel, round, shard, limit, now)
+                    .await
+            })
+            .await?
         };
         crate::metrics::batch_claimed(self.channel, claim_started.elapsed());
         Ok(claimed)
@@ -609,12 +626,14 @@ impl Worker<'_> {
             // Costs first: an interruption before the outcomes leaves the deliveries
             // `sending`, to be requeued and claimed (and priced) again.
             let costs: Vec<DeliveryCost> = group.iter().map(|d| self.cost(d)).collect();
-            self.engine.store.record_costs(&costs).await?;
             let group: Vec<DeliveryOutcome> = group.into_iter().map(|d| d.outcome).collect();
-            self.engine
-                .store
-                .record_outcomes(&group, self.engine.clock.now())
-                .await?;
+            let (store, now) = (self.engine.store.clone(), self.engine.clock.now());
+            let group = detached(async move {
+                store.record_costs(&costs).await?;
+                store.record_outcomes(&group, now).await?;
+                Ok(group)
+            })
+            .await?;
             crate::metrics::batch_record_time(self.channel, record_started.elapsed());
             unrecorded.add_permits(group.len());
             let (mut sent, mut failed, mut retries) = (0, 0, 0);
@@ -736,6 +755,8 @@ impl Worker<'_> {
                 call_started.elapsed(),
                 matches!(result, Err(NotifyError::Throttled { .. })),
             );
+            self.backpressure
+                .observe(matches!(&result, Err(e) if e.is_retryable()));
             match result {
                 Ok(provider_id) => {
                     return outcome(
@@ -750,7 +771,11 @@ impl Worker<'_> {
                     tracing::debug!(delivery = d.id, attempt, error = %e, "retrying");
                     // A throttle is a refusal; a timeout or 5xx may follow an acceptance.
                     maybe_reached |= matches!(e, NotifyError::Transient { .. });
-                    tokio::time::sleep(self.backoff(attempt, &e)).await;
+                    let retry_after = match e {
+                        NotifyError::Throttled { retry_after, .. } => retry_after,
+                        _ => None,
+                    };
+                    tokio::time::sleep(self.backpressure.delay(retry_after)).await;
                 }
                 Err(e) => {
                     let detail = if e.is_retryable() {
@@ -769,23 +794,6 @@ impl Worker<'_> {
                     );
                 }
             }
-        }
-    }
-
-    /// Exponential backoff with full jitter, never shorter than the provider asked.
-    fn backoff(&self, attempt: u32, error: &NotifyError) -> Duration {
-        let cap = self
-            .options
-            .base_backoff
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
-            .min(self.options.max_backoff);
-        let jittered = cap.mul_f64(rand::thread_rng().gen_range(0.0..=1.0));
-        match error {
-            NotifyError::Throttled {
-                retry_after: Some(after),
-                ..
-            } => jittered.max(*after),
-            _ => jittered,
         }
     }
 }

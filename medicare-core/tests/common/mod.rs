@@ -82,6 +82,22 @@ impl Harness {
             .unwrap()
     }
 
+    /// Waits until the deliveries' statuses have stopped changing for half a second: a
+    /// claim or a recording a killed send had started runs to its end (as a statement
+    /// handed to the database would in a real crash), and only then is the record read.
+    #[allow(dead_code)] // not every test binary kills a send
+    pub async fn settle(&self) {
+        let sql = "SELECT COUNT(*) * 1000000 + SUM(status = 'sent') * 1000 \
+                   + SUM(status = 'sending') FROM deliveries";
+        let (mut last, mut quiet) = (self.scalar(sql).await, 0);
+        while quiet < 5 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let now = self.scalar(sql).await;
+            quiet = if now == last { quiet + 1 } else { 0 };
+            last = now;
+        }
+    }
+
     /// A fingerprint of everything stored: table names and row counts.
     pub async fn fingerprint(&self) -> Vec<(String, i64)> {
         let tables: Vec<String> =
