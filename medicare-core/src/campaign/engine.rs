@@ -1,8 +1,9 @@
 //! The engine: creating forms and campaigns, previews and status.
 
+use super::plan::AudiencePlanner;
 use super::{
     Campaign, CampaignId, CampaignMessages, CampaignStatus, ChannelSummary, FormId, NewCampaign,
-    NewRecipient, PatientContact, PlannedDelivery, Reach, Strategy, SuppressReason,
+    Reach, Strategy,
 };
 use crate::clock::Clock;
 use crate::error::{Error, Result};
@@ -15,7 +16,7 @@ use crate::notify::{
 };
 use crate::patient::{CsvPatients, Patient};
 use crate::publish::FormPublisher;
-use crate::store::{Store, StoredForm, UpsertCounts};
+use crate::store::{Audience, Store, StoredForm, UpsertCounts};
 use chrono::Duration;
 use secrecy::SecretString;
 use serde::Serialize;
@@ -341,92 +342,50 @@ impl Engine {
         let now = self.clock.now();
         let expires = now + request.link_ttl;
         let started = std::time::Instant::now();
-        let contacts = self
-            .store
-            .matching_contacts(request.filter.as_ref(), now.date_naive())
-            .await?;
-        tracing::debug!(contacts = contacts.len(), elapsed = ?started.elapsed(), "audience read");
-        if contacts.is_empty() {
-            return Err(Error::invalid(
-                "filter",
-                format!("`{}` selects no patient", request.filter.describe()),
-            ));
-        }
-
         // Every link has the same length, so a representative link sizes every SMS.
         let sample_link = self
             .signer
             .url(&self.signer.token(&self.signer.issue().nonce));
         let expires_on = human_date(expires);
-        let mut encoding = EncodingSurprises::new(request.messages.gsm_safe);
-        let mut reach = Reach::default();
-        let sends_sms = channels.contains(&Channel::Sms);
-        let recipients: Vec<NewRecipient> = contacts
-            .into_iter()
-            .map(|c| {
-                // Every reachable phone is priced, whatever the strategy, so that the
-                // preview can compare strategies.
-                let sms_segments = (c.phone.is_some() && !c.sms_opt_out).then(|| {
-                    let values = MessageValues {
-                        link: &sample_link,
-                        org: &request.messages.org,
-                        given_name: &c.given_name,
-                        form_title: &form.spec.title,
-                        expires_on: &expires_on,
-                    };
-                    let cost = templates.sms.sms_cost(&values);
-                    if sends_sms {
-                        encoding.add(&cost);
-                    }
-                    cost.sent.segments as u32
-                });
-                let usable_email = c.email.is_some() && !c.email_opt_out;
-                reach.count(usable_email, sms_segments);
-                let deliveries = channels
-                    .iter()
-                    .map(|&channel| {
-                        let round = match (strategy, channel) {
-                            (Strategy::EmailFirst, Channel::Sms) if usable_email => {
-                                super::SECOND_WAVE_ROUND
-                            }
-                            _ => 0,
-                        };
-                        plan_delivery(channel, &c, round, sms_segments.unwrap_or(0))
-                    })
-                    .collect();
-                NewRecipient {
-                    patient_id: c.id,
-                    link: self.signer.issue(),
-                    given_name: c.given_name,
-                    phone: c.phone,
-                    email: c.email,
-                    deliveries,
-                }
-            })
-            .collect();
-
+        let filter = request.filter.describe();
+        let mut planner = AudiencePlanner {
+            signer: self.signer.as_ref(),
+            templates: &templates,
+            messages: &request.messages,
+            strategy,
+            channels: &channels,
+            sample_link: &sample_link,
+            form_title: &form.spec.title,
+            expires_on: &expires_on,
+            filter: &filter,
+            encoding: EncodingSurprises::new(request.messages.gsm_safe),
+            reach: Reach::default(),
+            planned: 0,
+        };
         let campaign = NewCampaign {
             name: name.to_string(),
             form_id: form.id,
-            filter: request.filter.describe(),
-            channels,
-            messages: CampaignMessages {
-                sms_encoding: Some(encoding),
-                ..request.messages.clone()
-            },
+            filter: filter.clone(),
+            channels: channels.clone(),
+            messages: request.messages.clone(),
             link_expires_at: expires,
             created_at: now,
             strategy,
             budget: request.budget,
             second_wave_hours,
-            reach,
         };
-        tracing::debug!(elapsed = ?started.elapsed(), "links issued and deliveries planned");
-        let id = self.store.create_campaign(&campaign, &recipients).await?;
-        tracing::debug!(elapsed = ?started.elapsed(), "campaign stored");
+        let audience = Audience {
+            filter: request.filter.clone(),
+            today: now.date_naive(),
+        };
+        let id = self
+            .store
+            .create_campaign(&campaign, &audience, &mut planner)
+            .await?;
         tracing::info!(
             campaign = id.0,
-            recipients = recipients.len(),
+            recipients = planner.planned,
+            elapsed = ?started.elapsed(),
             "campaign created"
         );
         Ok(id)
@@ -507,37 +466,5 @@ impl Engine {
             recipients,
             counts,
         })
-    }
-}
-
-/// Plans one delivery of `round`: suppressed with a reason, or pending with its SMS
-/// segments.
-fn plan_delivery(
-    channel: Channel,
-    c: &PatientContact,
-    round: i32,
-    sms_segments: u32,
-) -> PlannedDelivery {
-    let (opted_out, missing, reason) = match channel {
-        Channel::Sms => (c.sms_opt_out, c.phone.is_none(), SuppressReason::NoPhone),
-        Channel::Email => (c.email_opt_out, c.email.is_none(), SuppressReason::NoEmail),
-    };
-    let suppressed = if opted_out {
-        Some(SuppressReason::OptedOut)
-    } else if missing {
-        Some(reason)
-    } else {
-        None
-    };
-    let segments = if channel == Channel::Sms && suppressed.is_none() {
-        sms_segments
-    } else {
-        0
-    };
-    PlannedDelivery {
-        channel,
-        suppressed,
-        segments,
-        round,
     }
 }

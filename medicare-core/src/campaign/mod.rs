@@ -11,6 +11,7 @@ mod backpressure;
 mod engine;
 mod model;
 mod pace;
+mod plan;
 mod remind;
 mod send;
 mod spend;

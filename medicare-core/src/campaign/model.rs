@@ -211,8 +211,6 @@ pub struct NewCampaign {
     pub budget: Option<Money>,
     /// `email_first`: hours after the first send before the second wave may go.
     pub second_wave_hours: Option<u32>,
-    /// Who each channel could reach, counted at creation.
-    pub reach: Reach,
 }
 
 /// A stored campaign.
@@ -305,6 +303,35 @@ pub struct NewRecipient {
     pub link: IssuedLink,
     /// One entry per campaign channel.
     pub deliveries: Vec<PlannedDelivery>,
+}
+
+/// Turns a campaign's audience into recipients, one page at a time.
+///
+/// The store reads the patients the filter selects in id order, a page
+/// ([`crate::store::AUDIENCE_PAGE`] patients) at a time, inside the transaction that
+/// creates the campaign, hands each page to [`Self::plan`] and writes what it returns
+/// before reading the next: a campaign of any size is created in bounded memory, and
+/// all of it or nothing is stored. [`Self::finish`] then gives what the campaign row
+/// records of the whole audience, or the error that stops the creation (an empty
+/// audience), which rolls everything back.
+pub trait RecipientPlanner: Send {
+    /// The recipients of one page of matching patients, in the page's order.
+    fn plan(&mut self, page: Vec<PatientContact>) -> crate::Result<Vec<NewRecipient>>;
+    /// Once every page is planned: the campaign's messages and reach as the campaign
+    /// row stores them.
+    fn finish(&mut self) -> crate::Result<AudienceTotals>;
+}
+
+/// What a [`RecipientPlanner`] counted over a whole audience.
+#[derive(Debug, Clone)]
+pub struct AudienceTotals {
+    /// The campaign's messages, with the SMS encoding surprises the audience's names
+    /// cause.
+    pub messages: CampaignMessages,
+    /// Who each channel can reach.
+    pub reach: Reach,
+    /// Recipients planned.
+    pub recipients: u64,
 }
 
 impl fmt::Debug for NewRecipient {

@@ -657,6 +657,7 @@ enum TokenKey<'a> {
 /// Implements the access traits for a backend type with a `shared()` method returning
 /// its [`Shared`], by delegating every method (invoked in each backend folder's
 /// `access.rs`, which can see the backend's private `shared`).
+#[allow(unused_macros)] // unused in a build with no database backend
 macro_rules! impl_access_store {
     ($store:ty) => {
         #[async_trait::async_trait]

@@ -4,10 +4,11 @@
 //! tests call them all (see the SQLite tests). They use only the traits, so they hold any
 //! backend to the same contract.
 
-use super::{NonResponseReason, Store, StoredForm, SubmitOutcome};
+use super::{Audience, NonResponseReason, Store, StoredForm, SubmitOutcome, AUDIENCE_PAGE};
 use crate::campaign::{
-    CampaignId, CampaignMessages, CampaignState, DeliveryOutcome, DeliveryStatus, FormId,
-    NewCampaign, NewRecipient, PlannedDelivery, SuppressReason,
+    AudienceTotals, CampaignId, CampaignMessages, CampaignState, DeliveryOutcome, DeliveryStatus,
+    FormId, NewCampaign, NewRecipient, PatientContact, PlannedDelivery, RecipientPlanner,
+    SuppressReason,
 };
 use crate::filter::Filter;
 use crate::form::FormSpec;
@@ -163,35 +164,17 @@ async fn sample_campaign(
     store.insert_patients(&patients).await.unwrap();
     let now = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
     let form = store.create_form(&sample_form(), "x", now).await.unwrap();
-    let contacts = store
-        .matching_contacts(&Filter::all(), today())
+    let (campaign, audience) = every_patient(&form, now);
+    let mut planner = SamplePlanner::default();
+    let id = store
+        .create_campaign(&campaign, &audience, &mut planner)
         .await
         .unwrap();
-    let recipients: Vec<NewRecipient> = contacts
-        .iter()
-        .enumerate()
-        .map(|(i, c)| NewRecipient {
-            patient_id: c.id,
-            given_name: c.given_name.clone(),
-            phone: c.phone.clone(),
-            email: c.email.clone(),
-            link: link(i),
-            deliveries: vec![
-                PlannedDelivery {
-                    channel: Channel::Sms,
-                    suppressed: None,
-                    segments: 1,
-                    round: 0,
-                },
-                PlannedDelivery {
-                    channel: Channel::Email,
-                    suppressed: (i % 10 == 0).then_some(SuppressReason::OptedOut),
-                    segments: 0,
-                    round: 0,
-                },
-            ],
-        })
-        .collect();
+    (id, form, planner.recipients)
+}
+
+/// A campaign over every patient by SMS and email, created `now`.
+fn every_patient(form: &StoredForm, now: chrono::DateTime<Utc>) -> (NewCampaign, Audience) {
     let campaign = NewCampaign {
         name: "conformance".into(),
         form_id: form.id,
@@ -203,10 +186,135 @@ async fn sample_campaign(
         strategy: crate::campaign::Strategy::Both,
         budget: None,
         second_wave_hours: None,
-        reach: Default::default(),
     };
-    let id = store.create_campaign(&campaign, &recipients).await.unwrap();
-    (id, form, recipients)
+    let audience = Audience {
+        filter: std::sync::Arc::new(Filter::all()),
+        today: today(),
+    };
+    (campaign, audience)
+}
+
+/// Plans SMS for every patient and email for all but every tenth (suppressed as opted
+/// out), and keeps what it planned.
+#[derive(Default)]
+struct SamplePlanner {
+    recipients: Vec<NewRecipient>,
+    pages: usize,
+}
+
+impl RecipientPlanner for SamplePlanner {
+    fn plan(&mut self, page: Vec<PatientContact>) -> crate::Result<Vec<NewRecipient>> {
+        self.pages += 1;
+        let start = self.recipients.len();
+        let planned: Vec<NewRecipient> = page
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let i = start + i;
+                NewRecipient {
+                    patient_id: c.id,
+                    given_name: c.given_name,
+                    phone: c.phone,
+                    email: c.email,
+                    link: link(i),
+                    deliveries: vec![
+                        PlannedDelivery {
+                            channel: Channel::Sms,
+                            suppressed: None,
+                            segments: 1,
+                            round: 0,
+                        },
+                        PlannedDelivery {
+                            channel: Channel::Email,
+                            suppressed: i.is_multiple_of(10).then_some(SuppressReason::OptedOut),
+                            segments: 0,
+                            round: 0,
+                        },
+                    ],
+                }
+            })
+            .collect();
+        self.recipients.extend(planned.iter().cloned());
+        Ok(planned)
+    }
+
+    fn finish(&mut self) -> crate::Result<AudienceTotals> {
+        Ok(AudienceTotals {
+            messages: CampaignMessages::default(),
+            reach: Default::default(),
+            recipients: self.recipients.len() as u64,
+        })
+    }
+}
+
+/// A campaign over more than one page of the audience freezes every selected patient
+/// exactly once, in id order, with their deliveries; the planner's totals land on the
+/// campaign row; and a planner that fails at the end (an empty audience) leaves nothing
+/// stored at all.
+pub async fn campaigns_are_created_page_by_page_or_not_at_all(store: &dyn Store) {
+    let count = AUDIENCE_PAGE + 37;
+    let patients = population(count, 5);
+    store.insert_patients(&patients).await.unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 21, 9, 0, 0).unwrap();
+    let form = store.create_form(&sample_form(), "x", now).await.unwrap();
+    let (campaign, audience) = every_patient(&form, now);
+
+    /// Refuses the audience once every page is planned.
+    struct Refusing(SamplePlanner);
+    impl RecipientPlanner for Refusing {
+        fn plan(&mut self, page: Vec<PatientContact>) -> crate::Result<Vec<NewRecipient>> {
+            self.0.plan(page)
+        }
+        fn finish(&mut self) -> crate::Result<AudienceTotals> {
+            Err(crate::Error::invalid("filter", "refused for the test"))
+        }
+    }
+    let before = store.campaigns().await.unwrap().len();
+    let mut refusing = Refusing(SamplePlanner::default());
+    let refused = store
+        .create_campaign(&campaign, &audience, &mut refusing)
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("refused for the test"),
+        "{refused}"
+    );
+    assert_eq!(
+        refusing.0.pages, 2,
+        "both pages were written before the refusal"
+    );
+    assert_eq!(
+        store.campaigns().await.unwrap().len(),
+        before,
+        "no campaign row is left"
+    );
+
+    let mut planner = SamplePlanner::default();
+    let id = store
+        .create_campaign(&campaign, &audience, &mut planner)
+        .await
+        .unwrap();
+    assert_eq!(planner.pages, 2);
+    assert_eq!(store.recipient_count(id).await.unwrap(), count as u64);
+    let ids: Vec<i64> = planner.recipients.iter().map(|r| r.patient_id.0).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "pages come in id order, without overlap"
+    );
+    let stored: u64 = store
+        .delivery_counts(id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(
+        stored,
+        2 * count as u64,
+        "every recipient has both deliveries"
+    );
+    // The refused attempt left no recipient behind either: only this campaign's exist.
+    assert_eq!(store.campaigns().await.unwrap().len(), before + 1);
 }
 
 /// Claims never overlap, outcomes are recorded, in-flight rows are requeued, counts add up.

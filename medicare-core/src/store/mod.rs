@@ -58,7 +58,7 @@ use crate::access::AccessStore;
 use crate::audit::AuditStore;
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, DeliveryOutcome, FormId, NewCampaign,
-    NewRecipient, PatientContact, PendingDelivery, Shard,
+    PatientContact, PendingDelivery, RecipientPlanner, Shard,
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
@@ -150,15 +150,38 @@ pub trait FormStore: Send + Sync + std::fmt::Debug {
     async fn forms(&self) -> Result<Vec<StoredForm>>;
 }
 
+/// A [`RecipientPlanner`] borrowed for `'p` (what [`CampaignStore::create_campaign`]
+/// takes).
+pub type DynPlanner<'p> = dyn RecipientPlanner + 'p;
+
+/// Patients a campaign's audience reads at a time while it is created.
+pub const AUDIENCE_PAGE: usize = 10_000;
+
+/// Who a new campaign goes to: the patients `filter` selects on `today` (ages are
+/// counted on it).
+#[derive(Debug, Clone)]
+pub struct Audience {
+    /// The audience filter.
+    pub filter: Arc<AnyFilter>,
+    /// The day the filter is evaluated on.
+    pub today: NaiveDate,
+}
+
 /// Campaigns and their frozen recipients.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait CampaignStore: Send + Sync + std::fmt::Debug {
-    /// Stores a campaign, its recipients and their planned deliveries in one transaction.
-    async fn create_campaign(
+    /// Stores a campaign, its recipients and their planned deliveries in one
+    /// transaction: reads the patients `audience` selects in id order, a page of
+    /// [`AUDIENCE_PAGE`] at a time, and writes each page's recipients as `planner` plans
+    /// them before reading the next (bounded memory at any audience size); then stores
+    /// the planner's totals on the campaign row. An error of the planner (an empty
+    /// audience) or of the database leaves nothing stored.
+    async fn create_campaign<'p>(
         &self,
         campaign: &NewCampaign,
-        recipients: &[NewRecipient],
+        audience: &Audience,
+        planner: &mut DynPlanner<'p>,
     ) -> Result<CampaignId>;
 
     /// A campaign by id.

@@ -161,6 +161,7 @@ pub(crate) fn count<R: ReadRow>(r: &R, i: usize) -> Result<u64> {
 }
 
 /// Binds `params` into a fresh argument list.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 pub(crate) fn arguments<'q, DB>(
     params: &'q [SqlValue],
 ) -> Result<<DB as sqlx::Database>::Arguments<'q>>
@@ -294,7 +295,9 @@ pub(crate) fn campaign<R: ReadRow>(r: &R) -> Result<Campaign> {
 pub(crate) fn campaign_plan(
     c: &crate::campaign::NewCampaign,
 ) -> Result<(&'static str, Option<i64>, Option<i64>, String)> {
-    let reach = serde_json::to_string(&c.reach)
+    // The reach is counted while the audience is written, and stored after it
+    // ([`finished_campaign`]); the row starts with none.
+    let reach = serde_json::to_string(&crate::campaign::Reach::default())
         .map_err(|e| Error::invalid("campaign reach", e.to_string()))?;
     Ok((
         c.strategy.as_str(),
@@ -302,6 +305,17 @@ pub(crate) fn campaign_plan(
         c.second_wave_hours.map(i64::from),
         reach,
     ))
+}
+
+/// The `messages_json` and `reach_json` of a campaign whose audience is written.
+pub(crate) fn finished_campaign(
+    totals: &crate::campaign::AudienceTotals,
+) -> Result<(String, String)> {
+    let messages = serde_json::to_string(&totals.messages)
+        .map_err(|e| Error::invalid("campaign messages", e.to_string()))?;
+    let reach = serde_json::to_string(&totals.reach)
+        .map_err(|e| Error::invalid("campaign reach", e.to_string()))?;
+    Ok((messages, reach))
 }
 
 /// The conflict of a campaign found in `current` state when it had to be in one of `from`.
@@ -443,6 +457,7 @@ pub(crate) fn recipient_tracking<R: ReadRow>(
 }
 
 /// A response from (recipient, submitted at, patient, then `fields` answers as text).
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn response_row<R: ReadRow>(r: &R, fields: usize) -> Result<ResponseRow> {
     Ok(ResponseRow {
         recipient_id: r.int(0)?,
@@ -501,4 +516,68 @@ where
             .push_bind(now);
     });
     insert
+}
+
+/// The multi-row `INSERT` of `chunk` into campaign `id`'s recipients (the same
+/// statement on every engine that writes recipients with bound values).
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(crate) fn insert_recipients<'a, DB>(
+    id: i64,
+    chunk: &'a [crate::campaign::NewRecipient],
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::<DB>::new(
+        "INSERT INTO recipients (campaign_id, patient_id, given_name, phone, email, link_nonce, token_hash) ",
+    );
+    q.push_values(chunk, |mut b, r| {
+        b.push_bind(id)
+            .push_bind(r.patient_id.0)
+            .push_bind(r.given_name.as_str())
+            .push_bind(r.phone.as_deref())
+            .push_bind(r.email.as_deref())
+            .push_bind(r.link.nonce.0.as_slice())
+            .push_bind(r.link.token_hash.0.as_slice());
+    });
+    q
+}
+
+/// The multi-row `INSERT` of `planned` (recipient id, delivery) into campaign `id`'s
+/// deliveries: pending, or suppressed with its reason.
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(crate) fn insert_deliveries<'a, DB>(
+    id: i64,
+    planned: &'a [(i64, &'a crate::campaign::PlannedDelivery)],
+) -> sqlx::QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    i32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    u32: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut q = sqlx::QueryBuilder::<DB>::new(
+        "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) ",
+    );
+    q.push_values(planned, |mut b, (recipient, d)| {
+        let status = if d.suppressed.is_some() {
+            crate::campaign::DeliveryStatus::Suppressed
+        } else {
+            crate::campaign::DeliveryStatus::Pending
+        };
+        b.push_bind(id)
+            .push_bind(*recipient)
+            .push_bind(d.channel.as_str())
+            .push_bind(d.round)
+            .push_bind(status.as_str())
+            .push_bind(d.suppressed.map(|s| s.as_str()))
+            .push_bind(d.segments);
+    });
+    q
 }

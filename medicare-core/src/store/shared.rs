@@ -9,17 +9,20 @@
 use super::audit_sql::record;
 use super::rows::{self, Affected, ReadRow};
 use super::{
-    LinkRecord, NonRespondent, RecipientTracking, RoundInfo, StoredForm, SubmitOutcome,
-    TrackingCounts,
+    Audience, DynPlanner, LinkRecord, NonRespondent, RecipientTracking, RoundInfo, StoredForm,
+    SubmitOutcome, TrackingCounts, AUDIENCE_PAGE,
 };
 use crate::audit::{Action, Actor, Detail, Target, TargetKind};
-use crate::campaign::{Campaign, CampaignId, CampaignState, DeliveryCount, FormId, PatientContact};
+use crate::campaign::{
+    Campaign, CampaignId, CampaignState, DeliveryCount, FormId, NewCampaign, NewRecipient,
+    PatientContact, RecipientPlanner,
+};
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::form::{insert_response, response_table_ddl, Answers, FormSpec};
 use crate::link::TokenHash;
 use crate::patient::{Patient, PatientId};
-use crate::sql::Dialect;
+use crate::sql::{Dialect, SqlValue};
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Type};
 
@@ -76,15 +79,58 @@ where
         filter: &AnyFilter,
         today: NaiveDate,
     ) -> Result<Vec<PatientContact>> {
-        let predicate = filter.to_sql(self.dialect, today);
-        let sql = format!(
+        let mut conn = self.pool.acquire().await?;
+        self.contacts(&mut conn, filter, today, None).await
+    }
+
+    /// One page of the contacts `audience` selects: the first `limit` patients after
+    /// patient `after`, by id, read on `conn` (the creating transaction).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub async fn contacts_page(
+        &self,
+        conn: &mut DB::Connection,
+        audience: &Audience,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<PatientContact>> {
+        let page = Some((after, limit));
+        self.contacts(conn, audience.filter.as_ref(), audience.today, page)
+            .await
+    }
+
+    /// The contacts `filter` selects on `today`, by id: all of them, or the page of
+    /// `limit` after patient `after`.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    async fn contacts(
+        &self,
+        conn: &mut DB::Connection,
+        filter: &AnyFilter,
+        today: NaiveDate,
+        page: Option<(i64, usize)>,
+    ) -> Result<Vec<PatientContact>> {
+        let mut predicate = filter.to_sql(self.dialect, today);
+        let mut sql = format!(
             "SELECT p.id, p.given_name, p.phone, p.email, p.sms_opt_out, p.email_opt_out \
-             FROM patients p WHERE {} ORDER BY p.id",
+             FROM patients p WHERE ({})",
             predicate.sql
         );
+        if let Some((after, limit)) = page {
+            let n = predicate.params.len();
+            sql.push_str(&format!(
+                " AND p.id > {} ORDER BY p.id LIMIT {}",
+                self.p(n + 1),
+                self.p(n + 2)
+            ));
+            predicate.params.push(SqlValue::Int(after));
+            predicate
+                .params
+                .push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+        } else {
+            sql.push_str(" ORDER BY p.id");
+        }
         let mut args = <DB as Database>::Arguments::default();
         rows::bind_values::<DB>(&mut args, &predicate.params)?;
-        let found = sqlx::query_with(&sql, args).fetch_all(self.pool).await?;
+        let found = sqlx::query_with(&sql, args).fetch_all(&mut *conn).await?;
         found
             .iter()
             .map(|r| {
@@ -100,8 +146,85 @@ where
             .collect()
     }
 
+    /// Writes new campaign `id`'s audience on `conn` (the creating transaction): reads
+    /// the patients `audience` selects a page at a time, has `planner` plan each page
+    /// and `write_page(conn, id, after, recipients)` store it before the next is read;
+    /// then completes the campaign ([`Self::campaign_created`]).
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub async fn write_audience<W>(
+        &self,
+        conn: &mut DB::Connection,
+        (campaign, id): (&NewCampaign, i64),
+        audience: &Audience,
+        planner: &mut DynPlanner<'_>,
+        write_page: W,
+    ) -> Result<()>
+    where
+        W: for<'c> Fn(
+            &'c mut DB::Connection,
+            i64,
+            i64,
+            &'c [NewRecipient],
+        ) -> futures::future::BoxFuture<'c, Result<()>>,
+    {
+        let mut after = i64::MIN;
+        loop {
+            let page = self
+                .contacts_page(conn, audience, after, AUDIENCE_PAGE)
+                .await?;
+            let Some(last) = page.last().map(|c| c.id.0) else {
+                break;
+            };
+            let recipients = planner.plan(page)?;
+            write_page(conn, id, after, &recipients).await?;
+            after = last;
+        }
+        self.campaign_created(conn, campaign, CampaignId(id), planner)
+            .await
+    }
+
+    /// Completes a campaign whose audience is written: stores the planner's totals
+    /// (messages with their encoding surprises, reach) on its row and records its
+    /// creation in the ledger, on `conn` (the creating transaction). Fails, leaving the
+    /// transaction to be rolled back, when the planner does (an empty audience).
+    pub async fn campaign_created(
+        &self,
+        conn: &mut DB::Connection,
+        campaign: &NewCampaign,
+        id: CampaignId,
+        planner: &mut dyn RecipientPlanner,
+    ) -> Result<()> {
+        let totals = planner.finish()?;
+        let (messages, reach) = rows::finished_campaign(&totals)?;
+        let sql = format!(
+            "UPDATE campaigns SET messages_json = {}, reach_json = {} WHERE id = {}",
+            self.p(1),
+            self.p(2),
+            self.p(3)
+        );
+        sqlx::query(&sql)
+            .bind(messages.as_str())
+            .bind(reach.as_str())
+            .bind(id.0)
+            .execute(&mut *conn)
+            .await?;
+        let detail = Detail::none().count("recipients", totals.recipients);
+        let target = Target::campaign(id).with_id(TargetKind::Form, campaign.form_id.0);
+        record::<DB>(
+            conn,
+            self.dialect,
+            None,
+            Action::CampaignCreate,
+            target,
+            detail,
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Every stored patient with its condition codes, by id; the codes are aggregated by
     /// the database (`codes`: its aggregate of `c.code` joined by `;`).
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub async fn all_patients(&self) -> Result<Vec<(PatientId, Patient)>> {
         let codes = match self.dialect {
             Dialect::Sqlite => "group_concat(c.code, ';')",
@@ -126,6 +249,7 @@ where
     /// Stores a validated form and creates its response table in one transaction (for
     /// engines whose DDL is transactional: SQLite and PostgreSQL). A second form of the
     /// same name waits for this one's unique key, then clashes.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub async fn create_form(
         &self,
         spec: &FormSpec,
@@ -270,6 +394,7 @@ where
     }
 
     /// Suppresses the round's pending deliveries to recipients who have answered.
+    #[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
     pub async fn suppress_responded(
         &self,
         campaign: CampaignId,

@@ -212,6 +212,7 @@ pub(crate) fn table_index(tables: &[TableInfo], table: &TableInfo) -> Result<usi
 /// (empty: it has no such table): nothing when they match the backup's, the response
 /// table's DDL (in `dialect`) from `spec_json`, the spec of the form naming `table` as
 /// its response table, when it is missing, and an error otherwise.
+#[cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 pub(crate) fn prepare_statements(
     table: &TableInfo,
     existing: &[String],

@@ -1,7 +1,6 @@
 //! Campaigns and the delivery queue on MySQL.
 
 use super::{retry_transient, rows_per_statement, MySqlStore, LOCKED_QUEUE_PATIENCE};
-use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
     CampaignId, CampaignState, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient,
     PendingDelivery, PlannedDelivery, Shard,
@@ -9,10 +8,8 @@ use crate::campaign::{
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
 use crate::notify::Channel;
-use crate::sql::Dialect;
-use crate::store::audit_sql::record;
-use crate::store::rows::corrupt;
-use crate::store::{CampaignStore, DeliveryStore};
+use crate::store::rows::{self, corrupt};
+use crate::store::{Audience, CampaignStore, DeliveryStore, DynPlanner};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{MySql, MySqlConnection, QueryBuilder, Row};
@@ -22,32 +19,32 @@ use std::time::{Duration, Instant};
 /// Outcomes one `UPDATE` records at most (each is one `SELECT` of the derived table).
 const OUTCOMES_PER_STATEMENT: usize = 1_000;
 
-/// Inserts the recipients of campaign `id` and returns their ids by patient.
+/// Inserts one page of campaign `id`'s recipients (patients `after` < id ≤ the page's
+/// last, in order) and returns their ids by patient.
 async fn insert_recipients(
     conn: &mut MySqlConnection,
     id: i64,
+    after: i64,
     recipients: &[NewRecipient],
 ) -> Result<HashMap<i64, i64>> {
+    let Some(last) = recipients.last() else {
+        return Ok(HashMap::new());
+    };
     for chunk in recipients.chunks(rows_per_statement(7)) {
-        let mut q = QueryBuilder::<MySql>::new(
-            "INSERT INTO recipients (campaign_id, patient_id, given_name, phone, email, link_nonce, token_hash) ",
-        );
-        q.push_values(chunk, |mut b, r| {
-            b.push_bind(id)
-                .push_bind(r.patient_id.0)
-                .push_bind(r.given_name.as_str())
-                .push_bind(r.phone.as_deref())
-                .push_bind(r.email.as_deref())
-                .push_bind(r.link.nonce.0.as_slice())
-                .push_bind(r.link.token_hash.0.as_slice());
-        });
-        q.build().execute(&mut *conn).await?;
-    }
-    let ids: Vec<(i64, i64)> =
-        sqlx::query_as("SELECT patient_id, id FROM recipients WHERE campaign_id = ?")
-            .bind(id)
-            .fetch_all(&mut *conn)
+        rows::insert_recipients::<MySql>(id, chunk)
+            .build()
+            .execute(&mut *conn)
             .await?;
+    }
+    let ids: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT patient_id, id FROM recipients \
+         WHERE campaign_id = ? AND patient_id > ? AND patient_id <= ?",
+    )
+    .bind(id)
+    .bind(after)
+    .bind(last.patient_id.0)
+    .fetch_all(&mut *conn)
+    .await?;
     Ok(ids.into_iter().collect())
 }
 
@@ -70,34 +67,33 @@ async fn insert_deliveries(
         .flatten()
         .collect();
     for chunk in planned.chunks(rows_per_statement(7)) {
-        let mut q = QueryBuilder::<MySql>::new(
-            "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) ",
-        );
-        q.push_values(chunk, |mut b, (recipient, d)| {
-            let status = if d.suppressed.is_some() {
-                DeliveryStatus::Suppressed
-            } else {
-                DeliveryStatus::Pending
-            };
-            b.push_bind(id)
-                .push_bind(*recipient)
-                .push_bind(d.channel.as_str())
-                .push_bind(d.round)
-                .push_bind(status.as_str())
-                .push_bind(d.suppressed.map(|s| s.as_str()))
-                .push_bind(d.segments);
-        });
-        q.build().execute(&mut *conn).await?;
+        rows::insert_deliveries::<MySql>(id, chunk)
+            .build()
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
 
+/// Writes one page of campaign `id`'s recipients (patients `after` < id ≤ the page's
+/// last, in order) and their planned deliveries.
+async fn write_page(
+    conn: &mut MySqlConnection,
+    id: i64,
+    after: i64,
+    recipients: &[NewRecipient],
+) -> Result<()> {
+    let ids = insert_recipients(conn, id, after, recipients).await?;
+    insert_deliveries(conn, id, recipients, &ids).await
+}
+
 #[async_trait]
 impl CampaignStore for MySqlStore {
-    async fn create_campaign(
+    async fn create_campaign<'p>(
         &self,
         campaign: &NewCampaign,
-        recipients: &[NewRecipient],
+        audience: &Audience,
+        planner: &mut DynPlanner<'p>,
     ) -> Result<CampaignId> {
         let channels: Vec<&str> = campaign.channels.iter().map(|c| c.as_str()).collect();
         let messages = serde_json::to_string(&campaign.messages)
@@ -125,19 +121,16 @@ impl CampaignStore for MySqlStore {
         .last_insert_id();
         let id =
             i64::try_from(id).map_err(|_| corrupt("campaign", -1, "id out of range".into()))?;
-        let ids = insert_recipients(&mut tx, id, recipients).await?;
-        insert_deliveries(&mut tx, id, recipients, &ids).await?;
-        let detail = Detail::none().count("recipients", recipients.len() as u64);
-        let target = Target::campaign(CampaignId(id)).with_id(TargetKind::Form, campaign.form_id.0);
-        record::<MySql>(
-            &mut tx,
-            Dialect::Mysql,
-            None,
-            Action::CampaignCreate,
-            target,
-            detail,
-        )
-        .await?;
+        let shared = self.shared();
+        shared
+            .write_audience(
+                &mut tx,
+                (campaign, id),
+                audience,
+                planner,
+                |c, id, after, page| Box::pin(write_page(c, id, after, page)),
+            )
+            .await?;
         tx.commit().await?;
         Ok(CampaignId(id))
     }
@@ -409,5 +402,6 @@ impl DeliveryStore for MySqlStore {
         .await
     }
 
-    crate::store::forward::shared_core!(delivery_counts, retry_failed);
+    crate::store::forward::shared_core!(delivery_counts);
+    crate::store::forward::shared_core!(retrying: retry_failed);
 }

@@ -124,6 +124,7 @@ conformance!(
     patients_round_trip_and_import_is_atomic,
     filters_select_the_same_patients_as_in_memory,
     forms_are_stored_once,
+    campaigns_are_created_page_by_page_or_not_at_all,
     the_delivery_queue_is_exactly_once,
     responses_are_stored_once_and_spend_the_link,
     reminder_rounds_cover_exactly_the_non_respondents,

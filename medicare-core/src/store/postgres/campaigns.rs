@@ -3,20 +3,17 @@
 
 use super::copy::copy_in;
 use super::PostgresStore;
-use crate::audit::{Action, Detail, Target, TargetKind};
 use crate::campaign::{
     CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
 use crate::notify::Channel;
-use crate::sql::Dialect;
-use crate::store::audit_sql::record;
 use crate::store::rows::corrupt;
-use crate::store::{CampaignStore, DeliveryStore};
+use crate::store::{Audience, CampaignStore, DeliveryStore, DynPlanner};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder};
 use std::collections::HashMap;
 
 /// `AND recipient_id % count = index` for a shard; nothing without one.
@@ -29,12 +26,82 @@ fn push_shard(q: &mut QueryBuilder<'_, Postgres>, shard: Option<Shard>) {
     }
 }
 
+/// Writes one page of campaign `id`'s recipients (patients `after` < id ≤ the page's
+/// last, in order) and their planned deliveries, each by `COPY`.
+async fn write_page(
+    conn: &mut PgConnection,
+    id: i64,
+    after: i64,
+    recipients: &[NewRecipient],
+) -> Result<()> {
+    let Some(last) = recipients.last() else {
+        return Ok(());
+    };
+    copy_in(
+        conn,
+        "COPY recipients (campaign_id, patient_id, given_name, phone, email, link_nonce, token_hash) FROM STDIN",
+        recipients,
+        |row, r| {
+            row.int(id)
+                .int(r.patient_id.0)
+                .text(&r.given_name)
+                .opt_text(r.phone.as_deref())
+                .opt_text(r.email.as_deref())
+                .bytes(&r.link.nonce.0)
+                .bytes(&r.link.token_hash.0)
+                .end_row();
+            Ok(())
+        },
+    )
+    .await?;
+    let ids: HashMap<i64, i64> = sqlx::query_as(
+        "SELECT patient_id, id FROM recipients \
+         WHERE campaign_id = $1 AND patient_id > $2 AND patient_id <= $3",
+    )
+    .bind(id)
+    .bind(after)
+    .bind(last.patient_id.0)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
+    copy_in(
+        conn,
+        "COPY deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) FROM STDIN",
+        recipients,
+        |row, r| {
+            let recipient = *ids.get(&r.patient_id.0).ok_or_else(|| {
+                corrupt("recipient of patient", r.patient_id.0, "not stored".into())
+            })?;
+            for d in &r.deliveries {
+                let status = if d.suppressed.is_some() {
+                    DeliveryStatus::Suppressed
+                } else {
+                    DeliveryStatus::Pending
+                };
+                row.int(id)
+                    .int(recipient)
+                    .text(d.channel.as_str())
+                    .int(d.round.into())
+                    .text(status.as_str())
+                    .opt_text(d.suppressed.map(|s| s.as_str()))
+                    .int(d.segments.into())
+                    .end_row();
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 #[async_trait]
 impl CampaignStore for PostgresStore {
-    async fn create_campaign(
+    async fn create_campaign<'p>(
         &self,
         campaign: &NewCampaign,
-        recipients: &[NewRecipient],
+        audience: &Audience,
+        planner: &mut DynPlanner<'p>,
     ) -> Result<CampaignId> {
         let channels: Vec<&str> = campaign.channels.iter().map(|c| c.as_str()).collect();
         let messages = serde_json::to_string(&campaign.messages)
@@ -60,68 +127,16 @@ impl CampaignStore for PostgresStore {
         .fetch_one(&mut *tx)
         .await?;
 
-        copy_in(
-            &mut tx,
-            "COPY recipients (campaign_id, patient_id, given_name, phone, email, link_nonce, token_hash) FROM STDIN",
-            recipients,
-            |row, r| {
-                row.int(id)
-                    .int(r.patient_id.0)
-                    .text(&r.given_name)
-                    .opt_text(r.phone.as_deref())
-                    .opt_text(r.email.as_deref())
-                    .bytes(&r.link.nonce.0)
-                    .bytes(&r.link.token_hash.0)
-                    .end_row();
-                Ok(())
-            },
-        )
-        .await?;
-        let ids: HashMap<i64, i64> =
-            sqlx::query_as("SELECT patient_id, id FROM recipients WHERE campaign_id = $1")
-                .bind(id)
-                .fetch_all(&mut *tx)
-                .await?
-                .into_iter()
-                .collect();
-        copy_in(
-            &mut tx,
-            "COPY deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) FROM STDIN",
-            recipients,
-            |row, r| {
-                let recipient = *ids.get(&r.patient_id.0).ok_or_else(|| {
-                    corrupt("recipient of patient", r.patient_id.0, "not stored".into())
-                })?;
-                for d in &r.deliveries {
-                    let status = if d.suppressed.is_some() {
-                        DeliveryStatus::Suppressed
-                    } else {
-                        DeliveryStatus::Pending
-                    };
-                    row.int(id)
-                        .int(recipient)
-                        .text(d.channel.as_str())
-                        .int(d.round.into())
-                        .text(status.as_str())
-                        .opt_text(d.suppressed.map(|s| s.as_str()))
-                        .int(d.segments.into())
-                        .end_row();
-                }
-                Ok(())
-            },
-        )
-        .await?;
-        let detail = Detail::none().count("recipients", recipients.len() as u64);
-        let target = Target::campaign(CampaignId(id)).with_id(TargetKind::Form, campaign.form_id.0);
-        record::<Postgres>(
-            &mut tx,
-            Dialect::Postgres,
-            None,
-            Action::CampaignCreate,
-            target,
-            detail,
-        )
-        .await?;
+        let shared = self.shared();
+        shared
+            .write_audience(
+                &mut tx,
+                (campaign, id),
+                audience,
+                planner,
+                |c, id, after, page| Box::pin(write_page(c, id, after, page)),
+            )
+            .await?;
         tx.commit().await?;
         Ok(CampaignId(id))
     }

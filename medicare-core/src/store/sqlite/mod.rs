@@ -15,10 +15,10 @@ use super::audit_sql::record;
 use super::rows::{self, corrupt};
 use super::shared::Shared;
 use super::{
-    CampaignStore, DeliveryStore, FollowUpStore, FormStore, PatientStore, ResponseRow,
-    ResponseStore, StoredForm,
+    Audience, CampaignStore, DeliveryStore, DynPlanner, FollowUpStore, FormStore, PatientStore,
+    ResponseRow, ResponseStore, StoredForm, AUDIENCE_PAGE,
 };
-use crate::audit::{Action, Detail, Target, TargetKind};
+use crate::audit::{Action, Detail, Target};
 use crate::campaign::{
     CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PatientContact,
     PendingDelivery, Shard,
@@ -34,7 +34,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Arguments, ConnectOptions, Connection, QueryBuilder, Sqlite, SqlitePool};
+use sqlx::{
+    Arguments, ConnectOptions, Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool,
+};
 use std::collections::HashMap;
 use std::path::Path;
 use std::str::FromStr;
@@ -185,6 +187,96 @@ fn shard_params(shard: Option<Shard>) -> Vec<SqlValue> {
         .unwrap_or_default()
 }
 
+/// The contacts `filter` selects on `today`, by id, read in bulk
+/// ([`fetch_json_array`]): all of them, or the page of `limit` after patient `after`.
+async fn contacts(
+    conn: &mut SqliteConnection,
+    filter: &AnyFilter,
+    today: NaiveDate,
+    page: Option<(i64, usize)>,
+) -> Result<Vec<PatientContact>> {
+    let mut predicate = filter.to_sql(Dialect::Sqlite, today);
+    let page_sql = match page {
+        Some((after, limit)) => {
+            predicate.params.push(SqlValue::Int(after));
+            predicate
+                .params
+                .push(SqlValue::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
+            " AND p.id > ? ORDER BY p.id LIMIT ?"
+        }
+        None => " ORDER BY p.id",
+    };
+    let sql = format!(
+        "SELECT json_group_array(json_array(id, given_name, phone, email, sms_opt_out, email_opt_out)) \
+         FROM (SELECT p.* FROM patients p WHERE ({}){page_sql})",
+        predicate.sql
+    );
+    type Contact = (i64, String, Option<String>, Option<String>, i64, i64);
+    let rows: Vec<Contact> =
+        fetch_json_array(&mut *conn, &sql, arguments(&predicate.params)?).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, given_name, phone, email, sms, mail)| PatientContact {
+            id: PatientId(id),
+            given_name,
+            phone,
+            email,
+            sms_opt_out: sms != 0,
+            email_opt_out: mail != 0,
+        })
+        .collect())
+}
+
+/// Writes one page of campaign `id`'s recipients (patients `after` < id ≤ the page's
+/// last, in order) and their planned deliveries.
+async fn write_page(
+    conn: &mut SqliteConnection,
+    id: i64,
+    after: i64,
+    recipients: &[NewRecipient],
+) -> Result<()> {
+    let Some(last) = recipients.last() else {
+        return Ok(());
+    };
+    for chunk in recipients.chunks(CHUNK) {
+        rows::insert_recipients::<Sqlite>(id, chunk)
+            .build()
+            .execute(&mut *conn)
+            .await?;
+    }
+    // The page's new ids, keyed by patient, in one read (see `fetch_json_array`).
+    let mut args = SqliteArguments::default();
+    for value in [id, after, last.patient_id.0] {
+        args.add(value)
+            .map_err(|e| Error::database(sqlx::Error::Encode(e)))?;
+    }
+    let ids: HashMap<i64, i64> = fetch_json_array::<(i64, i64), _>(
+        &mut *conn,
+        "SELECT json_group_array(json_array(patient_id, id)) FROM recipients \
+         WHERE campaign_id = ? AND patient_id > ? AND patient_id <= ?",
+        args,
+    )
+    .await?
+    .into_iter()
+    .collect();
+    let planned = recipients
+        .iter()
+        .map(|r| {
+            ids.get(&r.patient_id.0)
+                .map(|&recipient| r.deliveries.iter().map(move |d| (recipient, d)))
+                .ok_or_else(|| corrupt("recipient of patient", r.patient_id.0, "not stored".into()))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let planned: Vec<_> = planned.into_iter().flatten().collect();
+    for planned in planned.chunks(CHUNK) {
+        rows::insert_deliveries::<Sqlite>(id, planned)
+            .build()
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl PatientStore for SqliteStore {
     async fn insert_patients(&self, patients: &[Patient]) -> Result<u64> {
@@ -250,26 +342,8 @@ impl PatientStore for SqliteStore {
         filter: &AnyFilter,
         today: NaiveDate,
     ) -> Result<Vec<PatientContact>> {
-        let predicate = filter.to_sql(Dialect::Sqlite, today);
-        let sql = format!(
-            "SELECT json_group_array(json_array(id, given_name, phone, email, sms_opt_out, email_opt_out)) \
-             FROM (SELECT p.* FROM patients p WHERE {} ORDER BY p.id)",
-            predicate.sql
-        );
-        type Contact = (i64, String, Option<String>, Option<String>, i64, i64);
-        let rows: Vec<Contact> =
-            fetch_json_array(&self.pool, &sql, arguments(&predicate.params)?).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, given_name, phone, email, sms, mail)| PatientContact {
-                id: PatientId(id),
-                given_name,
-                phone,
-                email,
-                sms_opt_out: sms != 0,
-                email_opt_out: mail != 0,
-            })
-            .collect())
+        let mut conn = self.pool.acquire().await?;
+        contacts(&mut conn, filter, today, None).await
     }
 
     crate::store::forward::shared_core!(upsert_patients, count_patients, all_patients);
@@ -282,10 +356,11 @@ impl FormStore for SqliteStore {
 
 #[async_trait]
 impl CampaignStore for SqliteStore {
-    async fn create_campaign(
+    async fn create_campaign<'p>(
         &self,
         campaign: &NewCampaign,
-        recipients: &[NewRecipient],
+        audience: &Audience,
+        planner: &mut DynPlanner<'p>,
     ) -> Result<CampaignId> {
         let channels: Vec<&str> = campaign.channels.iter().map(|c| c.as_str()).collect();
         let messages = serde_json::to_string(&campaign.messages)
@@ -311,74 +386,25 @@ impl CampaignStore for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
 
-        for chunk in recipients.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO recipients (campaign_id, patient_id, given_name, phone, email, link_nonce, token_hash) ",
-            );
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(id)
-                    .push_bind(r.patient_id.0)
-                    .push_bind(r.given_name.as_str())
-                    .push_bind(r.phone.as_deref())
-                    .push_bind(r.email.as_deref())
-                    .push_bind(r.link.nonce.0.as_slice())
-                    .push_bind(r.link.token_hash.0.as_slice());
-            });
-            q.build().execute(&mut *tx).await?;
+        let mut after = i64::MIN;
+        loop {
+            let page = contacts(
+                &mut tx,
+                audience.filter.as_ref(),
+                audience.today,
+                Some((after, AUDIENCE_PAGE)),
+            )
+            .await?;
+            let Some(last) = page.last().map(|c| c.id.0) else {
+                break;
+            };
+            let recipients = planner.plan(page)?;
+            write_page(&mut tx, id, after, &recipients).await?;
+            after = last;
         }
-        // The new ids, keyed by patient, in one read (see `fetch_json_array`).
-        let mut args = SqliteArguments::default();
-        args.add(id)
-            .map_err(|e| Error::database(sqlx::Error::Encode(e)))?;
-        let ids: HashMap<i64, i64> = fetch_json_array::<(i64, i64), _>(
-            &mut *tx,
-            "SELECT json_group_array(json_array(patient_id, id)) FROM recipients WHERE campaign_id = ?",
-            args,
-        )
-        .await?
-        .into_iter()
-        .collect();
-
-        for chunk in recipients.chunks(CHUNK) {
-            let planned: Vec<(i64, &crate::campaign::PlannedDelivery)> = chunk
-                .iter()
-                .flat_map(|r| {
-                    let recipient = ids[&r.patient_id.0];
-                    r.deliveries.iter().map(move |d| (recipient, d))
-                })
-                .collect();
-            for planned in planned.chunks(CHUNK) {
-                let mut q = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) ",
-                );
-                q.push_values(planned, |mut b, (recipient, d)| {
-                    let status = if d.suppressed.is_some() {
-                        "suppressed"
-                    } else {
-                        "pending"
-                    };
-                    b.push_bind(id)
-                        .push_bind(*recipient)
-                        .push_bind(d.channel.as_str())
-                        .push_bind(d.round)
-                        .push_bind(status)
-                        .push_bind(d.suppressed.map(|s| s.as_str()))
-                        .push_bind(d.segments);
-                });
-                q.build().execute(&mut *tx).await?;
-            }
-        }
-        let detail = Detail::none().count("recipients", recipients.len() as u64);
-        let target = Target::campaign(CampaignId(id)).with_id(TargetKind::Form, campaign.form_id.0);
-        record::<Sqlite>(
-            &mut tx,
-            Dialect::Sqlite,
-            None,
-            Action::CampaignCreate,
-            target,
-            detail,
-        )
-        .await?;
+        self.shared()
+            .campaign_created(&mut tx, campaign, CampaignId(id), planner)
+            .await?;
         tx.commit().await?;
         Ok(CampaignId(id))
     }
@@ -715,6 +741,7 @@ mod tests {
         patients_round_trip_and_import_is_atomic,
         filters_select_the_same_patients_as_in_memory,
         forms_are_stored_once,
+        campaigns_are_created_page_by_page_or_not_at_all,
         the_delivery_queue_is_exactly_once,
         responses_are_stored_once_and_spend_the_link,
         reminder_rounds_cover_exactly_the_non_respondents,
