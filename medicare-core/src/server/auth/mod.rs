@@ -7,16 +7,20 @@
 //! A module contributes its routes as a table; the server merges the tables into its
 //! router (`server::router`):
 //!
-//! ```ignore
+//! ```
 //! use medicare_core::access::Permission;
 //! use medicare_core::server::auth::{Access, RouteTable};
 //! use axum::routing::{get, post};
+//!
+//! async fn list() -> &'static str { "the campaigns" }
+//! async fn send() -> &'static str { "sent" }
 //!
 //! pub fn routes() -> RouteTable {
 //!     RouteTable::new()
 //!         .get("/console/campaigns", Access::Requires(Permission::ReadTracking), get(list))
 //!         .post("/console/campaigns/{id}/send", Access::Requires(Permission::SendCampaigns), post(send))
 //! }
+//! # let _ = routes();
 //! ```
 //!
 //! [`Access`] is one of: [`Access::Public`] (patients' links, the OpenAPI document, the
