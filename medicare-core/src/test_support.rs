@@ -6,7 +6,6 @@
 use crate::campaign::SendOptions;
 use crate::campaign::{CampaignId, CampaignRequest, Engine};
 use crate::clock::FixedClock;
-use crate::filter::Filter;
 use crate::form::FormSpec;
 use crate::link::HmacLinkSigner;
 use crate::notify::{Channel, RecordingNotifier};
@@ -141,7 +140,7 @@ impl Fixture {
         let mut request = CampaignRequest::new(
             "test campaign",
             form.id,
-            Arc::new(Filter::parse("has_phone").unwrap()),
+            Arc::new(crate::filter::Filter::parse("has_phone").unwrap()),
         );
         request.channels = vec![Channel::Sms];
         let campaign = engine.create_campaign(&request).await.unwrap();
