@@ -547,6 +547,23 @@ where
     q
 }
 
+/// Each planned delivery of `recipients` beside its recipient's id (`ids`: recipient id
+/// by patient id, as just inserted); an error if a recipient's id is missing.
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+pub(crate) fn planned_deliveries<'a>(
+    recipients: &'a [crate::campaign::NewRecipient],
+    ids: &std::collections::HashMap<i64, i64>,
+) -> Result<Vec<(i64, &'a crate::campaign::PlannedDelivery)>> {
+    let mut planned = Vec::with_capacity(recipients.len() * 2);
+    for r in recipients {
+        let recipient = *ids
+            .get(&r.patient_id.0)
+            .ok_or_else(|| corrupt("recipient of patient", r.patient_id.0, "not stored".into()))?;
+        planned.extend(r.deliveries.iter().map(|d| (recipient, d)));
+    }
+    Ok(planned)
+}
+
 /// The multi-row `INSERT` of `planned` (recipient id, delivery) into campaign `id`'s
 /// deliveries: pending, or suppressed with its reason.
 #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]

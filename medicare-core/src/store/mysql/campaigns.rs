@@ -3,7 +3,7 @@
 use super::{retry_transient, rows_per_statement, MySqlStore, LOCKED_QUEUE_PATIENCE};
 use crate::campaign::{
     CampaignId, CampaignState, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient,
-    PendingDelivery, PlannedDelivery, Shard,
+    PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::link::LinkNonce;
@@ -55,17 +55,7 @@ async fn insert_deliveries(
     recipients: &[NewRecipient],
     ids: &HashMap<i64, i64>,
 ) -> Result<()> {
-    let planned: Vec<(i64, &PlannedDelivery)> = recipients
-        .iter()
-        .map(|r| {
-            ids.get(&r.patient_id.0)
-                .map(|&recipient| r.deliveries.iter().map(move |d| (recipient, d)))
-                .ok_or_else(|| corrupt("recipient of patient", r.patient_id.0, "not stored".into()))
-        })
-        .collect::<Result<Vec<_>>>()?
-        .into_iter()
-        .flatten()
-        .collect();
+    let planned = rows::planned_deliveries(recipients, ids)?;
     for chunk in planned.chunks(rows_per_statement(7)) {
         rows::insert_deliveries::<MySql>(id, chunk)
             .build()

@@ -259,15 +259,7 @@ async fn write_page(
     .await?
     .into_iter()
     .collect();
-    let planned = recipients
-        .iter()
-        .map(|r| {
-            ids.get(&r.patient_id.0)
-                .map(|&recipient| r.deliveries.iter().map(move |d| (recipient, d)))
-                .ok_or_else(|| corrupt("recipient of patient", r.patient_id.0, "not stored".into()))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    let planned: Vec<_> = planned.into_iter().flatten().collect();
+    let planned = rows::planned_deliveries(recipients, &ids)?;
     for planned in planned.chunks(CHUNK) {
         rows::insert_deliveries::<Sqlite>(id, planned)
             .build()
