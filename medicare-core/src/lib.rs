@@ -62,6 +62,7 @@ pub mod error;
 pub mod fhir;
 pub mod filter;
 pub mod form;
+mod group_commit;
 pub mod link;
 pub mod metrics;
 pub mod notify;
@@ -72,6 +73,7 @@ pub mod report;
 pub mod server;
 pub mod sql;
 pub mod store;
+mod task;
 #[cfg(any(test, feature = "testing"))]
 pub mod test_support;
 pub mod workspace;

@@ -9,6 +9,8 @@ use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::filter::{AnyFilter, PatientFilter};
 use crate::form::{render_form_page, FormPage, FormSpec};
+use crate::group_commit::GroupCommit;
+use crate::link::forms::FormCache;
 use crate::link::LinkSigner;
 use crate::notify::{
     sms_segments, Channel, EncodingReport, EncodingSurprises, MessageTemplate, MessageValues,
@@ -16,7 +18,9 @@ use crate::notify::{
 };
 use crate::patient::{CsvPatients, Patient};
 use crate::publish::FormPublisher;
-use crate::store::{Audience, Store, StoredForm, UpsertCounts};
+use crate::store::{
+    Audience, LinkOpen, Store, StoredForm, Submission, SubmitOutcome, UpsertCounts,
+};
 use chrono::Duration;
 use secrecy::SecretString;
 use serde::Serialize;
@@ -35,6 +39,12 @@ pub struct Engine {
     /// The second-wave open rate previews assume (percent); `None`: measured on past
     /// campaigns, or [`super::DEFAULT_OPEN_RATE_PERCENT`].
     pub(super) open_rate_percent: Option<u32>,
+    /// Link opens waiting for their group's transaction.
+    pub(crate) opens: Arc<GroupCommit<LinkOpen, bool>>,
+    /// Patients' answers waiting for their group's transaction.
+    pub(crate) submissions: Arc<GroupCommit<Submission, Result<SubmitOutcome>>>,
+    /// Forms read by the form service.
+    pub(crate) forms: Arc<FormCache>,
 }
 
 /// What an operator asks for when creating a campaign.
@@ -212,6 +222,9 @@ impl Engine {
             clock,
             prices: Prices::default(),
             open_rate_percent: None,
+            opens: Arc::default(),
+            submissions: Arc::default(),
+            forms: Arc::default(),
         }
     }
 

@@ -513,6 +513,9 @@ pub struct DeliveryOutcome {
     /// A failure that was a provider or network fault (retries exhausted), not a verdict
     /// on the message: it may be retried later.
     pub transient: bool,
+    /// What it cost, recorded with the outcome in the same write; `None` leaves the
+    /// delivery's cost as it is.
+    pub cost: Option<crate::store::DeliveryCost>,
 }
 
 /// A count of deliveries sharing channel, round, status and reason.

@@ -32,6 +32,7 @@ use crate::notify::{
     sms_segments, Channel, MessageValues, Money, Notifier, NotifyError, OutboundMessage,
 };
 use crate::store::{DeliveryCost, MeteredClaim};
+use crate::task::detached;
 use futures::stream::FuturesUnordered;
 use futures::{StreamExt, TryFutureExt};
 use serde::Serialize;
@@ -439,22 +440,6 @@ impl Engine {
     }
 }
 
-/// Runs a claim or the recording of a group of outcomes to its end even when the send
-/// awaiting it is cancelled (an aborted task, a timed-out invocation, a dropped
-/// request): a transaction is never abandoned half-run with its locks held (SQLite's
-/// one writer would wait on it until its busy timeout), the outcomes the provider gave
-/// are kept, and what a claim marked `sending` is the crash window the next send
-/// requeues and reports. A panic in it is the caller's panic.
-async fn detached<T: Send + 'static>(
-    work: impl std::future::Future<Output = Result<T>> + Send + 'static,
-) -> Result<T> {
-    match tokio::spawn(work).await {
-        Ok(result) => result,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Err(_) => Err(Error::database(sqlx::Error::WorkerCrashed)),
-    }
-}
-
 impl Worker<'_> {
     /// Runs the pipeline until the channel's queue is empty and every outcome recorded.
     async fn run(self, observer: &dyn SendObserver) -> Result<WorkerTally> {
@@ -623,13 +608,19 @@ impl Worker<'_> {
                 message: e.to_string(),
             })?;
             let record_started = Instant::now();
-            // Costs first: an interruption before the outcomes leaves the deliveries
-            // `sending`, to be requeued and claimed (and priced) again.
-            let costs: Vec<DeliveryCost> = group.iter().map(|d| self.cost(d)).collect();
-            let group: Vec<DeliveryOutcome> = group.into_iter().map(|d| d.outcome).collect();
+            // Each outcome carries its cost: one write records both.
+            let group: Vec<DeliveryOutcome> = group
+                .into_iter()
+                .map(|d| {
+                    let cost = self.cost(&d);
+                    DeliveryOutcome {
+                        cost: Some(cost),
+                        ..d.outcome
+                    }
+                })
+                .collect();
             let (store, now) = (self.engine.store.clone(), self.engine.clock.now());
             let group = detached(async move {
-                store.record_costs(&costs).await?;
                 store.record_outcomes(&group, now).await?;
                 Ok(group)
             })
@@ -663,7 +654,6 @@ impl Worker<'_> {
             Channel::Email => self.unit_price,
         };
         DeliveryCost {
-            id: d.outcome.id,
             sent_segments: sent.then_some(d.segments),
             unit_price: self.unit_price,
             cost: if sent { cost } else { Money(0) },
@@ -732,6 +722,7 @@ impl Worker<'_> {
                 attempts,
                 may_duplicate: maybe_reached,
                 transient,
+                cost: None,
             };
         let Some(message) = message else {
             return outcome(

@@ -12,6 +12,7 @@
 //! Tokens carry no personal data. Expiry and single use are recorded by the store; the
 //! rules a presented link must pass are in [`open`].
 
+pub(crate) mod forms;
 pub mod open;
 
 use crate::error::{Error, Result};

@@ -12,12 +12,13 @@
 //! metrics here, once for every front end; logs name recipient ids only.
 
 use crate::campaign::{CampaignState, Engine};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::form::FieldErrors;
 use crate::link::{presented_token_hash, TokenHash};
 use crate::metrics::{self, LinkRejection};
-use crate::store::{LinkRecord, StoredForm, SubmitOutcome};
+use crate::store::{LinkOpen, LinkRecord, Store, StoredForm, Submission, SubmitOutcome};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// Why a presented link cannot be used. Front ends show each as a plain page that says
 /// no more than a patient needs.
@@ -55,7 +56,7 @@ pub struct OpenLink {
     /// The stored link (recipient, campaign, expiry).
     pub link: LinkRecord,
     /// The form to show.
-    pub form: StoredForm,
+    pub form: Arc<StoredForm>,
 }
 
 /// What became of an answer presented with a link.
@@ -117,7 +118,7 @@ impl Engine {
             return Ok(Err(refusal.counted()));
         }
         let link = stored.expect("judge accepts only a stored link");
-        let form = self.store().form(link.form_id).await?;
+        let form = self.forms.get(self.store(), link.form_id).await?;
         Ok(Ok(OpenLink { link, form }))
     }
 
@@ -129,13 +130,15 @@ impl Engine {
             Err(refusal) => return Ok(Err(refusal)),
         };
         let recipient = open.link.recipient_id;
-        if let Err(e) = self
-            .store()
-            .record_open(recipient, self.clock().now())
-            .await
-        {
-            tracing::error!(recipient, error = %e, "recording an open failed");
-        }
+        let open_at = LinkOpen {
+            recipient_id: recipient,
+            at: self.clock().now(),
+        };
+        // A failure is logged once for its group; the patient still gets the form.
+        let store = self.store().clone();
+        self.opens
+            .write(open_at, |group| record_opens(store, group))
+            .await;
         metrics::link_opened();
         Ok(Ok(open))
     }
@@ -162,10 +165,18 @@ impl Engine {
                 });
             }
         };
+        let submission = Submission {
+            recipient_id,
+            form: open.form.clone(),
+            answers,
+            at: self.clock().now(),
+        };
+        let store = self.store().clone();
         let stored = self
-            .store()
-            .submit_response(recipient_id, &open.form, &answers, self.clock().now())
-            .await;
+            .submissions
+            .write(submission, |group| submit_responses(store, group))
+            .await
+            .unwrap_or_else(|| Err(Error::database(sqlx::Error::WorkerCrashed)));
         match stored {
             Ok(SubmitOutcome::Stored) => {
                 metrics::form_submitted();
@@ -185,6 +196,41 @@ impl Engine {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Records a group of opens; answers each with whether it was recorded (a failure is
+/// logged once, naming recipient ids only).
+async fn record_opens(store: Arc<dyn Store>, group: Vec<LinkOpen>) -> Vec<bool> {
+    match store.record_opens(&group).await {
+        Ok(()) => vec![true; group.len()],
+        Err(e) => {
+            let recipients: Vec<i64> = group.iter().map(|o| o.recipient_id).collect();
+            tracing::error!(?recipients, error = %e, "recording link opens failed");
+            vec![false; group.len()]
+        }
+    }
+}
+
+/// Stores a group of submissions in one transaction; if that fails, each alone, so that
+/// one bad submission (a racing duplicate, say) fails only itself.
+async fn submit_responses(
+    store: Arc<dyn Store>,
+    group: Vec<Submission>,
+) -> Vec<Result<SubmitOutcome>> {
+    let failed = match store.submit_responses(&group).await {
+        Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
+        Err(e) if group.len() == 1 => return vec![Err(e)],
+        Err(e) => e,
+    };
+    tracing::warn!(group = group.len(), error = %failed, "a group of submissions failed: storing each alone");
+    let mut answers = Vec::with_capacity(group.len());
+    for submission in group {
+        let alone = store
+            .submit_responses(std::slice::from_ref(&submission))
+            .await;
+        answers.push(alone.map(|mut o| o.pop().unwrap_or(SubmitOutcome::AlreadySubmitted)));
+    }
+    answers
 }
 
 #[cfg(all(test, feature = "sqlite"))]

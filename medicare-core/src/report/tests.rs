@@ -17,7 +17,13 @@ async fn answer_some(f: &Fixture) -> BTreeSet<i64> {
     let mut answered = BTreeSet::new();
     for id in ids {
         if id % 5 == 0 {
-            f.store.record_open(id, now).await.unwrap();
+            f.store
+                .record_opens(&[crate::store::LinkOpen {
+                    recipient_id: id,
+                    at: now,
+                }])
+                .await
+                .unwrap();
         }
         if id % 3 == 0 {
             f.store

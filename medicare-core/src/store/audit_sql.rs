@@ -1,5 +1,5 @@
-//! The audit ledger in SQL: the [`AuditStore`] of every backend, and [`append_in`], which
-//! appends an event inside the transaction of the action it records.
+//! The audit ledger in SQL: the [`AuditStore`] of every backend, and [`append_all_in`], which
+//! appends events inside the transaction of the action they record.
 //!
 //! The statements are the same on SQLite, PostgreSQL and MySQL bar the placeholders and
 //! the spelling of one upsert. An append first moves the single-row chain head (the
@@ -50,11 +50,15 @@ fn entry<R: ReadRow>(r: &R) -> Result<LedgerEntry> {
     })
 }
 
-/// Writes `entry` as it is (the chain head is the caller's business).
-pub(crate) async fn insert_entry<DB>(
+/// Ledger rows one multi-row insert writes at most (10 bound values each).
+const ENTRIES_PER_STATEMENT: usize = 500;
+
+/// Writes `entries` as they are (the chain head is the caller's business), a few
+/// hundred rows per statement.
+pub(crate) async fn insert_entries<DB>(
     conn: &mut DB::Connection,
     dialect: Dialect,
-    entry: &LedgerEntry,
+    entries: &[LedgerEntry],
 ) -> Result<()>
 where
     DB: Database,
@@ -65,33 +69,48 @@ where
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
-    let insert = format!(
-        "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES ({})",
-        dialect.placeholders(1, 10)
-    );
-    sqlx::query(&insert)
-        .bind(entry.seq)
-        .bind(entry.at)
-        .bind(entry.actor.as_str())
-        .bind(entry.action.as_str())
-        .bind(entry.target.as_str())
-        .bind(entry.outcome.as_str())
-        .bind(entry.detail.as_str())
-        .bind(entry.request_id.as_str())
-        .bind(entry.prev_hash.as_slice())
-        .bind(entry.hash.as_slice())
-        .execute(&mut *conn)
-        .await?;
+    for chunk in entries.chunks(ENTRIES_PER_STATEMENT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", dialect.placeholders(1 + 10 * i, 10)))
+            .collect();
+        let insert = format!(
+            "INSERT INTO audit_events ({ENTRY_COLUMNS}) VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&insert);
+        for entry in chunk {
+            query = query
+                .bind(entry.seq)
+                .bind(entry.at)
+                .bind(entry.actor.as_str())
+                .bind(entry.action.as_str())
+                .bind(entry.target.as_str())
+                .bind(entry.outcome.as_str())
+                .bind(entry.detail.as_str())
+                .bind(entry.request_id.as_str())
+                .bind(entry.prev_hash.as_slice())
+                .bind(entry.hash.as_slice());
+        }
+        query.execute(&mut *conn).await?;
+    }
     Ok(())
 }
 
-/// Appends `event` on `conn`, inside the caller's open transaction: it commits or rolls
-/// back with the action it records. Returns the entry as stored.
-pub(crate) async fn append_in<DB>(
+/// The one entry an append of one event wrote.
+fn only(mut sealed: Vec<LedgerEntry>) -> Result<LedgerEntry> {
+    sealed
+        .pop()
+        .ok_or_else(|| corrupt("audit entry", 0, "an append wrote nothing".into()))
+}
+
+/// Appends `events` in order, chained one on the other, inside the caller's open
+/// transaction on `conn`: the head moves once for all of them (one turn, one read, a
+/// multi-row insert, one move), so a group of events costs about what one does.
+pub(crate) async fn append_all_in<DB>(
     conn: &mut DB::Connection,
     dialect: Dialect,
-    event: &AuditEvent,
-) -> Result<LedgerEntry>
+    events: &[AuditEvent],
+) -> Result<Vec<LedgerEntry>>
 where
     DB: Database,
     DB::Row: ReadRow,
@@ -102,37 +121,53 @@ where
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
-    let take_turn = match dialect {
-        Dialect::Sqlite => {
-            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 1, zeroblob(32)) \
-             ON CONFLICT (id) DO UPDATE SET seq = seq + 1"
-        }
-        Dialect::Postgres => {
-            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 1, decode(repeat('00', 32), 'hex')) \
-             ON CONFLICT (id) DO UPDATE SET seq = audit_head.seq + 1"
-        }
-        Dialect::Mysql => {
-            "INSERT INTO audit_head (id, seq, hash) VALUES (1, 1, UNHEX(REPEAT('00', 32))) \
-             ON DUPLICATE KEY UPDATE seq = seq + 1"
-        }
+    let Ok(count) = i64::try_from(events.len()) else {
+        return Err(corrupt("audit entry", 0, "too many events at once".into()));
     };
-    sqlx::query(take_turn).execute(&mut *conn).await?;
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    // The head's seq becomes the last event's; its hash is still the one before the
+    // first (a new ledger starts from the zero hash).
+    let take_turn = match dialect {
+        Dialect::Sqlite => format!(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, {count}, zeroblob(32)) \
+             ON CONFLICT (id) DO UPDATE SET seq = seq + {count}"
+        ),
+        Dialect::Postgres => format!(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, {count}, decode(repeat('00', 32), 'hex')) \
+             ON CONFLICT (id) DO UPDATE SET seq = audit_head.seq + {count}"
+        ),
+        Dialect::Mysql => format!(
+            "INSERT INTO audit_head (id, seq, hash) VALUES (1, {count}, UNHEX(REPEAT('00', 32))) \
+             ON DUPLICATE KEY UPDATE seq = seq + {count}"
+        ),
+    };
+    sqlx::query(&take_turn).execute(&mut *conn).await?;
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
         .fetch_one(&mut *conn)
         .await?;
-    let seq = head.int(0)?;
-    let prev = hash32(&head, 1, seq - 1)?;
-    let sealed = chain::seal(event, seq, prev);
-    insert_entry::<DB>(conn, dialect, &sealed).await?;
+    let last = head.int(0)?;
+    let first = last - count + 1;
+    let mut prev = hash32(&head, 1, first - 1)?;
+    let mut sealed = Vec::with_capacity(events.len());
+    for (seq, event) in (first..=last).zip(events) {
+        let entry = chain::seal(event, seq, prev);
+        prev = entry.hash;
+        sealed.push(entry);
+    }
+    insert_entries::<DB>(conn, dialect, &sealed).await?;
     let move_head = format!(
         "UPDATE audit_head SET hash = {} WHERE id = 1",
         dialect.placeholder(1)
     );
     sqlx::query(&move_head)
-        .bind(sealed.hash.as_slice())
+        .bind(prev.as_slice())
         .execute(&mut *conn)
         .await?;
-    crate::metrics::audit_event(event.outcome);
+    for event in events {
+        crate::metrics::audit_event(event.outcome);
+    }
     Ok(sealed)
 }
 
@@ -181,14 +216,24 @@ where
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> DateTime<Utc>: Encode<'q, DB> + Type<DB>,
 {
+    let event = event_of(actor, (action, target, detail, outcome));
+    let sealed = append_all_in::<DB>(conn, dialect, std::slice::from_ref(&event)).await?;
+    only(sealed)
+}
+
+/// The event of `(action, target, detail, outcome)` now, by the acting party of the
+/// current task, or by `actor` when given (see [`record`]).
+pub(crate) fn event_of(
+    actor: Option<Actor>,
+    (action, target, detail, outcome): (Action, Target, Detail, Outcome),
+) -> AuditEvent {
     let mut context = crate::audit::current();
     if let Some(actor) = actor {
         context = context.acted_by(actor);
     }
-    let event = context
+    context
         .event(Utc::now(), action, target, detail)
-        .with_outcome(outcome);
-    append_in::<DB>(conn, dialect, &event).await
+        .with_outcome(outcome)
 }
 
 impl<DB> Shared<'_, DB>
@@ -205,7 +250,8 @@ where
     /// Appends `event` in a transaction of its own.
     pub async fn append_event(&self, event: &AuditEvent) -> Result<LedgerEntry> {
         let mut tx = self.pool.begin().await?;
-        let entry = append_in::<DB>(&mut tx, self.dialect, event).await?;
+        let entry =
+            only(append_all_in::<DB>(&mut tx, self.dialect, std::slice::from_ref(event)).await?)?;
         tx.commit().await?;
         Ok(entry)
     }

@@ -421,7 +421,12 @@ pub(crate) async fn a_lifecycle_is_recorded_without_personal_data(db: Arc<dyn Da
             ("access_needs".into(), ANSWER.into()),
         ])
         .unwrap();
-    db.record_open(recipient, now).await.unwrap();
+    db.record_opens(&[crate::store::LinkOpen {
+        recipient_id: recipient,
+        at: now,
+    }])
+    .await
+    .unwrap();
     db.submit_response(recipient, &form, &answers, now)
         .await
         .unwrap();

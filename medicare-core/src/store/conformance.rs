@@ -4,7 +4,10 @@
 //! tests call them all (see the SQLite tests). They use only the traits, so they hold any
 //! backend to the same contract.
 
-use super::{Audience, NonResponseReason, Store, StoredForm, SubmitOutcome, AUDIENCE_PAGE};
+use super::{
+    Audience, DeliveryCost, LinkOpen, NonResponseReason, Store, StoredForm, SubmitOutcome,
+    AUDIENCE_PAGE,
+};
 use crate::campaign::{
     AudienceTotals, CampaignId, CampaignMessages, CampaignState, DeliveryOutcome, DeliveryStatus,
     FormId, NewCampaign, NewRecipient, PatientContact, PlannedDelivery, RecipientPlanner,
@@ -13,7 +16,7 @@ use crate::campaign::{
 use crate::filter::Filter;
 use crate::form::FormSpec;
 use crate::link::{IssuedLink, LinkNonce, TokenHash};
-use crate::notify::Channel;
+use crate::notify::{Channel, Money};
 use crate::patient::{generate, GenerateOptions, Patient, PatientId};
 use chrono::{NaiveDate, TimeZone, Utc};
 use std::collections::BTreeSet;
@@ -362,11 +365,27 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
             attempts: 1,
             may_duplicate: false,
             transient: false,
+            // Recorded in the same write: two segments at 3p each, or nothing if failed.
+            cost: Some(DeliveryCost {
+                sent_segments: (i < 90).then_some(2),
+                unit_price: Money(30_000),
+                cost: Money(if i < 90 { 60_000 } else { 0 }),
+            }),
         })
         .collect();
     store.record_outcomes(&outcomes, now).await.unwrap();
     // Recording again is harmless: only `sending` rows are updated.
     store.record_outcomes(&outcomes, now).await.unwrap();
+    let spend = store.recorded_spend(id).await.unwrap();
+    let sms = spend
+        .iter()
+        .find(|s| s.round == 0 && s.channel == Channel::Sms)
+        .expect("the SMS spend of round 0");
+    assert_eq!(
+        (sms.messages, sms.segments, sms.spent, sms.reserved),
+        (90, 180, Money(90 * 60_000), Money(0)),
+        "each outcome's cost is recorded with it"
+    );
 
     // `b` was never recorded: as after a crash, it goes back to the queue.
     // A lease that has not run out takes nothing back; the sole sender takes back all.
@@ -441,13 +460,42 @@ pub async fn responses_are_stored_once_and_spend_the_link(store: &dyn Store) {
     assert_eq!(found.submitted_at, None);
     let r = found.recipient_id;
 
-    store.record_open(r, now).await.unwrap();
-    store
-        .record_open(r, now + chrono::Duration::hours(1))
-        .await
-        .unwrap();
+    let open = |recipient_id, at| LinkOpen { recipient_id, at };
+    let later = now + chrono::Duration::hours(1);
+    store.record_opens(&[open(r, now)]).await.unwrap();
+    store.record_opens(&[open(r, later)]).await.unwrap();
     let t = store.recipient_tracking(r).await.unwrap();
     assert_eq!((t.first_opened_at, t.open_count), (Some(now), 2));
+    // A batch, as concurrent opens are written: out of order, one recipient twice, and
+    // a recipient that does not exist (counted nowhere, and not refused).
+    let recipient = |n: usize| {
+        let hash = recipients[n].link.token_hash;
+        async move {
+            store
+                .link(&hash)
+                .await
+                .unwrap()
+                .expect("stored")
+                .recipient_id
+        }
+    };
+    let (a, b) = (recipient(4).await, recipient(5).await);
+    let batch = [
+        open(b, later),
+        open(a, now),
+        open(999_999_999, now),
+        open(b, now),
+    ];
+    store.record_opens(&batch).await.unwrap();
+    store.record_opens(&[]).await.unwrap();
+    let t = store.recipient_tracking(a).await.unwrap();
+    assert_eq!((t.first_opened_at, t.open_count), (Some(now), 1));
+    let t = store.recipient_tracking(b).await.unwrap();
+    assert_eq!(
+        (t.first_opened_at, t.open_count),
+        (Some(now), 2),
+        "the earliest open is the first"
+    );
 
     let answers = attending(true, "<script>alert(1)</script>");
     assert_eq!(
@@ -493,7 +541,8 @@ pub async fn responses_are_stored_once_and_spend_the_link(store: &dyn Store) {
     let counts = store.tracking_counts(id).await.unwrap();
     assert_eq!(
         (counts.recipients, counts.opened, counts.responded),
-        (20, 1, 1)
+        (20, 3, 1),
+        "three recipients opened their links (one of them answered)"
     );
 }
 
@@ -512,7 +561,13 @@ pub async fn reminder_rounds_cover_exactly_the_non_respondents(store: &dyn Store
                 .unwrap();
             answered.insert(link.recipient_id);
         } else if i % 4 == 1 {
-            store.record_open(link.recipient_id, now).await.unwrap();
+            store
+                .record_opens(&[crate::store::LinkOpen {
+                    recipient_id: link.recipient_id,
+                    at: now,
+                }])
+                .await
+                .unwrap();
         }
     }
     assert!(store.plan_reminder_round(id, 0, now).await.is_err());

@@ -44,11 +44,9 @@ pub struct MeteredBatch {
     pub capped: bool,
 }
 
-/// What one sent or failed message cost, recorded before its outcome.
+/// What one sent or failed message cost, recorded with its outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryCost {
-    /// The delivery.
-    pub id: i64,
     /// SMS segments the sent message took (0 for email); `None` when it failed.
     pub sent_segments: Option<u32>,
     /// The price in force: of one segment, or of one email.
@@ -93,10 +91,6 @@ pub trait CostStore: Send + Sync + std::fmt::Debug {
     /// (all fit when it has none), reserving each one's cost.
     async fn claim_metered(&self, claim: &MeteredClaim, now: DateTime<Utc>)
         -> Result<MeteredBatch>;
-
-    /// Records what claimed deliveries cost (segments, the price in force, the cost),
-    /// in one transaction; call it before recording their outcomes.
-    async fn record_costs(&self, costs: &[DeliveryCost]) -> Result<()>;
 
     /// Sets (or, with `None`, removes) the campaign's spend cap.
     async fn set_budget(&self, campaign: CampaignId, budget: Option<Money>) -> Result<()>;

@@ -327,7 +327,13 @@ pub async fn email_first_second_wave_never_reaches_openers(store: Arc<dyn Store>
         .unwrap();
     let mut engaged = BTreeSet::new();
     for (i, &recipient) in emailed.iter().enumerate().filter(|(i, _)| i % 3 == 0) {
-        store.record_open(recipient, clock.now()).await.unwrap();
+        store
+            .record_opens(&[crate::store::LinkOpen {
+                recipient_id: recipient,
+                at: clock.now(),
+            }])
+            .await
+            .unwrap();
         if i % 5 == 0 {
             store
                 .submit_response(recipient, &form, &answers, clock.now())

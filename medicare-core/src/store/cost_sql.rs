@@ -2,7 +2,7 @@
 //! claim's transaction its own way (SQLite takes the write lock up front) and delegates
 //! everything else.
 
-use super::cost::{DeliveryCost, MeasuredOpens, MeteredBatch, MeteredClaim, RecordedSpend};
+use super::cost::{MeasuredOpens, MeteredBatch, MeteredClaim, RecordedSpend};
 use super::rows::{self, corrupt, Affected, ReadRow};
 use super::shared::{int_sum, Shared};
 use crate::campaign::{CampaignId, PendingDelivery};
@@ -12,10 +12,7 @@ use crate::notify::{Channel, Money};
 use crate::sql::Dialect;
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Database, Encode, Executor, IntoArguments, Type};
-use std::collections::{BTreeMap, HashMap};
-
-/// Ids one `IN (...)` list binds at most.
-const IDS_PER_STATEMENT: usize = 1_000;
+use std::collections::HashMap;
 
 /// `COALESCE(SUM(expr), 0)` as a 64-bit integer (PostgreSQL sums `bigint` as
 /// `numeric`, MySQL every integer as `DECIMAL`).
@@ -204,41 +201,6 @@ where
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(MeteredBatch { deliveries, capped })
-    }
-
-    /// Records costs of claimed deliveries, one statement per distinct (segments, price,
-    /// cost), in one transaction.
-    pub async fn record_costs(&self, costs: &[DeliveryCost]) -> Result<()> {
-        let mut groups: BTreeMap<(Option<i64>, i64, i64), Vec<i64>> = BTreeMap::new();
-        for c in costs {
-            groups
-                .entry((c.sent_segments.map(i64::from), c.unit_price.0, c.cost.0))
-                .or_default()
-                .push(c.id);
-        }
-        if groups.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await?;
-        for ((segments, price, cost), ids) in &groups {
-            for chunk in ids.chunks(IDS_PER_STATEMENT) {
-                let sql = format!(
-                    "UPDATE deliveries SET sent_segments = {}, unit_price_micros = {}, cost_micros = {} \
-                     WHERE status = 'sending' AND id IN ({})",
-                    self.dialect.placeholder(1),
-                    self.dialect.placeholder(2),
-                    self.dialect.placeholder(3),
-                    self.dialect.placeholders(4, chunk.len())
-                );
-                let mut query = sqlx::query(&sql).bind(*segments).bind(*price).bind(*cost);
-                for id in chunk {
-                    query = query.bind(*id);
-                }
-                query.execute(&mut *tx).await?;
-            }
-        }
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Sets or removes the campaign's budget.

@@ -14,6 +14,29 @@ use crate::patient::PatientId;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use std::sync::Arc;
+
+/// Answers a patient submitted through their link, checked against its form.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The recipient whose link it was.
+    pub recipient_id: i64,
+    /// The link's form.
+    pub form: Arc<StoredForm>,
+    /// The checked answers.
+    pub answers: Answers,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One open of a recipient's link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkOpen {
+    /// The recipient whose link was opened.
+    pub recipient_id: i64,
+    /// When.
+    pub at: DateTime<Utc>,
+}
 
 /// A link as the store knows it, found by the hash of a presented token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,18 +74,37 @@ pub trait ResponseStore: Send + Sync + std::fmt::Debug {
     /// The link whose token hashes to `token_hash`, if any.
     async fn link(&self, token_hash: &TokenHash) -> Result<Option<LinkRecord>>;
 
-    /// Counts one open of the recipient's link, recording the first.
-    async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()>;
+    /// Counts each of `opens` (a recipient's first open is also recorded as such), with
+    /// one ledger event per open of a stored recipient, all in one transaction: every
+    /// open is recorded, or none. Concurrent opens are written together this way
+    /// ([`crate::campaign::Engine::open_link`] groups them), so each costs a share of one
+    /// commit.
+    async fn record_opens(&self, opens: &[LinkOpen]) -> Result<()>;
 
-    /// In one transaction: marks the link spent (only if it is not already) and writes
-    /// the response row to the form's table. Two racing submissions store one row.
+    /// In one transaction, each in turn: marks the link spent (only if it is not
+    /// already) and writes the response row to the form's table; answers each with what
+    /// became of it, in order. Two racing submissions for one link store one row. Any
+    /// error stores none of them. Concurrent submissions are written together this way
+    /// ([`crate::campaign::Engine::submit_answer`] groups them).
+    async fn submit_responses(&self, submissions: &[Submission]) -> Result<Vec<SubmitOutcome>>;
+
+    /// [`Self::submit_responses`] of one submission.
     async fn submit_response(
         &self,
         recipient_id: i64,
         form: &StoredForm,
         answers: &Answers,
         now: DateTime<Utc>,
-    ) -> Result<SubmitOutcome>;
+    ) -> Result<SubmitOutcome> {
+        let submission = Submission {
+            recipient_id,
+            form: Arc::new(form.clone()),
+            answers: answers.clone(),
+            at: now,
+        };
+        let mut outcomes = self.submit_responses(&[submission]).await?;
+        Ok(outcomes.pop().unwrap_or(SubmitOutcome::AlreadySubmitted))
+    }
 }
 
 /// Why a recipient is a non-respondent.

@@ -86,12 +86,10 @@ macro_rules! shared_core {
         <> (campaign: $crate::campaign::CampaignId) -> u64); };
     (@signature $mode:ident link) => { $crate::store::forward::shared_core!(@forward $mode link
         <'a> (token_hash: &'a $crate::link::TokenHash) -> Option<$crate::store::LinkRecord>); };
-    (@signature $mode:ident record_open) => { $crate::store::forward::shared_core!(@forward $mode record_open
-        <> (recipient_id: i64, now: ::chrono::DateTime<::chrono::Utc>) -> ()); };
-    (@signature $mode:ident submit_response) => { $crate::store::forward::shared_core!(@forward $mode submit_response
-        <'a, 'b> (recipient_id: i64, form: &'a $crate::store::StoredForm,
-                  answers: &'b $crate::form::Answers, now: ::chrono::DateTime<::chrono::Utc>)
-        -> $crate::store::SubmitOutcome); };
+    (@signature $mode:ident record_opens) => { $crate::store::forward::shared_core!(@forward $mode record_opens
+        <'a> (opens: &'a [$crate::store::LinkOpen]) -> ()); };
+    (@signature $mode:ident submit_responses) => { $crate::store::forward::shared_core!(@forward $mode submit_responses
+        <'a> (submissions: &'a [$crate::store::Submission]) -> Vec<$crate::store::SubmitOutcome>); };
     (@signature $mode:ident plan_reminder_round) => { $crate::store::forward::shared_core!(@forward $mode plan_reminder_round
         <> (campaign: $crate::campaign::CampaignId, round: i32,
             now: ::chrono::DateTime<::chrono::Utc>) -> u64); };
@@ -106,8 +104,6 @@ macro_rules! shared_core {
         <> (campaign: $crate::campaign::CampaignId) -> Vec<$crate::store::NonRespondent>); };
     (@signature $mode:ident tracking_counts) => { $crate::store::forward::shared_core!(@forward $mode tracking_counts
         <> (campaign: $crate::campaign::CampaignId) -> $crate::store::TrackingCounts); };
-    (@signature $mode:ident record_costs) => { $crate::store::forward::shared_core!(@forward $mode record_costs
-        <'a> (costs: &'a [$crate::store::DeliveryCost]) -> ()); };
     (@signature $mode:ident set_budget) => { $crate::store::forward::shared_core!(@forward $mode set_budget
         <> (campaign: $crate::campaign::CampaignId, budget: Option<$crate::notify::Money>) -> ()); };
     (@signature $mode:ident suppress_opened) => { $crate::store::forward::shared_core!(@forward $mode suppress_opened

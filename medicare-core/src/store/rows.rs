@@ -598,3 +598,18 @@ where
     });
     q
 }
+
+/// An outcome's cost as bound values: (SMS segments if sent, the unit price, the cost),
+/// each `NULL` (kept as stored) when the outcome carries no cost.
+pub(crate) fn outcome_cost(
+    outcome: &crate::campaign::DeliveryOutcome,
+) -> (Option<i64>, Option<i64>, Option<i64>) {
+    match outcome.cost {
+        None => (None, None, None),
+        Some(c) => (
+            c.sent_segments.map(i64::from),
+            Some(c.unit_price.0),
+            Some(c.cost.0),
+        ),
+    }
+}

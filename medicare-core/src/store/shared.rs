@@ -6,20 +6,20 @@
 //! rows with [`super::rows`]; every backend's trait methods delegate to it and keep to
 //! themselves only what really differs (bulk writes, the claim, engine-specific reads).
 
-use super::audit_sql::record;
+use super::audit_sql::{append_all_in, event_of, record};
 use super::rows::{self, Affected, ReadRow};
 use super::{
-    Audience, DynPlanner, LinkRecord, NonRespondent, RecipientTracking, RoundInfo, StoredForm,
-    SubmitOutcome, TrackingCounts, AUDIENCE_PAGE,
+    Audience, DynPlanner, LinkOpen, LinkRecord, NonRespondent, RecipientTracking, RoundInfo,
+    StoredForm, Submission, SubmitOutcome, TrackingCounts, AUDIENCE_PAGE,
 };
-use crate::audit::{Action, Actor, Detail, Target, TargetKind};
+use crate::audit::{Action, Actor, Detail, Outcome, Target, TargetKind};
 use crate::campaign::{
     Campaign, CampaignId, CampaignState, DeliveryCount, FormId, NewCampaign, NewRecipient,
     PatientContact, RecipientPlanner,
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
-use crate::form::{insert_response, response_table_ddl, Answers, FormSpec};
+use crate::form::{insert_response, response_table_ddl, FormSpec};
 use crate::link::TokenHash;
 use crate::patient::{Patient, PatientId};
 use crate::sql::{Dialect, SqlValue};
@@ -613,90 +613,97 @@ where
         row.as_ref().map(rows::link).transpose()
     }
 
-    /// Counts one open of the recipient's link, recording the first.
-    pub async fn record_open(&self, recipient_id: i64, now: DateTime<Utc>) -> Result<()> {
+    /// Counts each open (recording a recipient's first), with its ledger event, in one
+    /// transaction.
+    pub async fn record_opens(&self, opens: &[LinkOpen]) -> Result<()> {
+        if opens.is_empty() {
+            return Ok(());
+        }
         let sql = format!(
             "UPDATE recipients SET open_count = open_count + 1, \
              first_opened_at = COALESCE(first_opened_at, {}) WHERE id = {}",
             self.p(1),
             self.p(2)
         );
+        // In recipient order, so two batches never lock the same rows in opposite orders.
+        let mut opens = opens.to_vec();
+        opens.sort_by_key(|o| (o.recipient_id, o.at));
         let mut tx = self.pool.begin().await?;
-        let opened = sqlx::query(&sql)
-            .bind(now)
-            .bind(recipient_id)
-            .execute(&mut *tx)
-            .await?;
-        if opened.affected() == 1 {
-            let actor = Some(Actor::PatientLink(recipient_id));
-            let target = Target::none().with_id(TargetKind::Recipient, recipient_id);
-            record::<DB>(
-                &mut tx,
-                self.dialect,
-                actor,
-                Action::LinkOpen,
-                target,
-                Detail::none(),
-            )
-            .await?;
+        let mut events = Vec::with_capacity(opens.len());
+        for open in &opens {
+            let opened = sqlx::query(&sql)
+                .bind(open.at)
+                .bind(open.recipient_id)
+                .execute(&mut *tx)
+                .await?;
+            if opened.affected() == 1 {
+                let actor = Some(Actor::PatientLink(open.recipient_id));
+                let target = Target::none().with_id(TargetKind::Recipient, open.recipient_id);
+                let what = (Action::LinkOpen, target, Detail::none(), Outcome::Ok);
+                events.push(event_of(actor, what));
+            }
         }
+        append_all_in::<DB>(&mut tx, self.dialect, &events).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    /// In one transaction: spends the link (only if it is not already) and writes the
-    /// response row. Spending first locks the recipient's row, so a racing submission
-    /// waits, then finds the link spent; the response table's unique `recipient_id` is
-    /// the second line.
-    pub async fn submit_response(
-        &self,
-        recipient_id: i64,
-        form: &StoredForm,
-        answers: &Answers,
-        now: DateTime<Utc>,
-    ) -> Result<SubmitOutcome> {
-        let insert = insert_response(
-            &form.spec,
-            &form.response_table,
-            self.dialect,
-            recipient_id,
-            now,
-            answers,
-        )?;
-        let mut args = <DB as Database>::Arguments::default();
-        rows::bind_values::<DB>(&mut args, &insert.params)?;
+    /// In one transaction, each submission in turn: spends its link (only if it is not
+    /// already) and writes its response row, with its ledger event. Spending first
+    /// locks the recipient's row, so a racing submission waits, then finds the link
+    /// spent; the response table's unique `recipient_id` is the second line. Rows are
+    /// locked in recipient order (a recipient's own submissions keep theirs: the first
+    /// is stored).
+    pub async fn submit_responses(&self, submissions: &[Submission]) -> Result<Vec<SubmitOutcome>> {
+        let mut outcomes = vec![SubmitOutcome::AlreadySubmitted; submissions.len()];
+        if submissions.is_empty() {
+            return Ok(outcomes);
+        }
         let spend = format!(
             "UPDATE recipients SET submitted_at = {} WHERE id = {} AND submitted_at IS NULL",
             self.p(1),
             self.p(2)
         );
+        let mut order: Vec<usize> = (0..submissions.len()).collect();
+        order.sort_by_key(|&i| submissions[i].recipient_id);
+        let mut events = Vec::with_capacity(submissions.len());
         let mut tx = self.pool.begin().await?;
-        let spent = sqlx::query(&spend)
-            .bind(now)
-            .bind(recipient_id)
-            .execute(&mut *tx)
-            .await?;
-        if spent.affected() == 0 {
-            return Ok(SubmitOutcome::AlreadySubmitted);
+        for i in order {
+            let s = &submissions[i];
+            let insert = insert_response(
+                &s.form.spec,
+                &s.form.response_table,
+                self.dialect,
+                s.recipient_id,
+                s.at,
+                &s.answers,
+            )?;
+            let mut args = <DB as Database>::Arguments::default();
+            rows::bind_values::<DB>(&mut args, &insert.params)?;
+            let spent = sqlx::query(&spend)
+                .bind(s.at)
+                .bind(s.recipient_id)
+                .execute(&mut *tx)
+                .await?;
+            if spent.affected() == 0 {
+                continue;
+            }
+            sqlx::query_with(&insert.sql, args)
+                .execute(&mut *tx)
+                .await?;
+            let actor = Some(Actor::PatientLink(s.recipient_id));
+            let target = Target::none()
+                .with_id(TargetKind::Recipient, s.recipient_id)
+                .with_id(TargetKind::Form, s.form.id.0);
+            events.push(event_of(
+                actor,
+                (Action::FormSubmit, target, Detail::none(), Outcome::Ok),
+            ));
+            outcomes[i] = SubmitOutcome::Stored;
         }
-        sqlx::query_with(&insert.sql, args)
-            .execute(&mut *tx)
-            .await?;
-        let actor = Some(Actor::PatientLink(recipient_id));
-        let target = Target::none()
-            .with_id(TargetKind::Recipient, recipient_id)
-            .with_id(TargetKind::Form, form.id.0);
-        record::<DB>(
-            &mut tx,
-            self.dialect,
-            actor,
-            Action::FormSubmit,
-            target,
-            Detail::none(),
-        )
-        .await?;
+        append_all_in::<DB>(&mut tx, self.dialect, &events).await?;
         tx.commit().await?;
-        Ok(SubmitOutcome::Stored)
+        Ok(outcomes)
     }
 
     /// The campaign's rounds, in order.

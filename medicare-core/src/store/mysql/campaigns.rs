@@ -270,20 +270,25 @@ impl MySqlStore {
             let mut q = QueryBuilder::<MySql>::new("UPDATE deliveries d JOIN (");
             for (i, o) in chunk.iter().enumerate() {
                 let sent = o.status == DeliveryStatus::Sent;
+                let (sent_segments, price, cost) = rows::outcome_cost(o);
                 // The first row names the derived table's columns.
-                let [id, status, provider_id, reason, attempts, duplicate, transient] = if i == 0 {
-                    [
-                        " AS id, ",
-                        " AS status, ",
-                        " AS provider_id, ",
-                        " AS reason, ",
-                        " AS attempts, ",
-                        " AS maybe_duplicate, ",
-                        " AS transient",
-                    ]
-                } else {
-                    [", ", ", ", ", ", ", ", ", ", ", ", ""]
-                };
+                let [id, status, provider_id, reason, attempts, duplicate, transient, segments, unit_price, costs] =
+                    if i == 0 {
+                        [
+                            " AS id, ",
+                            " AS status, ",
+                            " AS provider_id, ",
+                            " AS reason, ",
+                            " AS attempts, ",
+                            " AS maybe_duplicate, ",
+                            " AS transient, ",
+                            " AS sent_segments, ",
+                            " AS unit_price_micros, ",
+                            " AS cost_micros",
+                        ]
+                    } else {
+                        [", ", ", ", ", ", ", ", ", ", ", ", ", ", ", ", ", ", ""]
+                    };
                 q.push(if i == 0 {
                     "SELECT "
                 } else {
@@ -302,14 +307,23 @@ impl MySqlStore {
                 .push_bind(i64::from(o.may_duplicate))
                 .push(duplicate)
                 .push_bind(i64::from(o.transient))
-                .push(transient);
+                .push(transient)
+                .push_bind(sent_segments)
+                .push(segments)
+                .push_bind(price)
+                .push(unit_price)
+                .push_bind(cost)
+                .push(costs);
             }
             q.push(
                 ") v ON d.id = v.id \
                  SET d.status = v.status, d.provider_id = v.provider_id, d.reason = v.reason, \
                  d.attempts = d.attempts + v.attempts, \
                  d.maybe_duplicate = GREATEST(d.maybe_duplicate, v.maybe_duplicate), \
-                 d.transient = v.transient, d.updated_at = ",
+                 d.transient = v.transient, \
+                 d.sent_segments = COALESCE(v.sent_segments, d.sent_segments), \
+                 d.unit_price_micros = COALESCE(v.unit_price_micros, d.unit_price_micros), \
+                 d.cost_micros = COALESCE(v.cost_micros, d.cost_micros), d.updated_at = ",
             );
             q.push_bind(now);
             q.push(" WHERE d.status = 'sending'");

@@ -25,5 +25,5 @@ impl CostStore for MySqlStore {
     }
 
     crate::store::forward::shared_core!(recorded_spend, measured_opens);
-    crate::store::forward::shared_core!(retrying: record_costs, set_budget, suppress_opened);
+    crate::store::forward::shared_core!(retrying: set_budget, suppress_opened);
 }

@@ -15,7 +15,7 @@ use std::str::FromStr;
 #[async_trait]
 impl ResponseStore for MySqlStore {
     crate::store::forward::shared_core!(link);
-    crate::store::forward::shared_core!(retrying: record_open, submit_response);
+    crate::store::forward::shared_core!(retrying: record_opens, submit_responses);
 }
 
 /// A response value read as text, the way every backend reports it: decimals in their

@@ -18,7 +18,7 @@ mod tests {
     use crate::audit::LedgerEntry;
     use crate::error::Result;
     use crate::sql::Dialect;
-    use crate::store::audit_sql::insert_entry;
+    use crate::store::audit_sql::insert_entries;
     use crate::store::audit_suite::{self as suite, Privileged, Tamper};
     use std::sync::Arc;
 
@@ -32,7 +32,12 @@ mod tests {
         }
         async fn insert_entry(&self, entry: &LedgerEntry) -> Result<()> {
             let mut conn = self.0.pool().acquire().await?;
-            insert_entry::<sqlx::Postgres>(&mut conn, Dialect::Postgres, entry).await
+            insert_entries::<sqlx::Postgres>(
+                &mut conn,
+                Dialect::Postgres,
+                std::slice::from_ref(entry),
+            )
+            .await
         }
         fn drop_triggers(&self) -> &'static str {
             "DROP TRIGGER audit_events_append_only ON audit_events"

@@ -226,15 +226,26 @@ impl DeliveryStore for PostgresStore {
             .collect();
         let duplicates: Vec<i32> = sorted.iter().map(|o| i32::from(o.may_duplicate)).collect();
         let transient: Vec<i32> = sorted.iter().map(|o| i32::from(o.transient)).collect();
+        let costs: Vec<(Option<i64>, Option<i64>, Option<i64>)> = sorted
+            .iter()
+            .map(|o| crate::store::rows::outcome_cost(o))
+            .collect();
+        let segments: Vec<Option<i64>> = costs.iter().map(|c| c.0).collect();
+        let prices: Vec<Option<i64>> = costs.iter().map(|c| c.1).collect();
+        let costs: Vec<Option<i64>> = costs.iter().map(|c| c.2).collect();
         // One statement is one transaction: every outcome is recorded, or none.
         sqlx::query(
             "UPDATE deliveries d SET status = v.status, provider_id = v.provider_id, \
              reason = v.reason, attempts = d.attempts + v.attempts, updated_at = $6, \
              maybe_duplicate = GREATEST(d.maybe_duplicate, v.maybe_duplicate), \
-             transient = v.transient \
+             transient = v.transient, \
+             sent_segments = COALESCE(v.sent_segments, d.sent_segments), \
+             unit_price_micros = COALESCE(v.unit_price_micros, d.unit_price_micros), \
+             cost_micros = COALESCE(v.cost_micros, d.cost_micros) \
              FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::integer[], \
-                         $7::integer[], $8::integer[]) \
-             AS v (id, status, provider_id, reason, attempts, maybe_duplicate, transient) \
+                         $7::integer[], $8::integer[], $9::bigint[], $10::bigint[], $11::bigint[]) \
+             AS v (id, status, provider_id, reason, attempts, maybe_duplicate, transient, \
+                   sent_segments, unit_price_micros, cost_micros) \
              WHERE d.id = v.id AND d.status = 'sending'",
         )
         .bind(&ids)
@@ -245,6 +256,9 @@ impl DeliveryStore for PostgresStore {
         .bind(now)
         .bind(&duplicates)
         .bind(&transient)
+        .bind(&segments)
+        .bind(&prices)
+        .bind(&costs)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -21,7 +21,6 @@ impl CostStore for PostgresStore {
     }
 
     crate::store::forward::shared_core!(
-        record_costs,
         set_budget,
         suppress_opened,
         recorded_spend,

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 #[async_trait]
 impl ResponseStore for PostgresStore {
-    crate::store::forward::shared_core!(link, record_open, submit_response);
+    crate::store::forward::shared_core!(link, record_opens, submit_responses);
 }
 
 /// A response column as the text SQLite stores (so reports read the same on both):

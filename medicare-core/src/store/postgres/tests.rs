@@ -229,7 +229,13 @@ pub(crate) async fn populate(
         .await
         .unwrap();
     for (i, &r) in recipients.iter().enumerate().take(responses * 2) {
-        store.record_open(r, at()).await.unwrap();
+        store
+            .record_opens(&[crate::store::LinkOpen {
+                recipient_id: r,
+                at: at(),
+            }])
+            .await
+            .unwrap();
         if i < responses {
             let outcome = store
                 .submit_response(r, &form, &answers(&form, i), at())

@@ -14,7 +14,7 @@ mod tests {
     use crate::audit::LedgerEntry;
     use crate::error::Result;
     use crate::sql::Dialect;
-    use crate::store::audit_sql::insert_entry;
+    use crate::store::audit_sql::insert_entries;
     use crate::store::audit_suite::{self as suite, Privileged, Tamper};
     use std::sync::Arc;
 
@@ -30,7 +30,8 @@ mod tests {
         }
         async fn insert_entry(&self, entry: &LedgerEntry) -> Result<()> {
             let mut conn = self.0.pool().acquire().await?;
-            insert_entry::<sqlx::Sqlite>(&mut conn, Dialect::Sqlite, entry).await
+            insert_entries::<sqlx::Sqlite>(&mut conn, Dialect::Sqlite, std::slice::from_ref(entry))
+                .await
         }
         fn drop_triggers(&self) -> &'static str {
             "DROP TRIGGER audit_events_no_update; DROP TRIGGER audit_events_no_delete;"

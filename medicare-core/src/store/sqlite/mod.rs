@@ -479,23 +479,31 @@ impl DeliveryStore for SqliteStore {
         let mut tx = self.pool.begin().await?;
         for chunk in outcomes.chunks(CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "WITH v(id, status, provider_id, reason, attempts, maybe_duplicate, transient) AS (",
+                "WITH v(id, status, provider_id, reason, attempts, maybe_duplicate, transient, \
+                 sent_segments, unit_price_micros, cost_micros) AS (",
             );
             q.push_values(chunk, |mut b, o| {
                 let sent = o.status == DeliveryStatus::Sent;
+                let (segments, price, cost) = rows::outcome_cost(o);
                 b.push_bind(o.id)
                     .push_bind(o.status.as_str())
                     .push_bind(sent.then_some(o.detail.as_str()))
                     .push_bind((!sent).then_some(o.detail.as_str()))
                     .push_bind(o.attempts)
                     .push_bind(i64::from(o.may_duplicate))
-                    .push_bind(i64::from(o.transient));
+                    .push_bind(i64::from(o.transient))
+                    .push_bind(segments)
+                    .push_bind(price)
+                    .push_bind(cost);
             });
             q.push(
                 ") UPDATE deliveries SET status = v.status, provider_id = v.provider_id, \
                  reason = v.reason, attempts = deliveries.attempts + v.attempts, \
                  maybe_duplicate = max(deliveries.maybe_duplicate, v.maybe_duplicate), \
-                 transient = v.transient, updated_at = ",
+                 transient = v.transient, \
+                 sent_segments = COALESCE(v.sent_segments, deliveries.sent_segments), \
+                 unit_price_micros = COALESCE(v.unit_price_micros, deliveries.unit_price_micros), \
+                 cost_micros = COALESCE(v.cost_micros, deliveries.cost_micros), updated_at = ",
             );
             q.push_bind(now);
             q.push(" FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending'");
@@ -537,7 +545,7 @@ impl DeliveryStore for SqliteStore {
 
 #[async_trait]
 impl ResponseStore for SqliteStore {
-    crate::store::forward::shared_core!(link, record_open, submit_response);
+    crate::store::forward::shared_core!(link, record_opens, submit_responses);
 }
 
 #[async_trait]
