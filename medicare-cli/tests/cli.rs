@@ -67,9 +67,12 @@ fn create_campaign_with(mut cmd: Command, filter: &str) -> Value {
     ])))
 }
 
+/// The outbox's complete lines: a send still writing may have put only part of its
+/// last line on disk yet (the outbox itself drops such a tail when it reopens).
 fn outbox_lines(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("outbox.jsonl"))
-        .unwrap_or_default()
+    let text = std::fs::read_to_string(dir.join("outbox.jsonl")).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
+    complete
         .lines()
         .map(|l| serde_json::from_str(l).expect("every outbox line is whole JSON"))
         .collect()
