@@ -345,10 +345,15 @@ impl Engine {
                     })?,
             ),
         };
-        let requeued_in_flight = self
-            .store
-            .requeue_in_flight(id, round, options.shard, claimed_before)
-            .await?;
+        // A campaign that was a draft when this send began was never claimed from: no
+        // delivery can be in flight (and a large campaign's scan for them is skipped).
+        let requeued_in_flight = if campaign.state == CampaignState::Draft {
+            0
+        } else {
+            self.store
+                .requeue_in_flight(id, round, options.shard, claimed_before)
+                .await?
+        };
         if requeued_in_flight > 0 {
             tracing::warn!(
                 campaign = id.0,
@@ -368,8 +373,7 @@ impl Engine {
         let metered = campaign.budget.is_some() || second_wave;
         let capped = AtomicBool::new(false);
         let expires_on = human_date(campaign.link_expires_at);
-        let before =
-            ChannelSummary::from_counts(campaign, &self.store.delivery_counts(id).await?, round);
+        let queued = self.store.queued(id, round).await?;
 
         let workers = campaign.channels.iter().map(|&channel| {
             let worker = Worker {
@@ -393,10 +397,10 @@ impl Engine {
                 unit_price: self.unit_price(channel),
                 capped: &capped,
             };
-            let to_send = before
+            let to_send = queued
                 .iter()
-                .find(|s| s.channel == Some(channel))
-                .map_or(0, |s| s.pending + s.sending);
+                .find(|(c, _)| *c == channel)
+                .map_or(0, |(_, n)| *n);
             observer.started(channel, to_send);
             async move { worker.run(observer).map_ok(|tally| (channel, tally)).await }
         });

@@ -330,6 +330,25 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
         (stored.state, stored.channels.clone()),
         (CampaignState::Draft, vec![Channel::Sms, Channel::Email])
     );
+    let pending = |counts: &[crate::campaign::DeliveryCount], channel| -> u64 {
+        counts
+            .iter()
+            .filter(|c| c.channel == channel && c.status == DeliveryStatus::Pending)
+            .map(|c| c.count)
+            .sum()
+    };
+    let counts = store.delivery_counts(id).await.unwrap();
+    let (sms, email) = (
+        pending(&counts, Channel::Sms),
+        pending(&counts, Channel::Email),
+    );
+    assert!(sms > 200 && email > 0);
+    assert_eq!(
+        store.queued(id, 0).await.unwrap(),
+        vec![(Channel::Email, email), (Channel::Sms, sms)],
+        "the queue's counts are the pending deliveries'"
+    );
+    assert_eq!(store.queued(id, 1).await.unwrap(), vec![]);
 
     let a = store
         .claim_pending(id, Channel::Sms, 0, None, 100, now)
@@ -342,6 +361,11 @@ pub async fn the_delivery_queue_is_exactly_once(store: &dyn Store) {
     assert_eq!((a.len(), b.len()), (100, 100));
     let ids: BTreeSet<i64> = a.iter().chain(&b).map(|d| d.id).collect();
     assert_eq!(ids.len(), 200, "claims must not overlap");
+    assert_eq!(
+        store.queued(id, 0).await.unwrap(),
+        vec![(Channel::Email, email), (Channel::Sms, sms - 200)],
+        "claimed deliveries have left the queue"
+    );
     assert!(a
         .iter()
         .filter_map(|d| d.address.as_deref())

@@ -82,6 +82,8 @@ macro_rules! shared_core {
         <> (id: $crate::campaign::CampaignId) -> u64); };
     (@signature $mode:ident delivery_counts) => { $crate::store::forward::shared_core!(@forward $mode delivery_counts
         <> (campaign: $crate::campaign::CampaignId) -> Vec<$crate::campaign::DeliveryCount>); };
+    (@signature $mode:ident queued) => { $crate::store::forward::shared_core!(@forward $mode queued
+        <> (campaign: $crate::campaign::CampaignId, round: i32) -> Vec<($crate::notify::Channel, u64)>); };
     (@signature $mode:ident retry_failed) => { $crate::store::forward::shared_core!(@forward $mode retry_failed
         <> (campaign: $crate::campaign::CampaignId) -> u64); };
     (@signature $mode:ident link) => { $crate::store::forward::shared_core!(@forward $mode link

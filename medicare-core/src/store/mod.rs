@@ -240,6 +240,11 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
     /// Delivery counts by channel, round, status and reason.
     async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>>;
 
+    /// How many of the round's deliveries wait in the queue (`pending`), per channel
+    /// that has any: read from the queue's own index, so it stays cheap when
+    /// [`Self::delivery_counts`] reads every row of a large campaign.
+    async fn queued(&self, campaign: CampaignId, round: i32) -> Result<Vec<(Channel, u64)>>;
+
     /// Returns the campaign's deliveries that failed transiently (retries exhausted) to
     /// `pending`, so a send tries them again; permanent failures stay failed. Returns
     /// how many.

@@ -336,6 +336,12 @@ pub(crate) fn state_conflict(
 /// The columns [`delivery_count`] reads, grouped by all but the last two.
 pub(crate) const DELIVERY_COUNT_COLUMNS: &str = "channel, round, status, reason";
 
+/// A (channel, count) row of the queue's counts.
+pub(crate) fn queued<R: ReadRow>(r: &R, campaign: CampaignId) -> Result<(Channel, u64)> {
+    let bad = |why: String| corrupt("delivery of campaign", campaign.0, why);
+    Ok((Channel::parse(&r.text(0)?).map_err(bad)?, count(r, 1)?))
+}
+
 /// A delivery count from [`DELIVERY_COUNT_COLUMNS`], then the count and the segments.
 pub(crate) fn delivery_count<R: ReadRow>(r: &R, campaign: CampaignId) -> Result<DeliveryCount> {
     let bad = |why: String| corrupt("delivery of campaign", campaign.0, why);

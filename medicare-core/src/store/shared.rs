@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
 use crate::form::{insert_response, response_table_ddl, FormSpec};
 use crate::link::TokenHash;
+use crate::notify::Channel;
 use crate::patient::{Patient, PatientId};
 use crate::sql::{Dialect, SqlValue};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -581,6 +582,22 @@ where
             .collect::<Result<Vec<_>>>()?;
         rows::sort_delivery_counts(&mut counts);
         Ok(counts)
+    }
+
+    /// The round's pending deliveries per channel.
+    pub async fn queued(&self, campaign: CampaignId, round: i32) -> Result<Vec<(Channel, u64)>> {
+        let sql = format!(
+            "SELECT channel, COUNT(*) FROM deliveries WHERE campaign_id = {} AND round = {} \
+             AND status = 'pending' GROUP BY channel ORDER BY channel",
+            self.p(1),
+            self.p(2)
+        );
+        let found = sqlx::query(&sql)
+            .bind(campaign.0)
+            .bind(round)
+            .fetch_all(self.pool)
+            .await?;
+        found.iter().map(|r| rows::queued(r, campaign)).collect()
     }
 
     /// Returns the campaign's failed deliveries whose failure was transient to the

@@ -286,5 +286,5 @@ impl DeliveryStore for PostgresStore {
         Ok(done.rows_affected())
     }
 
-    crate::store::forward::shared_core!(delivery_counts, retry_failed);
+    crate::store::forward::shared_core!(delivery_counts, queued, retry_failed);
 }

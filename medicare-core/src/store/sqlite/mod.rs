@@ -94,7 +94,10 @@ impl SqliteStore {
                 .await?;
             first.close().await?;
         }
+        // A connection to a local file does not go stale: no round trip to the
+        // connection's thread to test it before every use.
         let pool = SqlitePoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(max)
             .min_connections(1)
             .idle_timeout(None)
@@ -540,7 +543,7 @@ impl DeliveryStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    crate::store::forward::shared_core!(delivery_counts, retry_failed);
+    crate::store::forward::shared_core!(delivery_counts, queued, retry_failed);
 }
 
 #[async_trait]
