@@ -58,7 +58,7 @@ pub struct SmsOptions {
 ///
 /// The opted-out list is fetched lazily: by the first message sent (every message of the
 /// send waits for that one fetch), again when the list is older than
-/// [`OPTED_OUT_MAX_AGE`] (a long-running service), or on demand with
+/// an hour (`OPTED_OUT_MAX_AGE`, a long-running service), or on demand with
 /// [`SnsSmsNotifier::sync_opted_out`]. Building the notifier calls nothing, so commands
 /// that send nothing never reach SNS. A fetch that fails fails the message that needed
 /// it, classified like a failed `Publish` (throttled or transient: the engine retries).

@@ -46,8 +46,8 @@ pub struct LogArgs {
     /// Only events at or after this time (RFC 3339, e.g. 2026-11-30T00:00:00Z).
     #[arg(long)]
     since: Option<chrono::DateTime<chrono::Utc>>,
-    /// Only events by this actor (operator:<id>, local:<user>, patient-link:<id>,
-    /// system:<job>).
+    /// Only events by this actor (operator:ID, local:USER, patient-link:ID,
+    /// system:JOB).
     #[arg(long)]
     actor: Option<String>,
     /// Only this action (e.g. campaign_create, send, form_submit).

@@ -2,7 +2,7 @@
 //!
 //! A sink stores opaque, already encrypted objects; it never sees plaintext. Objects are
 //! written atomically (a reader sees a whole object or none), so a backup killed part
-//! way leaves nothing that [`super::list`] or [`super::restore`] would take for a
+//! way leaves nothing that [`Backups::list`](super::Backups::list) or [`Backups::restore`](super::Backups::restore) would take for a
 //! backup. The on-premises folder sink is [`super::local::LocalFolderSink`]; the S3 sink
 //! (SSE-KMS) implements the same trait in medicare-aws.
 

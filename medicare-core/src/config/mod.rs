@@ -1,7 +1,7 @@
 //! Settings: what a workspace uses, read from `medicare.toml` and `MEDICARE_*` variables.
 //! The composition root that wires them into an engine is [`crate::workspace`].
 //!
-//! With no configuration at all, a [`Workspace`](crate::Workspace) keeps everything in one
+//! With no configuration at all, a [`crate::Workspace`] keeps everything in one
 //! folder:
 //!
 //! | what | where |
@@ -13,7 +13,7 @@
 //! | weekly reports | `reports/` |
 //!
 //! A `medicare.toml` in the folder, then `MEDICARE_*` environment variables, override the
-//! defaults (each key below has a variable: `base_url` is `MEDICARE_BASE_URL`; [`env`]
+//! defaults (each key below has a variable: `base_url` is `MEDICARE_BASE_URL`; [`env`](mod@env)
 //! reads them). Settings of other crates' backends (medicare-aws's) are
 //! [`Extensions`], declared and read by the crate that owns them.
 

@@ -13,7 +13,7 @@
 //!   by line), all-or-nothing, every problem named by file, line or entry and element.
 //!   Store the result with [`Engine::import_patients`](crate::campaign::Engine::import_patients),
 //!   the same path as the CSV import.
-//! - [`questionnaire`]: a form → a `Questionnaire`.
+//! - [`questionnaire`](mod@questionnaire): a form → a `Questionnaire`.
 //! - [`response`]: a campaign's responses → `QuestionnaireResponse` NDJSON, and back.
 //! - [`bulk`]: patients → a Bulk Data export (`Patient.ndjson`, `Condition.ndjson`), for
 //!   demos, tests and benchmarks.

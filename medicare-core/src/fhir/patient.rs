@@ -1,4 +1,4 @@
-//! FHIR `Patient` → medicare [`Patient`](crate::patient::Patient).
+//! FHIR `Patient` → medicare [`crate::patient::Patient`].
 //!
 //! The rules (each value then goes through the same checks as a CSV row: the NHS
 //! number's check digit, E.164 phone numbers, UK postcodes, name lengths):

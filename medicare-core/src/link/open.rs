@@ -7,7 +7,7 @@
 //! constant time (unknown and tampered look alike), the campaign's state (a draft or
 //! cancelled campaign's links do not exist for a patient), the link's expiry, and
 //! whether it was already answered. Each refusal is a [`LinkRefusal`], never an
-//! [`Error`](crate::Error): errors are kept for failures (the store is down), which a
+//! [`crate::Error`]: errors are kept for failures (the store is down), which a
 //! front end shows differently. Refusals, opens and submissions are counted in the
 //! metrics here, once for every front end; logs name recipient ids only.
 

@@ -194,7 +194,7 @@ pub fn route_table(timeout: Duration) -> auth::RouteTable {
         )
 }
 
-/// The router: the [`route_table`] behind its [`auth::guard`], and a friendly 404 for
+/// The router: the [`route_table`] behind its [`auth::guard`](mod@auth::guard), and a friendly 404 for
 /// anything else, with the security headers and body limit on every route and the
 /// timeout on the patient pages.
 ///

@@ -1,5 +1,5 @@
 //! Who may reach which route: every route of the service is declared, with the access it
-//! needs, in one [`RouteTable`], and one middleware ([`guard`]) enforces the declarations
+//! needs, in one [`RouteTable`], and one middleware ([`guard`](mod@guard)) enforces the declarations
 //! on every request. Deny by default: a route the table does not declare is refused.
 //!
 //! # How a route declares its permission

@@ -3,7 +3,7 @@
 //! The schema (`migrations/postgres`) has the SQLite schema's tables, columns, keys and
 //! constraints in native types: identity keys, `date`, `timestamptz`, `boolean`,
 //! `bytea`. Bulk writes take PostgreSQL's fast paths: patients, recipients and
-//! deliveries are streamed with `COPY ... FROM STDIN` ([`copy`]), outcomes and condition
+//! deliveries are streamed with `COPY ... FROM STDIN` (the `copy` module), outcomes and condition
 //! codes are bound as arrays and spread with `UNNEST`, each inside one transaction, so a
 //! failed import or campaign creation leaves nothing behind.
 //!
