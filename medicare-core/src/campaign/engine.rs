@@ -40,7 +40,7 @@ pub struct Engine {
     /// campaigns, or [`super::DEFAULT_OPEN_RATE_PERCENT`].
     pub(super) open_rate_percent: Option<u32>,
     /// Link opens waiting for their group's transaction.
-    pub(crate) opens: Arc<GroupCommit<LinkOpen, bool>>,
+    pub(crate) opens: Arc<GroupCommit<LinkOpen, ()>>,
     /// Patients' answers waiting for their group's transaction.
     pub(crate) submissions: Arc<GroupCommit<Submission, Result<SubmitOutcome>>>,
     /// Forms read by the form service.

@@ -168,12 +168,6 @@ struct Worker<'a> {
     capped: &'a AtomicBool,
 }
 
-/// A delivery's outcome and, if it was sent by SMS, its segments.
-struct Done {
-    outcome: DeliveryOutcome,
-    segments: u32,
-}
-
 #[derive(Default)]
 struct WorkerTally {
     sent: u64,
@@ -536,7 +530,7 @@ impl Worker<'_> {
     /// outcome to the recorder as it completes.
     async fn produce(
         &self,
-        outcomes: tokio::sync::mpsc::Sender<Done>,
+        outcomes: tokio::sync::mpsc::Sender<DeliveryOutcome>,
         unrecorded: &tokio::sync::Semaphore,
     ) -> Result<()> {
         let limit = self.in_flight_limit();
@@ -591,7 +585,7 @@ impl Worker<'_> {
     /// the group stays `sending` and the next send resumes it).
     async fn record(
         &self,
-        mut arriving: tokio::sync::mpsc::Receiver<Done>,
+        mut arriving: tokio::sync::mpsc::Receiver<DeliveryOutcome>,
         unrecorded: &tokio::sync::Semaphore,
         observer: &dyn SendObserver,
     ) -> Result<WorkerTally> {
@@ -612,17 +606,6 @@ impl Worker<'_> {
                 message: e.to_string(),
             })?;
             let record_started = Instant::now();
-            // Each outcome carries its cost: one write records both.
-            let group: Vec<DeliveryOutcome> = group
-                .into_iter()
-                .map(|d| {
-                    let cost = self.cost(&d);
-                    DeliveryOutcome {
-                        cost: Some(cost),
-                        ..d.outcome
-                    }
-                })
-                .collect();
             let (store, now) = (self.engine.store.clone(), self.engine.clock.now());
             let group = detached(async move {
                 store.record_outcomes(&group, now).await?;
@@ -651,14 +634,14 @@ impl Worker<'_> {
 
     /// What a finished delivery cost: its segments (or one email) at the price in force;
     /// nothing when it failed.
-    fn cost(&self, d: &Done) -> DeliveryCost {
-        let sent = d.outcome.status == DeliveryStatus::Sent;
+    fn cost(&self, status: DeliveryStatus, segments: u32) -> DeliveryCost {
+        let sent = status == DeliveryStatus::Sent;
         let cost = match self.channel {
-            Channel::Sms => self.unit_price.times(d.segments.into()),
+            Channel::Sms => self.unit_price.times(segments.into()),
             Channel::Email => self.unit_price,
         };
         DeliveryCost {
-            sent_segments: sent.then_some(d.segments),
+            sent_segments: sent.then_some(segments),
             unit_price: self.unit_price,
             cost: if sent { cost } else { Money(0) },
         }
@@ -697,17 +680,18 @@ impl Worker<'_> {
         }
     }
 
-    /// Sends one claimed delivery (retrying while it helps) and says what it became and,
-    /// for an SMS, how many segments it took.
-    async fn deliver(&self, d: PendingDelivery) -> Done {
+    /// Sends one claimed delivery (retrying while it helps) and says what it became and
+    /// what it cost (one write records both).
+    async fn deliver(&self, d: PendingDelivery) -> DeliveryOutcome {
         let message = d.address.as_deref().map(|to| self.message(&d, to));
         let segments = match (&message, self.channel) {
             (Some(m), Channel::Sms) => u32::try_from(sms_segments(&m.text).segments).unwrap_or(0),
             _ => 0,
         };
-        Done {
-            outcome: self.attempt(&d, message).await,
-            segments,
+        let outcome = self.attempt(&d, message).await;
+        DeliveryOutcome {
+            cost: Some(self.cost(outcome.status, segments)),
+            ..outcome
         }
     }
 

@@ -134,7 +134,7 @@ impl Engine {
             recipient_id: recipient,
             at: self.clock().now(),
         };
-        // A failure is logged once for its group; the patient still gets the form.
+        // A failure is logged once for its group.
         let store = self.store().clone();
         self.opens
             .write(open_at, |group| record_opens(store, group))
@@ -198,17 +198,14 @@ impl Engine {
     }
 }
 
-/// Records a group of opens; answers each with whether it was recorded (a failure is
-/// logged once, naming recipient ids only).
-async fn record_opens(store: Arc<dyn Store>, group: Vec<LinkOpen>) -> Vec<bool> {
-    match store.record_opens(&group).await {
-        Ok(()) => vec![true; group.len()],
-        Err(e) => {
-            let recipients: Vec<i64> = group.iter().map(|o| o.recipient_id).collect();
-            tracing::error!(?recipients, error = %e, "recording link opens failed");
-            vec![false; group.len()]
-        }
+/// Records a group of opens; a failure is logged once, naming recipient ids only (the
+/// patients still get their forms).
+async fn record_opens(store: Arc<dyn Store>, group: Vec<LinkOpen>) -> Vec<()> {
+    if let Err(e) = store.record_opens(&group).await {
+        let recipients: Vec<i64> = group.iter().map(|o| o.recipient_id).collect();
+        tracing::error!(?recipients, error = %e, "recording link opens failed");
     }
+    vec![(); group.len()]
 }
 
 /// Stores a group of submissions in one transaction; if that fails, each alone, so that
@@ -224,11 +221,12 @@ async fn submit_responses(
     };
     tracing::warn!(group = group.len(), error = %failed, "a group of submissions failed: storing each alone");
     let mut answers = Vec::with_capacity(group.len());
-    for submission in group {
-        let alone = store
-            .submit_responses(std::slice::from_ref(&submission))
-            .await;
-        answers.push(alone.map(|mut o| o.pop().unwrap_or(SubmitOutcome::AlreadySubmitted)));
+    for s in group {
+        answers.push(
+            store
+                .submit_response(s.recipient_id, &s.form, &s.answers, s.at)
+                .await,
+        );
     }
     answers
 }

@@ -147,19 +147,19 @@ where
             .collect()
     }
 
-    /// Writes new campaign `id`'s audience on `conn` (the creating transaction): reads
-    /// the patients `audience` selects a page at a time, has `planner` plan each page
-    /// and `write_page(conn, id, after, recipients)` store it before the next is read;
-    /// then completes the campaign ([`Self::campaign_created`]).
+    /// Writes new campaign `id`'s audience in `tx` (the creating transaction): reads the
+    /// patients `audience` selects a page at a time, has `planner` plan each page and
+    /// `write_page(conn, id, after, recipients)` store it before the next is read; then
+    /// completes the campaign ([`Self::campaign_created`]) and commits.
     #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
     pub async fn write_audience<W>(
         &self,
-        conn: &mut DB::Connection,
+        mut tx: sqlx::Transaction<'_, DB>,
         (campaign, id): (&NewCampaign, i64),
         audience: &Audience,
         planner: &mut DynPlanner<'_>,
         write_page: W,
-    ) -> Result<()>
+    ) -> Result<CampaignId>
     where
         W: for<'c> Fn(
             &'c mut DB::Connection,
@@ -171,17 +171,19 @@ where
         let mut after = i64::MIN;
         loop {
             let page = self
-                .contacts_page(conn, audience, after, AUDIENCE_PAGE)
+                .contacts_page(&mut tx, audience, after, AUDIENCE_PAGE)
                 .await?;
             let Some(last) = page.last().map(|c| c.id.0) else {
                 break;
             };
             let recipients = planner.plan(page)?;
-            write_page(conn, id, after, &recipients).await?;
+            write_page(&mut tx, id, after, &recipients).await?;
             after = last;
         }
-        self.campaign_created(conn, campaign, CampaignId(id), planner)
-            .await
+        self.campaign_created(&mut tx, campaign, CampaignId(id), planner)
+            .await?;
+        tx.commit().await?;
+        Ok(CampaignId(id))
     }
 
     /// Completes a campaign whose audience is written: stores the planner's totals

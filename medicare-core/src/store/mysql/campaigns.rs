@@ -111,18 +111,15 @@ impl CampaignStore for MySqlStore {
         .last_insert_id();
         let id =
             i64::try_from(id).map_err(|_| corrupt("campaign", -1, "id out of range".into()))?;
-        let shared = self.shared();
-        shared
+        self.shared()
             .write_audience(
-                &mut tx,
+                tx,
                 (campaign, id),
                 audience,
                 planner,
                 |c, id, after, page| Box::pin(write_page(c, id, after, page)),
             )
-            .await?;
-        tx.commit().await?;
-        Ok(CampaignId(id))
+            .await
     }
 
     crate::store::forward::shared_core!(campaign, campaigns, recipient_count);

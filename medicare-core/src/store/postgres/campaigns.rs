@@ -127,18 +127,15 @@ impl CampaignStore for PostgresStore {
         .fetch_one(&mut *tx)
         .await?;
 
-        let shared = self.shared();
-        shared
+        self.shared()
             .write_audience(
-                &mut tx,
+                tx,
                 (campaign, id),
                 audience,
                 planner,
                 |c, id, after, page| Box::pin(write_page(c, id, after, page)),
             )
-            .await?;
-        tx.commit().await?;
-        Ok(CampaignId(id))
+            .await
     }
 
     crate::store::forward::shared_core!(campaign, campaigns, set_campaign_state, recipient_count);
