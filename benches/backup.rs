@@ -37,12 +37,19 @@ async fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("temp dir");
     let ws = dir.path().join("demo");
     let start = Instant::now();
-    run_demo(&ws, DemoOptions::default(), &())
+    let demo = run_demo(&ws, DemoOptions::default(), &())
         .await
         .expect("demo");
+    let t = &demo.timings;
     println!(
-        "demo (run_demo, embedded defaults): {:.2?} end to end",
-        start.elapsed()
+        "demo (run_demo, embedded defaults): {:.2?} end to end (generate {:.2?}, import {:.2?}, form {:.2?}, create {:.2?}, send {:.2?}, answers over HTTP {:.2?})",
+        start.elapsed(),
+        t.generate,
+        t.import,
+        t.form,
+        t.create,
+        t.send,
+        demo.follow_up.as_ref().map(|f| f.answer_time).unwrap_or_default(),
     );
     let source = SqliteStore::open(&ws.join("medicare.db"))
         .await

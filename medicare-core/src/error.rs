@@ -229,6 +229,18 @@ enum DatabaseFailure {
     Query(sqlx::Error),
     #[error("migration: {0}")]
     Migrate(sqlx::migrate::MigrateError),
+    /// The SQLite store's own connection for backups and restores
+    /// (`store::sqlite::direct`).
+    #[cfg(feature = "sqlite")]
+    #[error(transparent)]
+    Direct(rusqlite::Error),
+}
+
+#[cfg(feature = "sqlite")]
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Database(DatabaseError(DatabaseFailure::Direct(e)))
+    }
 }
 
 /// A file or folder failure, opaque: its message and [`kind`](IoError::kind) describe it.

@@ -367,6 +367,38 @@ mod tests {
     }
 
     #[test]
+    fn each_json_value_reads_as_the_storage_class_it_was_written_as() {
+        let row: Row = serde_json::from_str(
+            r#"[null, -7, 9223372036854775807, 18446744073709551615, 2.5, 1e3, "x", "", {"b": "AP8="}]"#,
+        )
+        .unwrap();
+        assert_eq!(
+            row,
+            vec![
+                Value::Null,
+                Value::Int(-7),
+                Value::Int(i64::MAX),
+                Value::Real(18446744073709551615.0),
+                Value::Real(2.5),
+                Value::Real(1000.0),
+                Value::Text("x".into()),
+                Value::Text(String::new()),
+                Value::Blob(Blob {
+                    bytes: vec![0, 255]
+                }),
+            ]
+        );
+        for bad in [
+            "[true]",
+            "[[1]]",
+            r#"[{"b": "not base64!"}]"#,
+            r#"[{"c": 1}]"#,
+        ] {
+            assert!(serde_json::from_str::<Row>(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn cut_edited_or_extended_streams_are_refused() {
         let good = String::from_utf8(stream()).unwrap();
         let lines: Vec<&str> = good.lines().collect();

@@ -729,7 +729,7 @@ async fn replay(
             }
             Event::Rows(rows) => {
                 if let (Some((info, true)), Some(tx)) = (&current, tx.as_deref_mut()) {
-                    tx.insert(info, &rows).await?;
+                    tx.insert(info, rows).await?;
                 }
             }
             Event::End(summary) => {

@@ -236,7 +236,7 @@ where
         snapshot.scan(table, &mut rows).await.unwrap();
         restore.prepare_table(table).await.unwrap();
         if !rows.0.is_empty() {
-            restore.insert(table, &rows.0).await.unwrap();
+            restore.insert(table, rows.0).await.unwrap();
         }
     }
     restore.commit().await.unwrap();

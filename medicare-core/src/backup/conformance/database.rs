@@ -147,7 +147,7 @@ impl RestoreTx for FailingTx {
         self.inner.prepare_table(table).await
     }
 
-    async fn insert(&mut self, table: &TableInfo, rows: &[Row]) -> Result<()> {
+    async fn insert(&mut self, table: &TableInfo, rows: Vec<Row>) -> Result<()> {
         if table.name == "deliveries" {
             return Err(Error::invalid("restore", "injected failure"));
         }

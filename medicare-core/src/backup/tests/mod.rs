@@ -817,3 +817,92 @@ mod sqlite_suite {
         suite::a_failed_restore_leaves_the_target_empty(source, target).await;
     }
 }
+
+/// Every index of a SQLite database, with the statement that creates it.
+async fn indexes(store: &SqliteStore) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name",
+    )
+    .fetch_all(store.pool())
+    .await
+    .unwrap()
+}
+
+/// The SQLite restore drops the secondary indexes and builds them again before it
+/// commits: a restored database has every one, and a failed restore (over a database
+/// with rows, with `--replace`) leaves them, and the rows, as they were.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_restore_rebuilds_every_index_and_a_failed_one_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (source, keys, identities, backups, manifest, _sink) = small_backup(dir.path()).await;
+    let expected = indexes(&source).await;
+    assert!(expected.len() >= 5, "{expected:?}");
+
+    let target = fresh_target(dir.path()).await;
+    backups
+        .restore(
+            &manifest.id,
+            &identities,
+            &keys.trusted,
+            &target,
+            "target",
+            false,
+        )
+        .await
+        .unwrap();
+    assert_eq!(indexes(&target).await, expected);
+    let plan: Vec<(i64, i64, i64, String)> =
+        sqlx::query_as("EXPLAIN QUERY PLAN SELECT id FROM patients WHERE postcode = 'X'")
+            .fetch_all(target.pool())
+            .await
+            .unwrap();
+    assert!(
+        plan.iter().any(|p| p.3.contains("patients_by_postcode")),
+        "{plan:?}"
+    );
+
+    // A restore over it with `replace` empties the target and drops its indexes inside
+    // its transaction; failing part way (a row of the wrong width) and dropped, it
+    // leaves everything as it was.
+    let before = target.non_empty_tables().await.unwrap();
+    let mut tx = target.begin_restore(true).await.unwrap();
+    let patients = TableInfo {
+        name: "patients".into(),
+        columns: sqlx::query_scalar("SELECT name FROM pragma_table_info('patients') ORDER BY cid")
+            .fetch_all(target.pool())
+            .await
+            .unwrap(),
+    };
+    tx.prepare_table(&patients).await.unwrap();
+    let err = tx
+        .insert(&patients, vec![vec![snapshot::Value::Int(1)]])
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), crate::error::ErrorKind::Database, "{err}");
+    drop(tx);
+    assert_eq!(indexes(&target).await, expected);
+    assert_eq!(target.non_empty_tables().await.unwrap(), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_into_an_in_memory_sqlite_database_is_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, keys, identities, backups, manifest, _) = small_backup(dir.path()).await;
+    let memory = SqliteStore::memory().await.unwrap();
+    let err = backups
+        .restore(
+            &manifest.id,
+            &identities,
+            &keys.trusted,
+            &memory,
+            "memory",
+            false,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("in-memory") && err.to_string().contains("database file"),
+        "{err}"
+    );
+    assert!(memory.non_empty_tables().await.unwrap().is_empty());
+}

@@ -399,7 +399,7 @@ impl RestoreTx for MySqlRestore {
         Ok(())
     }
 
-    async fn insert(&mut self, table: &TableInfo, rows: &[Row]) -> Result<()> {
+    async fn insert(&mut self, table: &TableInfo, rows: Vec<Row>) -> Result<()> {
         let kinds = self.kinds.get(&table.name).ok_or_else(|| {
             Error::invalid(
                 format!("backup table {}", table.name),

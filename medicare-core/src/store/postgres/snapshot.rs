@@ -263,14 +263,14 @@ impl RestoreTx for PostgresRestore {
         Ok(())
     }
 
-    async fn insert(&mut self, table: &TableInfo, rows: &[Row]) -> Result<()> {
+    async fn insert(&mut self, table: &TableInfo, rows: Vec<Row>) -> Result<()> {
         let cols = table
             .columns
             .iter()
             .map(|c| q(c))
             .collect::<Result<Vec<_>>>()?;
         let statement = format!("COPY {} ({}) FROM STDIN", q(&table.name)?, cols.join(", "));
-        copy_in(&mut self.tx, &statement, rows, |out, row| {
+        copy_in(&mut self.tx, &statement, &rows, |out, row| {
             if row.len() != cols.len() {
                 return Err(Error::invalid(
                     format!("backup table {}", table.name),

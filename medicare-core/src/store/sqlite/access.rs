@@ -27,6 +27,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_restore_keeps_operators() {
-        suite::backup_keeps_operators(Arc::new(fresh().await), Arc::new(fresh().await)).await;
+        // A restore needs a database file to write into.
+        let dir = tempfile::tempdir().unwrap();
+        let target = SqliteStore::open(&dir.path().join("target.db"))
+            .await
+            .unwrap();
+        suite::backup_keeps_operators(Arc::new(fresh().await), Arc::new(target)).await;
     }
 }

@@ -81,7 +81,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_restore_keeps_the_ledger_verifiable() {
-        let (source, target) = (fresh().await, fresh().await);
+        // A restore needs a database file to write into.
+        let dir = tempfile::tempdir().unwrap();
+        let target = SqliteStore::open(&dir.path().join("target.db"))
+            .await
+            .unwrap();
+        let source = fresh().await;
         suite::a_restore_keeps_the_ledger_verifiable(Arc::new(source), Arc::new(target.clone()))
             .await;
         let e = Raw(target)

@@ -9,7 +9,10 @@
 mod access;
 mod audit;
 mod cost;
+mod direct;
+mod reader;
 mod snapshot;
+mod writer;
 
 use super::audit_sql::record;
 use super::rows::{self, corrupt};
@@ -38,7 +41,7 @@ use sqlx::{
     Arguments, ConnectOptions, Connection, QueryBuilder, Sqlite, SqliteConnection, SqlitePool,
 };
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -49,6 +52,8 @@ const CHUNK: usize = 1_000;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The database file (`None`: the database is in memory).
+    file: Option<PathBuf>,
 }
 
 impl SqliteStore {
@@ -84,6 +89,7 @@ impl SqliteStore {
             // rows of placeholders) as a warning. Keep them for debug logs.
             .log_slow_statements(log::LevelFilter::Debug, Duration::from_secs(1));
         let in_memory = max == 1;
+        let file = (!in_memory).then(|| options.get_filename().to_path_buf());
         if !in_memory {
             create_private(options.get_filename())?;
             // Switching a new file to WAL and migrating it need the database to themselves:
@@ -108,7 +114,7 @@ impl SqliteStore {
             // Each in-memory connection is its own database: migrate the pool's only one.
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         }
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore { pool, file })
     }
 
     /// The connection pool, for queries outside the traits (reports, checks, tests).

@@ -1,0 +1,181 @@
+//! The SQLite restore writer: one write transaction on a connection of its own
+//! ([`super::direct`]), with one prepared insert per table.
+//!
+//! Secondary indexes are dropped at the start and built again just before the commit,
+//! inside the same transaction (one sorted build per index instead of a random insert
+//! per row), with a page cache the size of a demo database so that half-built pages are
+//! not spilled mid-transaction. Foreign keys are checked at the commit. Nothing is
+//! visible before it, and a restore dropped or failed part way rolls back whole.
+//!
+//! The target must be a database file: an in-memory database cannot be opened by a second
+//! connection, and a restore is meant to outlive the process anyway.
+
+use super::direct::Direct;
+use super::reader::{q, table_names};
+use super::SqliteStore;
+use crate::error::{Error, Result};
+use crate::sql::Dialect;
+use crate::store::snapshot::{prepare_statements, RestoreTx, Row, TableInfo, Value};
+use async_trait::async_trait;
+use rusqlite::types::{ToSql, ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OptionalExtension};
+
+/// The page cache a restore's connection uses, in KiB (SQLite's default is 2,000).
+const RESTORE_CACHE_KIB: u32 = 64 * 1024;
+
+/// A restore into SQLite in progress.
+pub(super) struct SqliteRestore {
+    conn: Direct,
+    /// The statements that create the secondary indexes dropped for the restore.
+    indexes: Vec<String>,
+}
+
+impl SqliteRestore {
+    /// Starts the restore's transaction in `store`; with `replace`, every existing row and
+    /// every per-form response table is removed first, inside it.
+    pub(super) async fn begin(store: &SqliteStore, replace: bool) -> Result<Self> {
+        let path = store.file.clone().ok_or_else(|| {
+            Error::Conflict(
+                "an in-memory SQLite database cannot be restored into; restore into a database file"
+                    .into(),
+            )
+        })?;
+        let conn = Direct::open(path, "sqlite-restore").await?;
+        let indexes = conn.run(move |c| begin(c, replace)).await?;
+        Ok(SqliteRestore { conn, indexes })
+    }
+}
+
+/// Opens the transaction, empties the target when replacing, and drops the secondary
+/// indexes; returns the statements that create them again.
+fn begin(conn: &mut Connection, replace: bool) -> Result<Vec<String>> {
+    conn.execute_batch("BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON")?;
+    if replace {
+        let response_tables = strings(conn, "SELECT response_table FROM forms")?;
+        // The audit ledger's append-only triggers step aside inside this transaction
+        // only: dropped, the ledger emptied, and created again as they were.
+        let triggers = strings(
+            conn,
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'",
+        )?;
+        for name in strings(
+            conn,
+            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'",
+        )? {
+            conn.execute_batch(&format!("DROP TRIGGER {}", q(&name)?))?;
+        }
+        for name in table_names(conn)?.iter().rev() {
+            let verb = if response_tables.contains(name) {
+                "DROP TABLE"
+            } else {
+                "DELETE FROM"
+            };
+            conn.execute_batch(&format!("{verb} {}", q(name)?))?;
+        }
+        for sql in &triggers {
+            conn.execute_batch(sql)?;
+        }
+    }
+    let indexes: Vec<(String, String)> = conn
+        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (name, _) in &indexes {
+        conn.execute_batch(&format!("DROP INDEX {}", q(name)?))?;
+    }
+    conn.execute_batch(&format!("PRAGMA cache_size = -{RESTORE_CACHE_KIB}"))?;
+    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+}
+
+/// The first column of every row `sql` returns.
+fn strings(conn: &Connection, sql: &str) -> Result<Vec<String>> {
+    Ok(conn
+        .prepare(sql)?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}
+
+/// Makes sure `table` exists with the backup's columns (creating a per-form response
+/// table from its form's stored spec).
+fn prepare(conn: &mut Connection, table: &TableInfo) -> Result<()> {
+    let existing: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?
+        .query_map([&table.name], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let spec: Option<String> = if existing.is_empty() {
+        conn.query_row(
+            "SELECT spec_json FROM forms WHERE response_table = ?1",
+            [&table.name],
+            |r| r.get(0),
+        )
+        .optional()?
+    } else {
+        None
+    };
+    for ddl in prepare_statements(table, &existing, spec.as_deref(), Dialect::Sqlite)? {
+        conn.execute_batch(&ddl)?;
+    }
+    Ok(())
+}
+
+/// A stored value as a bound parameter, borrowed.
+struct Param<'a>(&'a Value);
+
+impl ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self.0 {
+            Value::Null => ValueRef::Null,
+            Value::Int(i) => ValueRef::Integer(*i),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(&b.bytes),
+        }))
+    }
+}
+
+/// Inserts `rows` into `table`, one execution of its prepared statement per row.
+fn insert(conn: &mut Connection, table: &TableInfo, rows: &[Row]) -> Result<()> {
+    let columns = table
+        .columns
+        .iter()
+        .map(|c| q(c))
+        .collect::<Result<Vec<_>>>()?;
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        q(&table.name)?,
+        columns.join(", "),
+        vec!["?"; columns.len()].join(", ")
+    );
+    let mut statement = conn.prepare_cached(&sql)?;
+    for row in rows {
+        statement.execute(rusqlite::params_from_iter(row.iter().map(Param)))?;
+    }
+    Ok(())
+}
+
+/// Builds the dropped indexes again and commits (foreign keys are checked here).
+fn commit(conn: &mut Connection, indexes: &[String]) -> Result<()> {
+    for sql in indexes {
+        conn.execute_batch(sql)?;
+    }
+    conn.execute_batch("COMMIT")?;
+    Ok(())
+}
+
+#[async_trait]
+impl RestoreTx for SqliteRestore {
+    async fn prepare_table(&mut self, table: &TableInfo) -> Result<()> {
+        let table = table.clone();
+        self.conn.run(move |c| prepare(c, &table)).await
+    }
+
+    async fn insert(&mut self, table: &TableInfo, rows: Vec<Row>) -> Result<()> {
+        let table = table.clone();
+        self.conn.run(move |c| insert(c, &table, &rows)).await
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        let SqliteRestore { conn, indexes } = *self;
+        conn.run(move |c| commit(c, &indexes)).await
+    }
+}
