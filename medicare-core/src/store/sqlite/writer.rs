@@ -49,7 +49,12 @@ impl SqliteRestore {
 /// Opens the transaction, empties the target when replacing, and drops the secondary
 /// indexes; returns the statements that create them again.
 fn begin(conn: &mut Connection, replace: bool) -> Result<Vec<String>> {
-    conn.execute_batch("BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON")?;
+    // Foreign keys are a connection's setting (the bundled SQLite's default is on, and
+    // sqlx asks for them too): asked for here as well, outside the transaction, where
+    // the setting can change.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = ON; BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON",
+    )?;
     if replace {
         let response_tables = strings(conn, "SELECT response_table FROM forms")?;
         // The audit ledger's append-only triggers step aside inside this transaction
@@ -177,5 +182,35 @@ impl RestoreTx for SqliteRestore {
     async fn commit(self: Box<Self>) -> Result<()> {
         let SqliteRestore { conn, indexes } = *self;
         conn.run(move |c| commit(c, &indexes)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::snapshot::{RestoreTarget, TableInfo, Value};
+    use crate::store::sqlite::SqliteStore;
+
+    /// A row whose parent is missing fails the commit, and nothing is written.
+    #[tokio::test]
+    async fn a_restore_breaking_a_foreign_key_fails_at_its_commit_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("target.db"))
+            .await
+            .unwrap();
+        let conditions = TableInfo {
+            name: "patient_conditions".into(),
+            columns: vec!["patient_id".into(), "code".into()],
+        };
+        let mut tx = store.begin_restore(false).await.unwrap();
+        tx.prepare_table(&conditions).await.unwrap();
+        tx.insert(
+            &conditions,
+            vec![vec![Value::Int(42), Value::Text("copd".into())]],
+        )
+        .await
+        .unwrap();
+        let err = tx.commit().await.unwrap_err();
+        assert!(err.to_string().contains("FOREIGN KEY"), "{err}");
+        assert!(store.non_empty_tables().await.unwrap().is_empty());
     }
 }
