@@ -51,6 +51,17 @@ pub(crate) fn int_sum(dialect: Dialect, expr: &str) -> String {
     }
 }
 
+/// The ledger event of a patient's link at work: acted by the link, on its recipient
+/// (and the form answered).
+fn link_event(action: Action, recipient: i64, form: Option<FormId>) -> crate::audit::AuditEvent {
+    let mut target = Target::none().with_id(TargetKind::Recipient, recipient);
+    if let Some(form) = form {
+        target = target.with_id(TargetKind::Form, form.0);
+    }
+    let what = (action, target, Detail::none(), Outcome::Ok);
+    event_of(Some(Actor::PatientLink(recipient)), what)
+}
+
 impl<DB> Shared<'_, DB>
 where
     DB: Database,
@@ -656,10 +667,7 @@ where
                 .execute(&mut *tx)
                 .await?;
             if opened.affected() == 1 {
-                let actor = Some(Actor::PatientLink(open.recipient_id));
-                let target = Target::none().with_id(TargetKind::Recipient, open.recipient_id);
-                let what = (Action::LinkOpen, target, Detail::none(), Outcome::Ok);
-                events.push(event_of(actor, what));
+                events.push(link_event(Action::LinkOpen, open.recipient_id, None));
             }
         }
         append_all_in::<DB>(&mut tx, self.dialect, &events).await?;
@@ -710,13 +718,10 @@ where
             sqlx::query_with(&insert.sql, args)
                 .execute(&mut *tx)
                 .await?;
-            let actor = Some(Actor::PatientLink(s.recipient_id));
-            let target = Target::none()
-                .with_id(TargetKind::Recipient, s.recipient_id)
-                .with_id(TargetKind::Form, s.form.id.0);
-            events.push(event_of(
-                actor,
-                (Action::FormSubmit, target, Detail::none(), Outcome::Ok),
+            events.push(link_event(
+                Action::FormSubmit,
+                s.recipient_id,
+                Some(s.form.id),
             ));
             outcomes[i] = SubmitOutcome::Stored;
         }

@@ -100,3 +100,15 @@ impl Drop for Direct {
         }
     }
 }
+
+/// The first column, as text, of every row `sql` returns with `params`.
+pub(super) fn strings(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<String>> {
+    Ok(conn
+        .prepare(sql)?
+        .query_map(params, |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?)
+}

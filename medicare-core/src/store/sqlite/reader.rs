@@ -6,7 +6,7 @@
 //! time. An in-memory database, which no second connection can open, is first copied
 //! with `VACUUM INTO` into a private temporary folder that lives as long as the snapshot.
 
-use super::direct::{stopped, Direct};
+use super::direct::{stopped, strings, Direct};
 use super::SqliteStore;
 use crate::error::{Error, Result};
 use crate::sql::Dialect;
@@ -136,10 +136,7 @@ fn begin(conn: &mut Connection) -> Result<Vec<Plan>> {
 
 /// Every table a backup holds, in restore order.
 pub(super) fn table_names(conn: &Connection) -> Result<Vec<String>> {
-    let mut names = conn
-        .prepare(TABLES)?
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut names = strings(conn, TABLES, [])?;
     sort_for_restore(&mut names);
     Ok(names)
 }

@@ -10,7 +10,7 @@
 //! The target must be a database file: an in-memory database cannot be opened by a second
 //! connection, and a restore is meant to outlive the process anyway.
 
-use super::direct::Direct;
+use super::direct::{strings, Direct};
 use super::reader::{q, table_names};
 use super::SqliteStore;
 use crate::error::{Error, Result};
@@ -56,19 +56,10 @@ fn begin(conn: &mut Connection, replace: bool) -> Result<Vec<String>> {
         "PRAGMA foreign_keys = ON; BEGIN IMMEDIATE; PRAGMA defer_foreign_keys = ON",
     )?;
     if replace {
-        let response_tables = strings(conn, "SELECT response_table FROM forms")?;
+        let response_tables = strings(conn, "SELECT response_table FROM forms", [])?;
         // The audit ledger's append-only triggers step aside inside this transaction
         // only: dropped, the ledger emptied, and created again as they were.
-        let triggers = strings(
-            conn,
-            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'",
-        )?;
-        for name in strings(
-            conn,
-            "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_events'",
-        )? {
-            conn.execute_batch(&format!("DROP TRIGGER {}", q(&name)?))?;
-        }
+        let triggers = dropped(conn, "trigger", "tbl_name = 'audit_events'")?;
         for name in table_names(conn)?.iter().rev() {
             let verb = if response_tables.contains(name) {
                 "DROP TABLE"
@@ -81,32 +72,36 @@ fn begin(conn: &mut Connection, replace: bool) -> Result<Vec<String>> {
             conn.execute_batch(sql)?;
         }
     }
-    let indexes: Vec<(String, String)> = conn
-        .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    for (name, _) in &indexes {
-        conn.execute_batch(&format!("DROP INDEX {}", q(name)?))?;
-    }
+    let indexes = dropped(conn, "index", "sql IS NOT NULL")?;
     conn.execute_batch(&format!("PRAGMA cache_size = -{RESTORE_CACHE_KIB}"))?;
-    Ok(indexes.into_iter().map(|(_, sql)| sql).collect())
+    Ok(indexes)
 }
 
-/// The first column of every row `sql` returns.
-fn strings(conn: &Connection, sql: &str) -> Result<Vec<String>> {
-    Ok(conn
-        .prepare(sql)?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?)
+/// Drops every schema object of `kind` (`index`, `trigger`) that `filter` selects from
+/// `sqlite_master`; returns the statements that create them again.
+fn dropped(conn: &Connection, kind: &str, filter: &str) -> Result<Vec<String>> {
+    let found: Vec<(String, String)> = conn
+        .prepare(&format!(
+            "SELECT name, sql FROM sqlite_master WHERE type = ?1 AND {filter}"
+        ))?
+        .query_map([kind], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut statements = Vec::with_capacity(found.len());
+    for (name, sql) in found {
+        conn.execute_batch(&format!("DROP {} {}", kind.to_uppercase(), q(&name)?))?;
+        statements.push(sql);
+    }
+    Ok(statements)
 }
 
 /// Makes sure `table` exists with the backup's columns (creating a per-form response
 /// table from its form's stored spec).
 fn prepare(conn: &mut Connection, table: &TableInfo) -> Result<()> {
-    let existing: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?
-        .query_map([&table.name], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let existing = strings(
+        conn,
+        "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+        [&table.name],
+    )?;
     let spec: Option<String> = if existing.is_empty() {
         conn.query_row(
             "SELECT spec_json FROM forms WHERE response_table = ?1",
