@@ -804,39 +804,33 @@ where
         found.iter().map(rows::non_respondent).collect()
     }
 
-    /// The campaign's tracking figures.
+    /// The campaign's tracking figures: one pass over its recipients and one over its
+    /// deliveries (a subquery per status scanned the deliveries five times).
     pub async fn tracking_counts(&self, campaign: CampaignId) -> Result<TrackingCounts> {
-        let deliveries = |n: usize, what: &str| {
-            format!(
-                "(SELECT {what} FROM deliveries WHERE campaign_id = {} AND status = ",
-                self.p(n)
-            )
-        };
+        let sum = |expr: &str| format!("COALESCE({}, 0)", int_sum(self.dialect, expr));
         let sql = format!(
-            "SELECT COUNT(*), COALESCE({}, 0), COALESCE({}, 0), \
-             {}'sent'), {}'sent'), {}'suppressed'), {}'failed'), \
-             {}'sent' AND maybe_duplicate = 1) \
-             FROM recipients WHERE campaign_id = {}",
-            int_sum(
-                self.dialect,
-                "CASE WHEN first_opened_at IS NULL THEN 0 ELSE 1 END"
-            ),
-            int_sum(
-                self.dialect,
-                "CASE WHEN submitted_at IS NULL THEN 0 ELSE 1 END"
-            ),
-            deliveries(1, "COUNT(DISTINCT recipient_id)"),
-            deliveries(2, "COUNT(*)"),
-            deliveries(3, "COUNT(*)"),
-            deliveries(4, "COUNT(*)"),
-            deliveries(5, "COUNT(*)"),
-            self.p(6)
+            "SELECT r.n, r.opened, r.responded, d.reached, d.sent, d.suppressed, d.failed, \
+             d.duplicates FROM \
+             (SELECT COUNT(*) AS n, {} AS opened, {} AS responded \
+              FROM recipients WHERE campaign_id = {}) r CROSS JOIN \
+             (SELECT COUNT(DISTINCT CASE WHEN status = 'sent' THEN recipient_id END) AS reached, \
+              {} AS sent, {} AS suppressed, {} AS failed, {} AS duplicates \
+              FROM deliveries WHERE campaign_id = {}) d",
+            sum("CASE WHEN first_opened_at IS NULL THEN 0 ELSE 1 END"),
+            sum("CASE WHEN submitted_at IS NULL THEN 0 ELSE 1 END"),
+            self.p(1),
+            sum("CASE WHEN status = 'sent' THEN 1 ELSE 0 END"),
+            sum("CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END"),
+            sum("CASE WHEN status = 'failed' THEN 1 ELSE 0 END"),
+            sum("CASE WHEN status = 'sent' AND maybe_duplicate = 1 THEN 1 ELSE 0 END"),
+            self.p(2)
         );
-        let mut query = sqlx::query(&sql);
-        for _ in 0..6 {
-            query = query.bind(campaign.0);
-        }
-        rows::tracking_counts(&query.fetch_one(self.pool).await?)
+        let row = sqlx::query(&sql)
+            .bind(campaign.0)
+            .bind(campaign.0)
+            .fetch_one(self.pool)
+            .await?;
+        rows::tracking_counts(&row)
     }
 
     /// One recipient's tracking.
