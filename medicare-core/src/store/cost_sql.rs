@@ -243,6 +243,7 @@ where
             p(3),
             p(4)
         );
+        let _turn = self.writing().await;
         let done = sqlx::query(&sql)
             .bind(now)
             .bind(campaign.0)

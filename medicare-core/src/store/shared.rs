@@ -33,6 +33,24 @@ pub(crate) struct Shared<'p, DB: Database> {
     pub pool: &'p Pool<DB>,
     /// The backend's SQL dialect.
     pub dialect: Dialect,
+    /// The writers' turn, for a database with one writer at a time (SQLite): the busy
+    /// writes take it before they begin, so they queue here instead of polling the
+    /// database's lock.
+    pub turn: Option<&'p WriteTurn>,
+}
+
+/// One writer at a time, queued in this process (see [`Shared::turn`]).
+pub(crate) type WriteTurn = tokio::sync::Mutex<()>;
+
+impl<'p, DB: Database> Shared<'p, DB> {
+    /// Waits for the writers' turn, if the database has one: hold the guard until the
+    /// write's transaction ends.
+    pub async fn writing(&self) -> Option<tokio::sync::MutexGuard<'p, ()>> {
+        match self.turn {
+            Some(turn) => Some(turn.lock().await),
+            None => None,
+        }
+    }
 }
 
 /// Which forms a lookup selects.
@@ -337,6 +355,7 @@ where
         if round < 1 {
             return Err(Error::invalid("reminder round", "must be 1 or more"));
         }
+        let _turn = self.writing().await;
         let mut tx = self.pool.begin().await?;
         let non_respondents = format!(
             "INSERT INTO non_respondents (campaign_id, round, recipient_id, patient_id, reason, created_at) \
@@ -424,6 +443,7 @@ where
             self.p(3),
             self.p(4)
         );
+        let _turn = self.writing().await;
         let done = sqlx::query(&sql)
             .bind(now)
             .bind(campaign.0)
@@ -658,6 +678,7 @@ where
         // In recipient order, so two batches never lock the same rows in opposite orders.
         let mut opens = opens.to_vec();
         opens.sort_by_key(|o| (o.recipient_id, o.at));
+        let _turn = self.writing().await;
         let mut tx = self.pool.begin().await?;
         let mut events = Vec::with_capacity(opens.len());
         for open in &opens {
@@ -694,6 +715,7 @@ where
         let mut order: Vec<usize> = (0..submissions.len()).collect();
         order.sort_by_key(|&i| submissions[i].recipient_id);
         let mut events = Vec::with_capacity(submissions.len());
+        let _turn = self.writing().await;
         let mut tx = self.pool.begin().await?;
         for i in order {
             let s = &submissions[i];

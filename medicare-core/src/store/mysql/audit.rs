@@ -57,6 +57,7 @@ mod tests {
             crate::store::shared::Shared {
                 pool: &self.0,
                 dialect: Dialect::Mysql,
+                turn: None,
             }
             .append_event(event)
             .await

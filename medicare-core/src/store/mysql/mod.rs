@@ -125,6 +125,7 @@ impl MySqlStore {
         Shared {
             pool: &self.pool,
             dialect: Dialect::Mysql,
+            turn: None,
         }
     }
 }

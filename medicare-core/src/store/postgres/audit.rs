@@ -53,6 +53,7 @@ mod tests {
             crate::store::shared::Shared {
                 pool: &self.0,
                 dialect: Dialect::Postgres,
+                turn: None,
             }
             .append_event(event)
             .await

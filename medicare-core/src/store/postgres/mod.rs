@@ -93,6 +93,7 @@ impl PostgresStore {
         Shared {
             pool: &self.pool,
             dialect: Dialect::Postgres,
+            turn: None,
         }
     }
 }

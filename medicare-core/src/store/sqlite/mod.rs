@@ -16,7 +16,7 @@ mod writer;
 
 use super::audit_sql::record;
 use super::rows::{self, corrupt};
-use super::shared::Shared;
+use super::shared::{Shared, WriteTurn};
 use super::{
     Audience, CampaignStore, DeliveryStore, DynPlanner, FollowUpStore, FormStore, PatientStore,
     ResponseRow, ResponseStore, StoredForm, AUDIENCE_PAGE,
@@ -43,6 +43,7 @@ use sqlx::{
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Rows a multi-row statement writes at most (SQLite binds at most 32,766 values).
@@ -54,6 +55,11 @@ pub struct SqliteStore {
     pool: SqlitePool,
     /// The database file (`None`: the database is in memory).
     file: Option<PathBuf>,
+    /// SQLite has one writer at a time, and a writer that finds the lock taken sleeps
+    /// (1, 2, 5, 10 ms...) before it tries again. The store's busy writes (claims,
+    /// outcomes, opens, answers, reminders) queue for this turn instead, and each starts
+    /// as soon as the one before it ends.
+    turn: Arc<WriteTurn>,
 }
 
 impl SqliteStore {
@@ -114,7 +120,11 @@ impl SqliteStore {
             // Each in-memory connection is its own database: migrate the pool's only one.
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         }
-        Ok(SqliteStore { pool, file })
+        Ok(SqliteStore {
+            pool,
+            file,
+            turn: Arc::default(),
+        })
     }
 
     /// The connection pool, for queries outside the traits (reports, checks, tests).
@@ -127,6 +137,7 @@ impl SqliteStore {
         Shared {
             pool: &self.pool,
             dialect: Dialect::Sqlite,
+            turn: Some(&self.turn),
         }
     }
 }
@@ -485,6 +496,7 @@ impl DeliveryStore for SqliteStore {
         outcomes: &[DeliveryOutcome],
         now: DateTime<Utc>,
     ) -> Result<()> {
+        let _turn = self.turn.lock().await;
         let mut tx = self.pool.begin().await?;
         for chunk in outcomes.chunks(CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new(
