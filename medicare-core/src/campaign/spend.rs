@@ -251,9 +251,12 @@ impl Engine {
 
     /// Spent versus estimated, per round and channel.
     pub async fn spend(&self, id: CampaignId) -> Result<Vec<RoundSpend>> {
-        let campaign = self.store.campaign(id).await?;
-        let counts = self.store.delivery_counts(id).await?;
-        let recorded = self.store.recorded_spend(id).await?;
+        // Three independent reads, each on a connection of its own.
+        let (campaign, counts, recorded) = futures::try_join!(
+            self.store.campaign(id),
+            self.store.delivery_counts(id),
+            self.store.recorded_spend(id)
+        )?;
         Ok(round_spend(&campaign, &counts, &recorded, &self.prices))
     }
 

@@ -162,21 +162,28 @@ async fn build(engine: &Engine, only: Option<CampaignId>) -> Result<WeeklyReport
         if !active {
             continue;
         }
-        let counts = store.tracking_counts(c.id).await?;
-        let by_day = store.responses_by_day(c.id).await?;
-        let series = response_series(c.created_at.date_naive(), today, &by_day, counts.recipients);
+        // The campaign's figures are independent reads: run side by side, each on a
+        // connection of its own.
         let form = store.form(c.form_id).await?;
-        let responses = store.responses(c.id, &form, from, to).await?;
+        let (counts, by_day, responses, rounds, non_respondents, spend) = futures::try_join!(
+            store.tracking_counts(c.id),
+            store.responses_by_day(c.id),
+            store.responses(c.id, &form, from, to),
+            store.rounds(c.id),
+            store.non_respondents(c.id),
+            engine.spend(c.id)
+        )?;
+        let series = response_series(c.created_at.date_naive(), today, &by_day, counts.recipients);
         campaigns.push(CampaignReport {
             id: c.id,
             response_rate: rate(counts.responded, counts.recipients),
             counts,
             series,
-            rounds: store.rounds(c.id).await?,
-            non_respondents: store.non_respondents(c.id).await?,
+            rounds,
+            non_respondents,
             fields: form.spec.fields.iter().map(|f| f.label.clone()).collect(),
             responses,
-            spend: engine.spend(c.id).await?,
+            spend,
             name: c.name,
             state: c.state,
             created_at: c.created_at,
