@@ -45,6 +45,14 @@ use std::time::{Duration, Instant};
 /// Outcomes one recording transaction holds at most.
 const RECORD_GROUP: usize = 1_000;
 
+/// How often a reminder round or second wave suppresses, before a claim, its pending
+/// deliveries to patients who engaged since it was planned. Each pass scans every
+/// answer (or open) of the campaign, and claims come every few milliseconds: it runs
+/// before the first claim, then at most this often, and once more when a metered claim
+/// finds the queue empty. A patient who answers this close to their reminder's claim
+/// may still receive it.
+const SUPPRESS_EVERY: Duration = Duration::from_secs(1);
+
 /// How long the recorder waits for more outcomes before recording what it has.
 const RECORD_WINDOW: Duration = Duration::from_millis(50);
 
@@ -166,6 +174,8 @@ struct Worker<'a> {
     unit_price: Money,
     /// Set by any channel's worker that reached the cap: every worker stops claiming.
     capped: &'a AtomicBool,
+    /// When this worker last suppressed the deliveries to engaged recipients.
+    suppressed_at: std::sync::Mutex<Option<Instant>>,
 }
 
 #[derive(Default)]
@@ -390,6 +400,7 @@ impl Engine {
                 second_wave,
                 unit_price: self.unit_price(channel),
                 capped: &capped,
+                suppressed_at: std::sync::Mutex::new(None),
             };
             let to_send = queued
                 .iter()
@@ -466,7 +477,7 @@ impl Worker<'_> {
     /// whose patient has answered since it was planned).
     async fn claim(&self, limit: usize) -> Result<Vec<PendingDelivery>> {
         let now = self.engine.clock.now();
-        self.suppress_engaged(now).await?;
+        self.suppress_engaged(now, false).await?;
         if self.capped.load(Ordering::SeqCst) {
             return Ok(Vec::new());
         }
@@ -490,7 +501,7 @@ impl Worker<'_> {
             if batch.deliveries.is_empty() {
                 // Whoever the claim skipped for opening or answering since the last
                 // suppression ends suppressed, not pending.
-                self.suppress_engaged(now).await?;
+                self.suppress_engaged(now, true).await?;
             }
             batch.deliveries
         } else {
@@ -509,8 +520,26 @@ impl Worker<'_> {
     }
 
     /// Suppresses the round's pending deliveries to recipients who have answered (any
-    /// round after the first) or, in a second wave, opened their link.
-    async fn suppress_engaged(&self, now: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    /// round after the first) or, in a second wave, opened their link: before the first
+    /// claim, then at most every [`SUPPRESS_EVERY`] unless `always`.
+    async fn suppress_engaged(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        always: bool,
+    ) -> Result<()> {
+        if self.round == 0 && !self.second_wave {
+            return Ok(());
+        }
+        {
+            let mut last = self
+                .suppressed_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if !always && last.is_some_and(|t| t.elapsed() < SUPPRESS_EVERY) {
+                return Ok(());
+            }
+            *last = Some(Instant::now());
+        }
         if self.round > 0 {
             self.engine
                 .store
