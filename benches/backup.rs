@@ -41,15 +41,18 @@ async fn setup() -> Setup {
         .await
         .expect("demo");
     let t = &demo.timings;
+    let follow_up = demo.follow_up.as_ref();
     println!(
-        "demo (run_demo, embedded defaults): {:.2?} end to end (generate {:.2?}, import {:.2?}, form {:.2?}, create {:.2?}, send {:.2?}, answers over HTTP {:.2?})",
+        "demo (run_demo, embedded defaults): {:.2?} end to end (generate {:.2?}, import {:.2?}, form {:.2?}, create {:.2?}, send {:.2?}, answers over HTTP {:.2?}, remind {:.2?}, report {:.2?})",
         start.elapsed(),
         t.generate,
         t.import,
         t.form,
         t.create,
         t.send,
-        demo.follow_up.as_ref().map(|f| f.answer_time).unwrap_or_default(),
+        follow_up.map(|f| f.answer_time).unwrap_or_default(),
+        follow_up.map(|f| f.remind_time).unwrap_or_default(),
+        follow_up.map(|f| f.report_time).unwrap_or_default(),
     );
     let source = SqliteStore::open(&ws.join("medicare.db"))
         .await

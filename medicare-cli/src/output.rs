@@ -337,9 +337,10 @@ impl Printer {
                 f.unexpected
             );
             say!(
-                "  reminder round {}: {} non-respondents",
+                "  reminder round {}: {} non-respondents, in {:.2?}",
                 f.remind.round,
-                f.remind.non_respondents
+                f.remind.non_respondents,
+                f.remind_time
             );
             channel_lines(&f.remind.send.channels);
             let k = &f.tracking;
@@ -350,7 +351,11 @@ impl Printer {
                 k.opened,
                 k.responded
             );
-            say!("  weekly report: {}", f.report.html.display());
+            say!(
+                "  weekly report: {} (in {:.2?})",
+                f.report.html.display(),
+                f.report_time
+            );
             say!(
                 "    also {} and {}",
                 f.report.csv.display(),

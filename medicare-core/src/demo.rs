@@ -140,8 +140,12 @@ pub struct DemoFollowUp {
     pub answer_time: Duration,
     /// The reminder round.
     pub remind: crate::campaign::RemindReport,
+    /// Time spent planning and sending the reminder round.
+    pub remind_time: Duration,
     /// The weekly report's files.
     pub report: crate::report::ReportFiles,
+    /// Time spent building and writing the weekly report.
+    pub report_time: Duration,
     /// The campaign's tracking figures at the end.
     pub tracking: crate::store::TrackingCounts,
 }
@@ -373,11 +377,15 @@ async fn follow_up(
         min_gap: chrono::Duration::zero(),
         ..ws.config().reminder_policy()
     };
+    let t = Instant::now();
     let remind = engine
         .remind(campaign, &policy, &ws.config().send_options(), observer)
         .await?;
+    let remind_time = t.elapsed();
+    let t = Instant::now();
     let weekly = crate::report::weekly_report(engine).await?;
     let report = crate::report::write_weekly_report(&weekly, &ws.reports_dir())?;
+    let report_time = t.elapsed();
     Ok(DemoFollowUp {
         served_on: base,
         links: links.len() as u64,
@@ -386,7 +394,9 @@ async fn follow_up(
         unexpected,
         answer_time,
         remind,
+        remind_time,
         report,
+        report_time,
         tracking: engine.store().tracking_counts(campaign).await?,
     })
 }
