@@ -177,7 +177,11 @@ fn group(
         });
     });
     g.finish();
-    let runs = n.max(1);
+    if n == 0 {
+        // Filtered out of this run: nothing was measured.
+        return Duration::ZERO;
+    }
+    let runs = n;
     let (created, sent) = (created / runs, sent / runs);
     let per_second = |d: Duration| expected as f64 / d.as_secs_f64();
     println!(
@@ -313,6 +317,10 @@ async fn floor(setup: &Setup, id: i64) -> (Duration, Duration) {
 /// The floor, measured three times (the fastest is reported, as the floor), printed
 /// beside the engine's mean and their ratio.
 fn report_floor(rt: &tokio::runtime::Runtime, setup: &Setup, label: &str, engine: Duration) {
+    if engine.is_zero() {
+        // The engine's benchmark was filtered out: no ratio to print.
+        return;
+    }
     // Ids far above the engine's, so they never meet.
     let runs: Vec<(Duration, Duration)> = (0..3)
         .map(|k| rt.block_on(floor(setup, 900_000_000 + k)))
