@@ -143,10 +143,20 @@ where
              ON DUPLICATE KEY UPDATE seq = seq + {count}"
         ),
     };
-    sqlx::query(&take_turn).execute(&mut *conn).await?;
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
-        .fetch_one(&mut *conn)
-        .await?;
+    let head = match dialect {
+        // MySQL's upsert returns nothing: read the head it moved.
+        Dialect::Mysql => {
+            sqlx::query(&take_turn).execute(&mut *conn).await?;
+            sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+                .fetch_one(&mut *conn)
+                .await?
+        }
+        Dialect::Sqlite | Dialect::Postgres => {
+            sqlx::query(&format!("{take_turn} RETURNING seq, hash"))
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
     let last = head.int(0)?;
     let first = last - count + 1;
     let mut prev = hash32(&head, 1, first - 1)?;

@@ -510,8 +510,22 @@ pub async fn responses_are_stored_once_and_spend_the_link(store: &dyn Store) {
         open(999_999_999, now),
         open(b, now),
     ];
+    let (before, _) = store.audit_head().await.unwrap();
     store.record_opens(&batch).await.unwrap();
     store.record_opens(&[]).await.unwrap();
+    let (after, _) = store.audit_head().await.unwrap();
+    let recorded = store.audit_entries(before, 10).await.unwrap();
+    assert_eq!(
+        after - before,
+        3,
+        "one ledger event per open of a stored recipient"
+    );
+    let targets: Vec<&str> = recorded.iter().map(|e| e.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        [a, b, b].map(|r| format!("recipient:{r}")),
+        "in recipient order, the unknown one left out"
+    );
     let t = store.recipient_tracking(a).await.unwrap();
     assert_eq!((t.first_opened_at, t.open_count), (Some(now), 1));
     let t = store.recipient_tracking(b).await.unwrap();

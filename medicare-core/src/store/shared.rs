@@ -71,7 +71,11 @@ pub(crate) fn int_sum(dialect: Dialect, expr: &str) -> String {
 
 /// The ledger event of a patient's link at work: acted by the link, on its recipient
 /// (and the form answered).
-fn link_event(action: Action, recipient: i64, form: Option<FormId>) -> crate::audit::AuditEvent {
+pub(crate) fn link_event(
+    action: Action,
+    recipient: i64,
+    form: Option<FormId>,
+) -> crate::audit::AuditEvent {
     let mut target = Target::none().with_id(TargetKind::Recipient, recipient);
     if let Some(form) = form {
         target = target.with_id(TargetKind::Form, form.0);

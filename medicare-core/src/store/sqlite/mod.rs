@@ -14,12 +14,12 @@ mod reader;
 mod snapshot;
 mod writer;
 
-use super::audit_sql::record;
+use super::audit_sql::{append_all_in, record};
 use super::rows::{self, corrupt};
-use super::shared::{Shared, WriteTurn};
+use super::shared::{link_event, Shared, WriteTurn};
 use super::{
-    Audience, CampaignStore, DeliveryStore, DynPlanner, FollowUpStore, FormStore, PatientStore,
-    ResponseRow, ResponseStore, StoredForm, AUDIENCE_PAGE,
+    Audience, CampaignStore, DeliveryStore, DynPlanner, FollowUpStore, FormStore, LinkOpen,
+    PatientStore, ResponseRow, ResponseStore, StoredForm, AUDIENCE_PAGE,
 };
 use crate::audit::{Action, Detail, Target};
 use crate::campaign::{
@@ -566,7 +566,52 @@ impl DeliveryStore for SqliteStore {
 
 #[async_trait]
 impl ResponseStore for SqliteStore {
-    crate::store::forward::shared_core!(link, record_opens, submit_responses);
+    /// The shared core's open recording, in one statement: SQLite has one writer, so a
+    /// group's rows need no lock order, and one `UPDATE … FROM` counts every open of the
+    /// group (a recipient opened twice counts twice; their first open is the earliest).
+    /// The form service records opens in groups, and each statement is a round trip to
+    /// the connection's thread.
+    async fn record_opens(&self, opens: &[LinkOpen]) -> Result<()> {
+        if opens.is_empty() {
+            return Ok(());
+        }
+        let mut opens = opens.to_vec();
+        opens.sort_by_key(|o| (o.recipient_id, o.at));
+        // Per recipient: how many opens, and the earliest (the list is in time order).
+        let mut counted: Vec<(i64, i64, DateTime<Utc>)> = Vec::with_capacity(opens.len());
+        for open in &opens {
+            match counted.last_mut() {
+                Some((id, n, _)) if *id == open.recipient_id => *n += 1,
+                _ => counted.push((open.recipient_id, 1, open.at)),
+            }
+        }
+        let _turn = self.turn.lock().await;
+        let mut tx = self.pool.begin().await?;
+        let mut found = std::collections::HashSet::with_capacity(counted.len());
+        for chunk in counted.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("WITH v(id, n, at) AS (");
+            q.push_values(chunk, |mut b, (id, n, at)| {
+                b.push_bind(*id).push_bind(*n).push_bind(*at);
+            });
+            q.push(
+                ") UPDATE recipients SET open_count = open_count + v.n, \
+                 first_opened_at = COALESCE(first_opened_at, v.at) \
+                 FROM v WHERE recipients.id = v.id RETURNING recipients.id",
+            );
+            let ids: Vec<i64> = q.build_query_scalar().fetch_all(&mut *tx).await?;
+            found.extend(ids);
+        }
+        let events: Vec<_> = opens
+            .iter()
+            .filter(|o| found.contains(&o.recipient_id))
+            .map(|o| link_event(Action::LinkOpen, o.recipient_id, None))
+            .collect();
+        append_all_in::<Sqlite>(&mut tx, Dialect::Sqlite, &events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    crate::store::forward::shared_core!(link, submit_responses);
 }
 
 #[async_trait]
