@@ -567,6 +567,10 @@ pub(crate) fn planned_deliveries<'a>(
             .ok_or_else(|| corrupt("recipient of patient", r.patient_id.0, "not stored".into()))?;
         planned.extend(r.deliveries.iter().map(|d| (recipient, d)));
     }
+    // One channel after the other (recipients in order within each): a send claims and
+    // records each channel's deliveries separately, in id order, so each batch then
+    // rewrites pages holding its own channel only, not every page twice.
+    planned.sort_by_key(|(_, d)| d.channel);
     Ok(planned)
 }
 
