@@ -215,15 +215,14 @@ impl Engine {
         // transient failures (which makes the campaign `sending` again): whatever round
         // they belong to, this send delivers them. An `email_first` second wave is not a
         // reminder: it waits for its own send after its delay.
-        for round in self.store.rounds(id).await? {
-            if round.round == 0
-                || round.unfinished == 0
-                || RoundKind::of(&campaign, round.round) == RoundKind::SecondWave
-            {
+        // Read from the queue's index: a finished first send costs no scan of its
+        // deliveries here.
+        for round in self.store.queued_rounds(id).await? {
+            if round == 0 || RoundKind::of(&campaign, round) == RoundKind::SecondWave {
                 continue;
             }
             let reminder = self
-                .send_round(&campaign, round.round, options, observer, started)
+                .send_round(&campaign, round, options, observer, started)
                 .await?;
             complete &= reminder.channels.iter().all(ChannelSummary::is_complete);
             report.absorb(reminder);

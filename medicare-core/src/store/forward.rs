@@ -84,6 +84,8 @@ macro_rules! shared_core {
         <> (campaign: $crate::campaign::CampaignId) -> Vec<$crate::campaign::DeliveryCount>); };
     (@signature $mode:ident queued) => { $crate::store::forward::shared_core!(@forward $mode queued
         <> (campaign: $crate::campaign::CampaignId, round: i32) -> Vec<($crate::notify::Channel, u64)>); };
+    (@signature $mode:ident queued_rounds) => { $crate::store::forward::shared_core!(@forward $mode queued_rounds
+        <> (campaign: $crate::campaign::CampaignId) -> Vec<i32>); };
     (@signature $mode:ident retry_failed) => { $crate::store::forward::shared_core!(@forward $mode retry_failed
         <> (campaign: $crate::campaign::CampaignId) -> u64); };
     (@signature $mode:ident link) => { $crate::store::forward::shared_core!(@forward $mode link

@@ -245,6 +245,11 @@ pub trait DeliveryStore: Send + Sync + std::fmt::Debug {
     /// [`Self::delivery_counts`] reads every row of a large campaign.
     async fn queued(&self, campaign: CampaignId, round: i32) -> Result<Vec<(Channel, u64)>>;
 
+    /// The rounds with deliveries waiting in the queue (`pending`), in order: read from
+    /// the queue's own index where the database has one, so a finished campaign answers
+    /// without reading its deliveries.
+    async fn queued_rounds(&self, campaign: CampaignId) -> Result<Vec<i32>>;
+
     /// Returns the campaign's deliveries that failed transiently (retries exhausted) to
     /// `pending`, so a send tries them again; permanent failures stay failed. Returns
     /// how many.

@@ -637,6 +637,22 @@ where
         found.iter().map(|r| rows::queued(r, campaign)).collect()
     }
 
+    /// The rounds with pending deliveries, in order.
+    pub async fn queued_rounds(&self, campaign: CampaignId) -> Result<Vec<i32>> {
+        let sql = format!(
+            "SELECT DISTINCT round FROM deliveries WHERE campaign_id = {} \
+             AND status = 'pending' ORDER BY round",
+            self.p(1)
+        );
+        sqlx::query(&sql)
+            .bind(campaign.0)
+            .fetch_all(self.pool)
+            .await?
+            .iter()
+            .map(|r| rows::round(r, 0))
+            .collect()
+    }
+
     /// Returns the campaign's failed deliveries whose failure was transient to the
     /// queue; permanent failures stay failed. Returns how many.
     pub async fn retry_failed(&self, campaign: CampaignId) -> Result<u64> {

@@ -403,6 +403,6 @@ impl DeliveryStore for MySqlStore {
         .await
     }
 
-    crate::store::forward::shared_core!(delivery_counts, queued);
+    crate::store::forward::shared_core!(delivery_counts, queued, queued_rounds);
     crate::store::forward::shared_core!(retrying: retry_failed);
 }

@@ -283,5 +283,5 @@ impl DeliveryStore for PostgresStore {
         Ok(done.rows_affected())
     }
 
-    crate::store::forward::shared_core!(delivery_counts, queued, retry_failed);
+    crate::store::forward::shared_core!(delivery_counts, queued, queued_rounds, retry_failed);
 }

@@ -561,7 +561,7 @@ impl DeliveryStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    crate::store::forward::shared_core!(delivery_counts, queued, retry_failed);
+    crate::store::forward::shared_core!(delivery_counts, queued, queued_rounds, retry_failed);
 }
 
 #[async_trait]
