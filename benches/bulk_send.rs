@@ -181,11 +181,10 @@ fn group(
         // Filtered out of this run: nothing was measured.
         return Duration::ZERO;
     }
-    let runs = n;
-    let (created, sent) = (created / runs, sent / runs);
+    let (created, sent) = (created / n, sent / n);
     let per_second = |d: Duration| expected as f64 / d.as_secs_f64();
     println!(
-        "{group}/{name}: {expected} recipients, mean of {runs} runs: campaign create \
+        "{group}/{name}: {expected} recipients, mean of {n} runs: campaign create \
          {created:.2?} ({:.0} recipients/s), send {sent:.2?} ({:.0}/s), total {:.2?} ({:.0}/s)",
         per_second(created),
         per_second(sent),

@@ -14,10 +14,9 @@ impl CostStore for SqliteStore {
         claim: &MeteredClaim,
         now: DateTime<Utc>,
     ) -> Result<MeteredBatch> {
-        let shared = self.shared();
-        let _turn = shared.writing().await;
+        let _turn = self.turn.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let batch = shared.claim_metered(&mut tx, claim, now).await?;
+        let batch = self.shared().claim_metered(&mut tx, claim, now).await?;
         tx.commit().await?;
         Ok(batch)
     }

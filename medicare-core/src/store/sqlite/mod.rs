@@ -52,9 +52,6 @@ const CHUNK: usize = 1_000;
 /// The page cache a campaign's creation writes with (24 MiB, in KiB).
 const CREATE_CACHE: &str = "PRAGMA cache_size = -24576";
 
-/// SQLite's default page cache (2 MiB), as every other statement runs with.
-const DEFAULT_CACHE: &str = "PRAGMA cache_size = -2000";
-
 /// The SQLite store.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -383,12 +380,18 @@ impl CampaignStore for SqliteStore {
         let mut conn = self.pool.acquire().await?;
         // The links' token hashes are random keys: each goes to a random page of their
         // unique index, which outgrows SQLite's default 2 MiB page cache long before a
-        // million recipients. A larger cache for this write, and the default again after.
+        // million recipients. A larger cache for this write, and the connection's own
+        // again after.
+        let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+            .fetch_one(&mut *conn)
+            .await?;
         sqlx::query(CREATE_CACHE).execute(&mut *conn).await?;
         let created = self
             .create_campaign_on(&mut conn, campaign, audience, planner)
             .await;
-        let reset = sqlx::query(DEFAULT_CACHE).execute(&mut *conn).await;
+        let reset = sqlx::query(&format!("PRAGMA cache_size = {cache}"))
+            .execute(&mut *conn)
+            .await;
         let id = created?;
         reset?;
         Ok(id)
