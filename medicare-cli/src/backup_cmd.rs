@@ -162,17 +162,16 @@ impl ReadKeys {
 async fn backups(
     dir: &Path,
     sink: &SinkArgs,
-    database: Option<&SecretString>,
+    database: &WorkspaceDatabase<'_>,
 ) -> Result<Backups, Error> {
     let backups = Backups::new(
-        self::sink(dir, sink, database).await?,
+        self::sink(dir, sink, database.url).await?,
         Arc::new(SystemClock),
     );
-    match self::database(dir, database).await {
-        Ok(db) => Ok(backups.with_ledger(db)),
-        Err(Error::NotFound { .. }) => Ok(backups),
-        Err(e) => Err(e),
-    }
+    Ok(match database.get().await? {
+        Some(db) => backups.with_ledger(db),
+        None => backups,
+    })
 }
 
 /// The backup sink `sink` (else the settings) names: where checkpoints go too.
@@ -195,17 +194,60 @@ pub async fn sink(
     backends.backup_sink_or_folder(&config, dir)
 }
 
-/// The database to back up: as the workspace's settings say, which must name one that
-/// exists (a backup never creates the database it reads).
-async fn database(dir: &Path, database: Option<&SecretString>) -> Result<Arc<dyn Database>, Error> {
-    match wiring::config(dir, database)?.database_url {
-        Some(url) => open_database(&url).await,
-        None => {
-            let path = dir.join("medicare.db");
-            if !path.exists() {
-                return Err(Error::not_found(format!("database {}", path.display())));
-            }
-            Ok(Arc::new(SqliteStore::open(&path).await?))
+/// The workspace's database, as its settings say: opened on first use (a backup never
+/// creates the database it reads) and closed when the command ends, so an embedded file
+/// is left whole.
+struct WorkspaceDatabase<'a> {
+    dir: &'a Path,
+    url: Option<&'a SecretString>,
+    opened: tokio::sync::OnceCell<Option<Arc<dyn Database>>>,
+}
+
+impl<'a> WorkspaceDatabase<'a> {
+    fn new(dir: &'a Path, url: Option<&'a SecretString>) -> Self {
+        WorkspaceDatabase {
+            dir,
+            url,
+            opened: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    /// The embedded database file, used when the settings name no database URL.
+    fn file(&self) -> PathBuf {
+        self.dir.join("medicare.db")
+    }
+
+    /// The database, or `None` when the settings name none and the workspace has no
+    /// `medicare.db` (a machine that only keeps backups).
+    async fn get(&self) -> Result<Option<Arc<dyn Database>>, Error> {
+        let opened = self
+            .opened
+            .get_or_try_init(|| async {
+                match wiring::config(self.dir, self.url)?.database_url {
+                    Some(url) => open_database(&url).await.map(Some),
+                    None if !self.file().exists() => Ok(None),
+                    None => {
+                        let store: Arc<dyn Database> =
+                            Arc::new(SqliteStore::open(&self.file()).await?);
+                        Ok::<_, Error>(Some(store))
+                    }
+                }
+            })
+            .await?;
+        Ok(opened.clone())
+    }
+
+    /// The database, which must exist.
+    async fn required(&self) -> Result<Arc<dyn Database>, Error> {
+        self.get()
+            .await?
+            .ok_or_else(|| Error::not_found(format!("database {}", self.file().display())))
+    }
+
+    /// Closes the database if the command opened it.
+    async fn close(&self) {
+        if let Some(Some(database)) = self.opened.get() {
+            database.close().await;
         }
     }
 }
@@ -289,6 +331,19 @@ pub async fn run(
     db: Option<&SecretString>,
     json: bool,
 ) -> Result<ExitCode, Error> {
+    let database = WorkspaceDatabase::new(dir, db);
+    let result = run_on(command, dir, &database, json).await;
+    database.close().await;
+    result
+}
+
+/// Runs `command` on the workspace in `dir`, whose database `db` opens when needed.
+async fn run_on(
+    command: Command,
+    dir: &Path,
+    db: &WorkspaceDatabase<'_>,
+    json: bool,
+) -> Result<ExitCode, Error> {
     let paths = KeyPaths::in_workspace(dir);
     match command {
         Command::Keys(KeysCommand::Generate { escrow }) => {
@@ -318,7 +373,7 @@ pub async fn run(
             no_prune,
         }) => {
             let keys = BackupKeys::for_backup(&paths)?;
-            let source = database(dir, db).await?;
+            let source = db.required().await?;
             let backups = backups(dir, &sink, db).await?;
             let kind = full.then_some(BackupKind::Full);
             let manifest = backups.run(&*source, &keys, kind).await?;
@@ -413,8 +468,9 @@ pub async fn run(
                             "the database",
                             replace,
                         )
-                        .await?;
-                    (report, "the database".to_string())
+                        .await;
+                    target.close().await;
+                    (report?, "the database".to_string())
                 }
                 (None, None) => {
                     return Err(Error::invalid(

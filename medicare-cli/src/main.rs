@@ -32,10 +32,11 @@ use medicare_core::campaign::{CampaignId, CampaignRequest, SendOptions, Shard};
 use medicare_core::filter::Filter;
 use medicare_core::form::FormSpec;
 use medicare_core::notify::Channel;
+use medicare_core::workspace::Workspace;
 use medicare_core::Error;
 use secrecy::SecretString;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -356,35 +357,48 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
         other => other,
     };
     let ws = wiring::open_workspace(&cli.dir, cli.database.as_ref()).await?;
+    let global = Global {
+        dir: &cli.dir,
+        database: cli.database.as_ref(),
+        json: cli.json,
+    };
+    let result = run_in(&ws, command, global).await;
+    ws.close().await;
+    result
+}
+
+/// The options every command takes.
+#[derive(Clone, Copy)]
+struct Global<'a> {
+    dir: &'a Path,
+    database: Option<&'a SecretString>,
+    json: bool,
+}
+
+/// Runs `command` in the open workspace `ws`.
+async fn run_in(ws: &Workspace, command: Command, cli: Global<'_>) -> Result<ExitCode, Error> {
+    let out = output::Printer { json: cli.json };
     let engine = ws.engine();
     match command {
-        Command::Serve(args) => return service_cmd::run_serve(&ws, args).await,
+        Command::Serve(args) => return service_cmd::run_serve(ws, args).await,
         Command::Operator(command) => {
-            operator_cmd::run(&ws, command, cli.json).await?;
+            operator_cmd::run(ws, command, cli.json).await?;
             return Ok(ExitCode::SUCCESS);
         }
         Command::Audit(command) => {
             let actor = medicare_core::audit::current().actor;
             let db = ws.database().as_ref();
-            return audit_cmd::run(
-                db,
-                &cli.dir,
-                cli.database.as_ref(),
-                actor,
-                command,
-                cli.json,
-            )
-            .await;
+            return audit_cmd::run(db, cli.dir, cli.database, actor, command, cli.json).await;
         }
-        Command::Report(report) => return service_cmd::run_report(&ws, &out, report).await,
+        Command::Report(report) => return service_cmd::run_report(ws, &out, report).await,
         Command::Campaign(CampaignCommand::Remind { id }) => {
-            return service_cmd::run_remind(&ws, &out, id).await
+            return service_cmd::run_remind(ws, &out, id).await
         }
         Command::Patients(PatientsCommand::Import {
             file,
             format: ImportFormat::Fhir,
             code_map,
-        }) => fhir_cmd::import(&ws, &out, &file, code_map.as_deref()).await?,
+        }) => fhir_cmd::import(ws, &out, &file, code_map.as_deref()).await?,
         Command::Patients(PatientsCommand::Import { file, .. }) => {
             let reader = std::fs::File::open(&file).map_err(|e| Error::io(&file, e))?;
             let patients = medicare_core::patient::parse_csv(
@@ -421,12 +435,12 @@ async fn run(cli: Cli) -> Result<ExitCode, Error> {
             form,
             format: ExportFormat::Fhir,
             out: path,
-        }) => fhir_cmd::export_form(&ws, &find_form(engine, &form).await?, path.as_ref())?,
+        }) => fhir_cmd::export_form(ws, &find_form(engine, &form).await?, path.as_ref())?,
         Command::Responses(ResponsesCommand::Export {
             campaign,
             format: ExportFormat::Fhir,
             out: path,
-        }) => fhir_cmd::export_responses(&ws, &out, campaign, path.as_ref()).await?,
+        }) => fhir_cmd::export_responses(ws, &out, campaign, path.as_ref()).await?,
         Command::Campaign(CampaignCommand::Create(args)) => {
             let form = find_form(engine, &args.form).await?;
             let mut request = CampaignRequest::new(

@@ -54,6 +54,13 @@ fn keys_then_backup_list_verify_restore_and_prune() {
     assert_eq!(run["backup"]["kind"], "full");
     assert_eq!(run["backup"]["recipients"].as_array().unwrap().len(), 2);
     let id = run["backup"]["id"].as_str().unwrap().to_string();
+    // The backup closed the database it read: the file alone holds every write.
+    for suffix in ["-wal", "-shm"] {
+        assert!(
+            !ws.join(format!("medicare.db{suffix}")).exists(),
+            "{suffix} left"
+        );
+    }
     let list = ok(medicare(&ws, &["backup", "list"]));
     assert_eq!(list["backups"][0]["id"], id.as_str());
 

@@ -69,6 +69,15 @@ fn create_campaign_with(mut cmd: Command, filter: &str) -> Value {
 
 /// The outbox's complete lines: a send still writing may have put only part of its
 /// last line on disk yet (the outbox itself drops such a tail when it reopens).
+/// Every command closes the workspace database before it exits, so `medicare.db` alone
+/// holds every write: no write-ahead log or shared-memory file is left beside it.
+fn assert_closed(dir: &Path) {
+    for suffix in ["-wal", "-shm"] {
+        let file = dir.join(format!("medicare.db{suffix}"));
+        assert!(!file.exists(), "{} was left behind", file.display());
+    }
+}
+
 fn outbox_lines(dir: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(dir.join("outbox.jsonl")).unwrap_or_default();
     let complete = &text[..text.rfind('\n').map_or(0, |end| end + 1)];
@@ -145,6 +154,7 @@ fn scripted_campaign_with_json_and_exit_codes() {
         .map(|v| v.as_u64().unwrap())
         .sum();
     assert_eq!(outbox_lines(d).len() as u64, sent);
+    assert_closed(d);
     let status = json(&run(medicare(d).args(["--json", "campaign", "status", &id])));
     assert_eq!(status["campaign"]["state"], "sent");
     assert_eq!(
@@ -153,6 +163,7 @@ fn scripted_campaign_with_json_and_exit_codes() {
             .code(),
         Some(4)
     );
+    assert_closed(d);
 }
 
 #[test]
@@ -277,6 +288,7 @@ fn the_demo_runs_in_a_fresh_folder_and_its_summary_matches_the_outbox() {
     );
     let html = std::fs::read_to_string(f["report"]["html"].as_str().unwrap()).unwrap();
     assert!(html.contains("<svg"));
+    assert_closed(&into);
     // Running it again resets its own folder; a folder with other files is refused.
     json(&run(Command::new(env!("CARGO_BIN_EXE_medicare"))
         .args(["--json", "demo", "--count", "300", "--into"])

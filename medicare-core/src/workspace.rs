@@ -167,6 +167,14 @@ impl Workspace {
         &self.database
     }
 
+    /// Closes the database's connections, once everything using them is done: on the
+    /// embedded SQLite file this folds the write-ahead log back in, so `medicare.db`
+    /// alone holds every write (see [`Close::close`](crate::store::Close::close)).
+    /// Programs call it before they exit; the workspace refuses further work after it.
+    pub async fn close(&self) {
+        self.database.close().await;
+    }
+
     /// Where backups are stored.
     pub fn backup_sink(&self) -> &Arc<dyn BackupSink> {
         &self.backup_sink

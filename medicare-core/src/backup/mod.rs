@@ -501,9 +501,9 @@ impl Backups {
         })
     }
 
-    /// Restores backup `id` into the SQLite database file at `path` (created if missing).
-    /// If the restore fails, a file it created is removed again, and an existing one is
-    /// left as it was.
+    /// Restores backup `id` into the SQLite database file at `path` (created if missing),
+    /// which it leaves one whole file. If the restore fails, a file it created is removed
+    /// again, and an existing one is left as it was.
     #[cfg(feature = "sqlite")]
     pub async fn restore_to_sqlite_file(
         &self,
@@ -519,7 +519,8 @@ impl Backups {
         let result = self
             .restore(id, identities, trusted, &target, &name, replace)
             .await;
-        target.pool().close().await;
+        // Closed, a restored file is whole: its write-ahead log folded in.
+        crate::store::Close::close(&target).await;
         if result.is_err() && created {
             for suffix in ["", "-wal", "-shm"] {
                 let mut p = path.as_os_str().to_owned();

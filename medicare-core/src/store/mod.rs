@@ -291,11 +291,21 @@ impl<T> Store for T where
 {
 }
 
-/// A whole database: the engine's [`Store`], the operators' [`AccessStore`], and what
-/// backups read and restore into. Every backend is one.
-pub trait Database: Store + AccessStore + SnapshotSource + RestoreTarget {}
+/// Ending a database's connections when its user is done with it.
+#[async_trait]
+pub trait Close: Send + Sync {
+    /// Waits for the connections in use to come back, then closes them all. An
+    /// embedded SQLite file is left whole: its write-ahead log is checkpointed into it
+    /// and removed, so the file alone holds every write. A closed store refuses any
+    /// further work.
+    async fn close(&self);
+}
 
-impl<T> Database for T where T: Store + AccessStore + SnapshotSource + RestoreTarget {}
+/// A whole database: the engine's [`Store`], the operators' [`AccessStore`], what
+/// backups read and restore into, and the connections' end. Every backend is one.
+pub trait Database: Store + AccessStore + SnapshotSource + RestoreTarget + Close {}
+
+impl<T> Database for T where T: Store + AccessStore + SnapshotSource + RestoreTarget + Close {}
 
 /// Opens (and migrates) the database `url` names: `sqlite:` (file or `:memory:`),
 /// `postgres://` or `mysql://` (each with its cargo feature). The URL stays secret: it

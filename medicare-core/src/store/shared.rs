@@ -53,6 +53,26 @@ impl<'p, DB: Database> Shared<'p, DB> {
     }
 }
 
+impl<DB: Database> Shared<'_, DB> {
+    /// Closes every connection of the pool ([`Close`](super::Close)). sqlx's own close
+    /// can return while a connection that was just used is still on its way back to the
+    /// pool (its return is a task of its own), which then stays open in a closed pool;
+    /// closing again until none is left closes it too.
+    pub async fn close(&self) {
+        // Each round closes what came back during the one before: one or two suffice.
+        for _ in 0..=MAX_POOL_ROUNDS {
+            self.pool.close().await;
+            if self.pool.size() == 0 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+/// Rounds [`Shared::close`] makes at most: a bound, never reached in practice.
+const MAX_POOL_ROUNDS: usize = 64;
+
 /// Which forms a lookup selects.
 #[derive(Debug, Clone, Copy)]
 enum FormKey<'a> {

@@ -768,7 +768,8 @@ mod mysql;
 #[cfg(feature = "postgres")]
 mod postgres;
 
-/// A restored database file, like the workspace's own, is readable by its owner only.
+/// A restored database file, like the workspace's own, is readable by its owner only, and
+/// whole: no write-ahead log is left beside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restored_database_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
@@ -785,6 +786,10 @@ async fn restored_database_files_are_private() {
         .restore_to_sqlite_file(&manifest.id, &identities, &keys.trusted, &restored, false)
         .await
         .unwrap();
+    for suffix in ["-wal", "-shm"] {
+        let log = dir.path().join(format!("restored-private.db{suffix}"));
+        assert!(!log.exists(), "{} was left", log.display());
+    }
     for file in [dir.path().join("medicare.db"), restored] {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{} is {mode:o}", file.display());

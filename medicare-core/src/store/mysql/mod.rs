@@ -130,6 +130,13 @@ impl MySqlStore {
     }
 }
 
+#[async_trait::async_trait]
+impl super::Close for MySqlStore {
+    async fn close(&self) {
+        self.shared().close().await;
+    }
+}
+
 /// Rows a multi-row statement of `columns` bound values a row carries.
 fn rows_per_statement(columns: usize) -> usize {
     (MAX_BINDS / columns.max(1)).clamp(1, MAX_ROWS)

@@ -98,6 +98,13 @@ impl PostgresStore {
     }
 }
 
+#[async_trait::async_trait]
+impl super::Close for PostgresStore {
+    async fn close(&self) {
+        self.shared().close().await;
+    }
+}
+
 /// A connection failure, said without the URL (sqlx's own message names no password, but
 /// configuration errors may quote the option they reject).
 fn connect_error(e: sqlx::Error) -> Error {

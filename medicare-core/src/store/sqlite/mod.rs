@@ -10,6 +10,7 @@ mod access;
 mod audit;
 mod cost;
 mod direct;
+mod outcomes;
 mod reader;
 mod snapshot;
 mod writer;
@@ -23,8 +24,7 @@ use super::{
 };
 use crate::audit::{Action, Detail, Target};
 use crate::campaign::{
-    CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PatientContact,
-    PendingDelivery, Shard,
+    CampaignId, DeliveryOutcome, NewCampaign, NewRecipient, PatientContact, PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
@@ -63,6 +63,8 @@ pub struct SqliteStore {
     /// outcomes, opens, answers, reminders) queue for this turn instead, and each starts
     /// as soon as the one before it ends.
     turn: Arc<WriteTurn>,
+    /// The file's own connection for recording a send's outcomes.
+    outcomes: Arc<outcomes::OutcomeConnection>,
 }
 
 impl SqliteStore {
@@ -127,6 +129,7 @@ impl SqliteStore {
             pool,
             file,
             turn: Arc::default(),
+            outcomes: Arc::default(),
         })
     }
 
@@ -141,6 +144,29 @@ impl SqliteStore {
             pool: &self.pool,
             dialect: Dialect::Sqlite,
             turn: Some(&self.turn),
+        }
+    }
+}
+
+#[async_trait]
+impl super::Close for SqliteStore {
+    async fn close(&self) {
+        self.outcomes.close().await;
+        self.shared().close().await;
+        if let Some(path) = self.file.clone() {
+            // The last connection to close folds the log into the file and removes it,
+            // but connections closing at the same moment each see the other still open
+            // and leave it. One more, alone, is surely the last: it reads the schema (a
+            // connection that never read has not opened the log) and closes. A failure
+            // leaves the log for the next open to replay: nothing is lost.
+            let fold = move || {
+                let conn = rusqlite::Connection::open(&path)?;
+                conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))?;
+                conn.close().map_err(|(_, e)| e)
+            };
+            if let Ok(Err(e)) = tokio::task::spawn_blocking(fold).await {
+                tracing::warn!(error = %e, "the SQLite write-ahead log was left beside the file");
+            }
         }
     }
 }
@@ -529,42 +555,7 @@ impl DeliveryStore for SqliteStore {
         outcomes: &[DeliveryOutcome],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let _turn = self.turn.lock().await;
-        let mut tx = self.pool.begin().await?;
-        for chunk in outcomes.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "WITH v(id, status, provider_id, reason, attempts, maybe_duplicate, transient, \
-                 sent_segments, unit_price_micros, cost_micros) AS (",
-            );
-            q.push_values(chunk, |mut b, o| {
-                let sent = o.status == DeliveryStatus::Sent;
-                let (segments, price, cost) = rows::outcome_cost(o);
-                b.push_bind(o.id)
-                    .push_bind(o.status.as_str())
-                    .push_bind(sent.then_some(o.detail.as_str()))
-                    .push_bind((!sent).then_some(o.detail.as_str()))
-                    .push_bind(o.attempts)
-                    .push_bind(i64::from(o.may_duplicate))
-                    .push_bind(i64::from(o.transient))
-                    .push_bind(segments)
-                    .push_bind(price)
-                    .push_bind(cost);
-            });
-            q.push(
-                ") UPDATE deliveries SET status = v.status, provider_id = v.provider_id, \
-                 reason = v.reason, attempts = deliveries.attempts + v.attempts, \
-                 maybe_duplicate = max(deliveries.maybe_duplicate, v.maybe_duplicate), \
-                 transient = v.transient, \
-                 sent_segments = COALESCE(v.sent_segments, deliveries.sent_segments), \
-                 unit_price_micros = COALESCE(v.unit_price_micros, deliveries.unit_price_micros), \
-                 cost_micros = COALESCE(v.cost_micros, deliveries.cost_micros), updated_at = ",
-            );
-            q.push_bind(now);
-            q.push(" FROM v WHERE deliveries.id = v.id AND deliveries.status = 'sending'");
-            q.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.record_outcome_rows(outcomes, now).await
     }
 
     async fn requeue_in_flight(
@@ -788,6 +779,46 @@ mod tests {
         }
     }
 
+    /// A closed store leaves the database one file, holding every write, even after
+    /// several connections were in use; it refuses further work with an error.
+    #[tokio::test]
+    async fn closing_folds_the_write_ahead_log_into_the_file() {
+        use crate::store::{Close, DeliveryStore, FormStore};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("closed.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let mut spec = c::sample_form();
+        spec.name = "kept".into();
+        store
+            .create_form(&spec, "x", chrono::Utc::now())
+            .await
+            .unwrap();
+        // Opens the connection outcomes are recorded on: closing closes it too.
+        let now = chrono::Utc::now();
+        DeliveryStore::record_outcomes(&store, &[], now)
+            .await
+            .unwrap();
+        let reads = (0..8).map(|_| store.forms());
+        for forms in futures::future::join_all(reads).await {
+            assert_eq!(forms.unwrap().len(), 1);
+        }
+        assert!(dir.path().join("closed.db-wal").exists());
+        store.close().await;
+        for suffix in ["-wal", "-shm"] {
+            let file = dir.path().join(format!("closed.db{suffix}"));
+            assert!(!file.exists(), "{} is left", file.display());
+        }
+        assert!(store.forms().await.is_err());
+        assert!(DeliveryStore::record_outcomes(&store, &[], now)
+            .await
+            .is_err());
+        let reopened = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(
+            reopened.form_by_name("kept").await.unwrap().spec.name,
+            "kept"
+        );
+    }
+
     /// Two stores on one database file stand for two sending processes.
     #[tokio::test]
     async fn several_senders_deliver_every_message_once() {
@@ -833,6 +864,17 @@ mod tests {
             }
             cost::concurrent_senders_never_overspend(stores).await;
         }
+    }
+
+    /// The queue on a database file, where outcomes are recorded on the store's own
+    /// connection rather than through the pool as in memory.
+    #[tokio::test]
+    async fn the_delivery_queue_is_exactly_once_on_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("queue.db"))
+            .await
+            .unwrap();
+        c::the_delivery_queue_is_exactly_once(&store).await;
     }
 
     conformance!(
