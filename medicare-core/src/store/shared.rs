@@ -51,9 +51,7 @@ impl<'p, DB: Database> Shared<'p, DB> {
             None => None,
         }
     }
-}
 
-impl<DB: Database> Shared<'_, DB> {
     /// Closes every connection of the pool ([`Close`](super::Close)). sqlx's own close
     /// can return while a connection that was just used is still on its way back to the
     /// pool (its return is a task of its own), which then stays open in a closed pool;

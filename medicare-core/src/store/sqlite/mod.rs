@@ -160,7 +160,10 @@ impl super::Close for SqliteStore {
             // connection that never read has not opened the log) and closes. A failure
             // leaves the log for the next open to replay: nothing is lost.
             let fold = move || {
-                let conn = rusqlite::Connection::open(&path)?;
+                let conn = rusqlite::Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+                )?;
                 conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))?;
                 conn.close().map_err(|(_, e)| e)
             };

@@ -103,8 +103,7 @@ impl OutcomeConnection {
 
     /// Closes the connection (after the recording in progress, if any) for good.
     pub(super) async fn close(&self) {
-        let open = std::mem::replace(&mut *self.slot.lock().await, Slot::Closed);
-        drop(open);
+        *self.slot.lock().await = Slot::Closed;
     }
 }
 
@@ -116,23 +115,20 @@ impl SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<()> {
         let _turn = self.turn.lock().await;
+        // As sqlx writes a time, once for both ways.
+        let now = now.to_rfc3339_opts(SecondsFormat::AutoSi, false);
         match &self.file {
             Some(path) => {
                 let direct = self.outcomes.get(path).await?;
                 let outcomes = outcomes.to_vec();
-                let now = now.to_rfc3339_opts(SecondsFormat::AutoSi, false);
                 direct.run(move |c| record_direct(c, &outcomes, &now)).await
             }
-            None => self.record_through_pool(outcomes, now).await,
+            None => self.record_through_pool(outcomes, &now).await,
         }
     }
 
     /// The in-memory database's way: the same statement through the pool.
-    async fn record_through_pool(
-        &self,
-        outcomes: &[DeliveryOutcome],
-        now: DateTime<Utc>,
-    ) -> Result<()> {
+    async fn record_through_pool(&self, outcomes: &[DeliveryOutcome], now: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         for o in outcomes {
             let b = Bound::of(o);
