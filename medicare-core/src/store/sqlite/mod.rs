@@ -501,8 +501,12 @@ impl DeliveryStore for SqliteStore {
             Channel::Sms => "r.phone",
             Channel::Email => "r.email",
         };
-        // IMMEDIATE takes the write lock before reading, so no other sender, in this
-        // process or another, can claim the same rows between the read and the update.
+        // The writers' turn first: a claim that found the lock held by an outcome
+        // recording would sleep in SQLite's busy handler (1, 2, 5, 10 ms…) instead of
+        // starting the moment it commits. IMMEDIATE then takes the write lock before
+        // reading, so no other sender, in this process or another, can claim the same
+        // rows between the read and the update.
+        let _turn = self.turn.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut params = vec![
             SqlValue::Int(campaign.0),
