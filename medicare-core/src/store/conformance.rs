@@ -252,8 +252,9 @@ impl RecipientPlanner for SamplePlanner {
 
 /// A campaign over more than one page of the audience freezes every selected patient
 /// exactly once, in id order, with their deliveries; the planner's totals land on the
-/// campaign row; and a planner that fails at the end (an empty audience) leaves nothing
-/// stored at all.
+/// campaign row; and a planner that fails at the end (an empty audience), or a row the
+/// database refuses halfway through a page (a link's token hash issued twice), leaves
+/// nothing stored at all.
 pub async fn campaigns_are_created_page_by_page_or_not_at_all(store: &dyn Store) {
     let count = AUDIENCE_PAGE + 37;
     let patients = population(count, 5);
@@ -292,6 +293,32 @@ pub async fn campaigns_are_created_page_by_page_or_not_at_all(store: &dyn Store)
         "no campaign row is left"
     );
 
+    /// Gives a recipient in the middle of the second page the first recipient's link.
+    struct Colliding(SamplePlanner);
+    impl RecipientPlanner for Colliding {
+        fn plan(&mut self, page: Vec<PatientContact>) -> crate::Result<Vec<NewRecipient>> {
+            let mut planned = self.0.plan(page)?;
+            if self.0.pages == 2 {
+                let middle = planned.len() / 2;
+                planned[middle].link.token_hash = self.0.recipients[0].link.token_hash;
+            }
+            Ok(planned)
+        }
+        fn finish(&mut self) -> crate::Result<AudienceTotals> {
+            self.0.finish()
+        }
+    }
+    let mut colliding = Colliding(SamplePlanner::default());
+    store
+        .create_campaign(&campaign, &audience, &mut colliding)
+        .await
+        .expect_err("a token hash issued twice is refused");
+    assert_eq!(
+        store.campaigns().await.unwrap().len(),
+        before,
+        "a refused row leaves no campaign row"
+    );
+
     let mut planner = SamplePlanner::default();
     let id = store
         .create_campaign(&campaign, &audience, &mut planner)
@@ -316,7 +343,7 @@ pub async fn campaigns_are_created_page_by_page_or_not_at_all(store: &dyn Store)
         2 * count as u64,
         "every recipient has both deliveries"
     );
-    // The refused attempt left no recipient behind either: only this campaign's exist.
+    // The refused attempts left no recipient behind either: only this campaign's exist.
     assert_eq!(store.campaigns().await.unwrap().len(), before + 1);
 }
 

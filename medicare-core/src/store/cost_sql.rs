@@ -5,9 +5,8 @@
 use super::cost::{MeasuredOpens, MeteredBatch, MeteredClaim, RecordedSpend};
 use super::rows::{self, corrupt, Affected, ReadRow};
 use super::shared::{int_sum, Shared};
-use crate::campaign::{CampaignId, PendingDelivery};
+use crate::campaign::CampaignId;
 use crate::error::{Error, Result};
-use crate::link::LinkNonce;
 use crate::notify::{Channel, Money};
 use crate::sql::Dialect;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -188,16 +187,7 @@ where
                     .get(&recipient_id)
                     .cloned()
                     .ok_or_else(|| corrupt("delivery recipient", id, "missing".into()))?;
-                let nonce: [u8; 16] = nonce
-                    .try_into()
-                    .map_err(|_| corrupt("delivery link nonce", id, "not 16 bytes".into()))?;
-                Ok(PendingDelivery {
-                    id,
-                    recipient_id,
-                    address,
-                    given_name,
-                    link_nonce: LinkNonce(nonce),
-                })
+                rows::pending_delivery(id, recipient_id, address, given_name, nonce)
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(MeteredBatch { deliveries, capped })

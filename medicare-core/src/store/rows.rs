@@ -524,10 +524,26 @@ where
     insert
 }
 
+/// How a campaign's multi-row `INSERT`s begin on `dialect`. On SQLite, `OR FAIL`: a
+/// plain `INSERT` of many rows inside a transaction first copies every page it changes
+/// to a statement journal, so that a constraint failure halfway could undo the
+/// statement alone. A failure fails the whole creation (its transaction rolls back), so
+/// the statement need not be undone on its own, and `OR FAIL` writes no such copy.
+#[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
+fn insert_into(dialect: crate::sql::Dialect, table_and_columns: &str) -> String {
+    let verb = match dialect {
+        crate::sql::Dialect::Sqlite => "INSERT OR FAIL",
+        crate::sql::Dialect::Postgres | crate::sql::Dialect::Mysql => "INSERT",
+    };
+    format!("{verb} INTO {table_and_columns} ")
+}
+
 /// The multi-row `INSERT` of `chunk` into campaign `id`'s recipients (the same
-/// statement on every engine that writes recipients with bound values).
+/// statement on every engine that writes recipients with bound values, but the verb:
+/// see [`insert_into`]).
 #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
 pub(crate) fn insert_recipients<'a, DB>(
+    dialect: crate::sql::Dialect,
     id: i64,
     chunk: &'a [crate::campaign::NewRecipient],
 ) -> sqlx::QueryBuilder<'a, DB>
@@ -538,9 +554,10 @@ where
     Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    let mut q = sqlx::QueryBuilder::<DB>::new(
-        "INSERT INTO recipients (campaign_id, patient_id, given_name, phone, email, link_nonce, token_hash) ",
-    );
+    let mut q = sqlx::QueryBuilder::<DB>::new(insert_into(
+        dialect,
+        "recipients (campaign_id, patient_id, given_name, phone, email, link_nonce, token_hash)",
+    ));
     q.push_values(chunk, |mut b, r| {
         b.push_bind(id)
             .push_bind(r.patient_id.0)
@@ -575,9 +592,10 @@ pub(crate) fn planned_deliveries<'a>(
 }
 
 /// The multi-row `INSERT` of `planned` (recipient id, delivery) into campaign `id`'s
-/// deliveries: pending, or suppressed with its reason.
+/// deliveries: pending, or suppressed with its reason (the verb: see [`insert_into`]).
 #[cfg_attr(not(any(feature = "sqlite", feature = "mysql")), allow(dead_code))]
 pub(crate) fn insert_deliveries<'a, DB>(
+    dialect: crate::sql::Dialect,
     id: i64,
     planned: &'a [(i64, &'a crate::campaign::PlannedDelivery)],
 ) -> sqlx::QueryBuilder<'a, DB>
@@ -589,9 +607,10 @@ where
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     Option<&'a str>: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    let mut q = sqlx::QueryBuilder::<DB>::new(
-        "INSERT INTO deliveries (campaign_id, recipient_id, channel, round, status, reason, segments) ",
-    );
+    let mut q = sqlx::QueryBuilder::<DB>::new(insert_into(
+        dialect,
+        "deliveries (campaign_id, recipient_id, channel, round, status, reason, segments)",
+    ));
     q.push_values(planned, |mut b, (recipient, d)| {
         let status = if d.suppressed.is_some() {
             crate::campaign::DeliveryStatus::Suppressed
@@ -607,6 +626,27 @@ where
             .push_bind(d.segments);
     });
     q
+}
+
+/// A claimed delivery as read (id, recipient, address, given name, link nonce), its
+/// nonce checked: the one decoding every backend's claims share.
+pub(crate) fn pending_delivery(
+    id: i64,
+    recipient_id: i64,
+    address: Option<String>,
+    given_name: String,
+    nonce: Vec<u8>,
+) -> Result<crate::campaign::PendingDelivery> {
+    let nonce: [u8; 16] = nonce
+        .try_into()
+        .map_err(|_| corrupt("delivery link nonce", id, "not 16 bytes".into()))?;
+    Ok(crate::campaign::PendingDelivery {
+        id,
+        recipient_id,
+        address,
+        given_name,
+        link_nonce: crate::link::LinkNonce(nonce),
+    })
 }
 
 /// An outcome's cost as bound values: (SMS segments if sent, the unit price, the cost),

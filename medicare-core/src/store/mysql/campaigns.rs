@@ -6,8 +6,8 @@ use crate::campaign::{
     PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
-use crate::link::LinkNonce;
 use crate::notify::Channel;
+use crate::sql::Dialect;
 use crate::store::rows::{self, corrupt};
 use crate::store::{Audience, CampaignStore, DeliveryStore, DynPlanner};
 use async_trait::async_trait;
@@ -31,7 +31,7 @@ async fn insert_recipients(
         return Ok(HashMap::new());
     };
     for chunk in recipients.chunks(rows_per_statement(7)) {
-        rows::insert_recipients::<MySql>(id, chunk)
+        rows::insert_recipients::<MySql>(Dialect::Mysql, id, chunk)
             .build()
             .execute(&mut *conn)
             .await?;
@@ -57,7 +57,7 @@ async fn insert_deliveries(
 ) -> Result<()> {
     let planned = rows::planned_deliveries(recipients, ids)?;
     for chunk in planned.chunks(rows_per_statement(7)) {
-        rows::insert_deliveries::<MySql>(id, chunk)
+        rows::insert_deliveries::<MySql>(Dialect::Mysql, id, chunk)
             .build()
             .execute(&mut *conn)
             .await?;
@@ -237,16 +237,7 @@ impl MySqlStore {
                 let (address, given_name, nonce) = details
                     .remove(&recipient_id)
                     .ok_or_else(|| corrupt("delivery recipient", id, "missing".into()))?;
-                let nonce: [u8; 16] = nonce
-                    .try_into()
-                    .map_err(|_| corrupt("delivery link nonce", id, "not 16 bytes".into()))?;
-                Ok(PendingDelivery {
-                    id,
-                    recipient_id,
-                    address,
-                    given_name,
-                    link_nonce: LinkNonce(nonce),
-                })
+                rows::pending_delivery(id, recipient_id, address, given_name, nonce)
             })
             .collect()
     }

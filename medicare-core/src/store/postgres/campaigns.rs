@@ -7,9 +7,8 @@ use crate::campaign::{
     CampaignId, DeliveryOutcome, DeliveryStatus, NewCampaign, NewRecipient, PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
-use crate::link::LinkNonce;
 use crate::notify::Channel;
-use crate::store::rows::corrupt;
+use crate::store::rows::{self, corrupt};
 use crate::store::{Audience, CampaignStore, DeliveryStore, DynPlanner};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -181,16 +180,7 @@ impl DeliveryStore for PostgresStore {
             q.build_query_as().fetch_all(&self.pool).await?;
         rows.into_iter()
             .map(|(id, recipient_id, address, given_name, nonce)| {
-                let nonce: [u8; 16] = nonce
-                    .try_into()
-                    .map_err(|_| corrupt("delivery link nonce", id, "not 16 bytes".into()))?;
-                Ok(PendingDelivery {
-                    id,
-                    recipient_id,
-                    address,
-                    given_name,
-                    link_nonce: LinkNonce(nonce),
-                })
+                rows::pending_delivery(id, recipient_id, address, given_name, nonce)
             })
             .collect()
     }

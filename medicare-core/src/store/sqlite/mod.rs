@@ -10,13 +10,13 @@ mod access;
 mod audit;
 mod cost;
 mod direct;
-mod outcomes;
+mod queue;
 mod reader;
 mod snapshot;
 mod writer;
 
 use super::audit_sql::{append_all_in, record};
-use super::rows::{self, corrupt};
+use super::rows;
 use super::shared::{link_event, Shared, WriteTurn};
 use super::{
     Audience, CampaignStore, DeliveryStore, DynPlanner, FollowUpStore, FormStore, LinkOpen,
@@ -28,7 +28,6 @@ use crate::campaign::{
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
-use crate::link::LinkNonce;
 use crate::notify::Channel;
 use crate::patient::{Patient, PatientId};
 use crate::sql::{Dialect, SqlValue};
@@ -63,8 +62,8 @@ pub struct SqliteStore {
     /// outcomes, opens, answers, reminders) queue for this turn instead, and each starts
     /// as soon as the one before it ends.
     turn: Arc<WriteTurn>,
-    /// The file's own connection for recording a send's outcomes.
-    outcomes: Arc<outcomes::OutcomeConnection>,
+    /// The file's own connection for a send's claims and outcomes.
+    queue: Arc<queue::QueueConnection>,
 }
 
 impl SqliteStore {
@@ -129,7 +128,7 @@ impl SqliteStore {
             pool,
             file,
             turn: Arc::default(),
-            outcomes: Arc::default(),
+            queue: Arc::default(),
         })
     }
 
@@ -151,7 +150,7 @@ impl SqliteStore {
 #[async_trait]
 impl super::Close for SqliteStore {
     async fn close(&self) {
-        self.outcomes.close().await;
+        self.queue.close().await;
         self.shared().close().await;
         if let Some(path) = self.file.clone() {
             // The last connection to close folds the log into the file and removes it,
@@ -218,27 +217,6 @@ where
         .map_err(|e| Error::database(sqlx::Error::Decode(format!("bulk read: {e}").into())))
 }
 
-/// The claim query's shard condition (its parameters come from [`shard_params`]).
-fn shard_condition(shard: Option<Shard>) -> &'static str {
-    if shard.is_some() {
-        " AND recipient_id % ? = ?"
-    } else {
-        ""
-    }
-}
-
-/// The parameters of [`shard_condition`].
-fn shard_params(shard: Option<Shard>) -> Vec<SqlValue> {
-    shard
-        .map(|s| {
-            vec![
-                SqlValue::Int(s.count().into()),
-                SqlValue::Int(s.index().into()),
-            ]
-        })
-        .unwrap_or_default()
-}
-
 /// The contacts `filter` selects on `today`, by id, read in bulk
 /// ([`fetch_json_array`]): all of them, or the page of `limit` after patient `after`.
 async fn contacts(
@@ -291,7 +269,7 @@ async fn write_page(
         return Ok(());
     };
     for chunk in recipients.chunks(CHUNK) {
-        rows::insert_recipients::<Sqlite>(id, chunk)
+        rows::insert_recipients::<Sqlite>(Dialect::Sqlite, id, chunk)
             .build()
             .execute(&mut *conn)
             .await?;
@@ -313,7 +291,7 @@ async fn write_page(
     .collect();
     let planned = rows::planned_deliveries(recipients, &ids)?;
     for planned in planned.chunks(CHUNK) {
-        rows::insert_deliveries::<Sqlite>(id, planned)
+        rows::insert_deliveries::<Sqlite>(Dialect::Sqlite, id, planned)
             .build()
             .execute(&mut *conn)
             .await?;
@@ -497,64 +475,14 @@ impl DeliveryStore for SqliteStore {
         limit: u32,
         now: DateTime<Utc>,
     ) -> Result<Vec<PendingDelivery>> {
-        let address = match channel {
-            Channel::Sms => "r.phone",
-            Channel::Email => "r.email",
+        let claim = queue::Claim {
+            campaign,
+            channel,
+            round,
+            shard,
+            limit,
         };
-        // The writers' turn first: a claim that found the lock held by an outcome
-        // recording would sleep in SQLite's busy handler (1, 2, 5, 10 ms…) instead of
-        // starting the moment it commits. IMMEDIATE then takes the write lock before
-        // reading, so no other sender, in this process or another, can claim the same
-        // rows between the read and the update.
-        let _turn = self.turn.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let mut params = vec![
-            SqlValue::Int(campaign.0),
-            SqlValue::Int(round.into()),
-            SqlValue::Text(channel.as_str().into()),
-        ];
-        params.extend(shard_params(shard));
-        params.push(SqlValue::Int(limit.into()));
-        let sql = format!(
-            "SELECT json_group_array(json_array(d.id, d.recipient_id, {address}, r.given_name, hex(r.link_nonce))) \
-             FROM (SELECT id, recipient_id FROM deliveries WHERE campaign_id = ? AND round = ? \
-                   AND channel = ? AND status = 'pending'{} ORDER BY id LIMIT ?) d \
-             JOIN recipients r ON r.id = d.recipient_id",
-            shard_condition(shard)
-        );
-        let args = arguments(&params)?;
-        type Claimed = (i64, i64, Option<String>, String, String);
-        let mut rows: Vec<Claimed> = fetch_json_array(&mut *tx, &sql, args).await?;
-        if rows.is_empty() {
-            return Ok(Vec::new());
-        }
-        rows.sort_unstable_by_key(|r| r.0);
-        let mut q =
-            QueryBuilder::<Sqlite>::new("UPDATE deliveries SET status = 'sending', updated_at = ");
-        q.push_bind(now);
-        q.push(" WHERE id IN (");
-        let mut list = q.separated(", ");
-        for r in &rows {
-            list.push_bind(r.0);
-        }
-        q.push(")");
-        q.build().execute(&mut *tx).await?;
-        tx.commit().await?;
-        rows.into_iter()
-            .map(|(id, recipient_id, address, given_name, nonce)| {
-                let nonce: [u8; 16] = hex::decode(nonce)
-                    .ok()
-                    .and_then(|n| n.try_into().ok())
-                    .ok_or_else(|| corrupt("delivery link nonce", id, "not 16 bytes".into()))?;
-                Ok(PendingDelivery {
-                    id,
-                    recipient_id,
-                    address,
-                    given_name,
-                    link_nonce: LinkNonce(nonce),
-                })
-            })
-            .collect()
+        self.claim_rows(claim, now).await
     }
 
     async fn record_outcomes(
@@ -873,16 +801,27 @@ mod tests {
         }
     }
 
-    /// The queue on a database file, where outcomes are recorded on the store's own
-    /// connection rather than through the pool as in memory.
-    #[tokio::test]
-    async fn the_delivery_queue_is_exactly_once_on_a_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("queue.db"))
-            .await
-            .unwrap();
-        c::the_delivery_queue_is_exactly_once(&store).await;
+    /// The conformance checks of the queue again on a database file, where claims and
+    /// outcomes run on the store's own connection rather than through the pool as in
+    /// memory (each test is the check's name with `_on_a_file`).
+    macro_rules! on_a_file {
+        ($($name:ident => $check:ident),* $(,)?) => {$(
+            #[tokio::test]
+            async fn $name() {
+                let dir = tempfile::tempdir().unwrap();
+                let store = SqliteStore::open(&dir.path().join("queue.db"))
+                    .await
+                    .unwrap();
+                c::$check(&store).await;
+            }
+        )*};
     }
+
+    on_a_file!(
+        the_delivery_queue_is_exactly_once_on_a_file => the_delivery_queue_is_exactly_once,
+        shards_and_concurrent_claims_split_the_queue_on_a_file =>
+            shards_and_concurrent_claims_split_the_queue,
+    );
 
     conformance!(
         shards_and_concurrent_claims_split_the_queue,
