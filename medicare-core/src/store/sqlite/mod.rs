@@ -48,6 +48,12 @@ use std::time::Duration;
 /// Rows a multi-row statement writes at most (SQLite binds at most 32,766 values).
 const CHUNK: usize = 1_000;
 
+/// How often closing the store tries to fold the write-ahead log into the file.
+const FOLD_ATTEMPTS: usize = 5;
+
+/// The pause between two of those tries.
+const FOLD_PAUSE: Duration = Duration::from_millis(10);
+
 /// The page cache a campaign's creation writes with (24 MiB, in KiB).
 const CREATE_CACHE: &str = "PRAGMA cache_size = -24576";
 
@@ -156,18 +162,36 @@ impl super::Close for SqliteStore {
             // The last connection to close folds the log into the file and removes it,
             // but connections closing at the same moment each see the other still open
             // and leave it. One more, alone, is surely the last: it reads the schema (a
-            // connection that never read has not opened the log) and closes. A failure
+            // connection that never read has not opened the log) and closes. A pool
+            // connection reported closed can still be closing on its own thread for a
+            // moment: while the log is there, the fold is tried again after a pause, a
+            // few times (another process using the file keeps it, rightly). A failure
             // leaves the log for the next open to replay: nothing is lost.
-            let fold = move || {
-                let conn = rusqlite::Connection::open_with_flags(
-                    &path,
-                    rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
-                )?;
-                conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))?;
-                conn.close().map_err(|(_, e)| e)
+            let mut wal = path.clone().into_os_string();
+            wal.push("-wal");
+            let fold = move || -> rusqlite::Result<bool> {
+                for _ in 0..FOLD_ATTEMPTS {
+                    let conn = rusqlite::Connection::open_with_flags(
+                        &path,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+                    )?;
+                    conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))?;
+                    conn.close().map_err(|(_, e)| e)?;
+                    if !Path::new(&wal).exists() {
+                        return Ok(true);
+                    }
+                    std::thread::sleep(FOLD_PAUSE);
+                }
+                Ok(false)
             };
-            if let Ok(Err(e)) = tokio::task::spawn_blocking(fold).await {
-                tracing::warn!(error = %e, "the SQLite write-ahead log was left beside the file");
+            match tokio::task::spawn_blocking(fold).await {
+                Ok(Ok(true)) | Err(_) => {}
+                Ok(Ok(false)) => tracing::warn!(
+                    "the SQLite write-ahead log was left beside the file: another connection has it open"
+                ),
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the SQLite write-ahead log was left beside the file");
+                }
             }
         }
     }
