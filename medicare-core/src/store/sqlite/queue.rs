@@ -116,7 +116,7 @@ impl QueueConnection {
         }
     }
 
-    /// Closes the connection (after the recording in progress, if any) for good.
+    /// Closes the connection (after the claim or recording in progress, if any) for good.
     pub(super) async fn close(&self) {
         *self.slot.lock().await = Slot::Closed;
     }
@@ -219,6 +219,15 @@ fn value(v: &SqlValue) -> rusqlite::types::Value {
 }
 
 impl SqliteStore {
+    /// The file's own connection for the queue, opened if it is not yet; `None` for an
+    /// in-memory database, whose queue runs through the pool.
+    async fn queue_connection(&self) -> Result<Option<Arc<Direct>>> {
+        match &self.file {
+            Some(path) => Ok(Some(self.queue.get(path).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// Claims the head of a queue (marks it `sending` at `now`), taking the writers'
     /// turn: a claim that found the lock held by an outcome recording would sleep in
     /// SQLite's busy handler (1, 2, 5, 10 ms…) instead of starting the moment it commits.
@@ -229,11 +238,8 @@ impl SqliteStore {
     ) -> Result<Vec<PendingDelivery>> {
         let _turn = self.turn.lock().await;
         let now = time_text(now);
-        let mut rows = match &self.file {
-            Some(path) => {
-                let direct = self.queue.get(path).await?;
-                direct.run(move |c| claim_direct(c, &claim, &now)).await?
-            }
+        let mut rows = match self.queue_connection().await? {
+            Some(direct) => direct.run(move |c| claim_direct(c, &claim, &now)).await?,
             None => self.claim_through_pool(&claim, &now).await?,
         };
         rows.sort_unstable_by_key(|d| d.id);
@@ -272,9 +278,8 @@ impl SqliteStore {
     ) -> Result<()> {
         let _turn = self.turn.lock().await;
         let now = time_text(now);
-        match &self.file {
-            Some(path) => {
-                let direct = self.queue.get(path).await?;
+        match self.queue_connection().await? {
+            Some(direct) => {
                 let outcomes = outcomes.to_vec();
                 direct.run(move |c| record_direct(c, &outcomes, &now)).await
             }
