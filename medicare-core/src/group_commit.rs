@@ -57,7 +57,9 @@ impl<T: Send + 'static, R: Send + 'static> GroupCommit<T, R> {
         if !items.is_empty() {
             let write = write(items);
             let written = detached(async move {
-                for (answer, done) in write.await.into_iter().zip(answers) {
+                // The write, and all it holds, is gone before anyone hears its answer.
+                let written = write.await;
+                for (answer, done) in written.into_iter().zip(answers) {
                     // A writer that went away needs no answer.
                     let _ = done.send(answer);
                 }

@@ -38,6 +38,23 @@ pub fn engine(store: Arc<dyn Store>, dir: &std::path::Path, now: DateTime<Utc>) 
     .with_notifier(Channel::Email, recorder)
 }
 
+/// Imports `count` generated patients (population `seed`) through `engine` and creates
+/// the demo form; returns the form.
+pub async fn patients_and_demo_form(
+    engine: &Engine,
+    count: usize,
+    seed: u64,
+) -> crate::store::StoredForm {
+    engine
+        .import_patients(&generate(GenerateOptions { count, seed }))
+        .await
+        .unwrap();
+    engine
+        .create_form(&FormSpec::from_toml_str(crate::demo::DEMO_FORM).unwrap())
+        .await
+        .unwrap()
+}
+
 /// Fills `store` so that every table holds rows: `count` generated patients, the demo
 /// form, a campaign to those with a lung condition (sent), `responses` of them
 /// answered at a time with microseconds, and a reminder round planned.
@@ -49,12 +66,8 @@ pub async fn populate(
 ) -> CampaignId {
     let start = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
     let engine = engine(store.clone(), dir, start);
-    engine
-        .import_patients(&generate(GenerateOptions { count, seed: 7 }))
-        .await
-        .unwrap();
-    let spec = FormSpec::from_toml_str(crate::demo::DEMO_FORM).unwrap();
-    let form = engine.create_form(&spec).await.unwrap();
+    let form = patients_and_demo_form(&engine, count, 7).await;
+    let spec = &form.spec;
     let filter = Arc::new(crate::demo::lung_filter());
     let id = engine
         .create_campaign(&CampaignRequest::new("flu", form.id, filter))
@@ -126,17 +139,7 @@ impl Fixture {
         )
         .with_notifier(Channel::Sms, recorder.clone())
         .with_notifier(Channel::Email, recorder.clone());
-        engine
-            .import_patients(&generate(GenerateOptions {
-                count: patients,
-                seed: 5,
-            }))
-            .await
-            .unwrap();
-        let form = engine
-            .create_form(&FormSpec::from_toml_str(crate::demo::DEMO_FORM).unwrap())
-            .await
-            .unwrap();
+        let form = patients_and_demo_form(&engine, patients, 5).await;
         let mut request = CampaignRequest::new(
             "test campaign",
             form.id,

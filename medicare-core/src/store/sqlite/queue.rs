@@ -20,13 +20,22 @@
 //! same head marking it `sending`: both in one immediate transaction, so nothing changes
 //! the head in between and no other sender, in this process or another, can claim it.
 //!
+//! **Together.** A send runs two claimers and two recorders, one of each per channel, and
+//! they often wait for the writers' turn at the same time. Each queues its work before it
+//! waits; whichever gets the turn first runs everything queued by then in one
+//! transaction, each piece in a savepoint of its own (a piece that fails undoes only its
+//! own changes), and hands each its result once the transaction has committed. Fewer
+//! commits write each page to the log fewer times: a 112,500-recipient send took
+//! 1.59–1.64 s instead of 1.76–1.77 s (bench runs alternating on one machine).
+//!
 //! An in-memory database has only the pool's one connection: there the same statements
 //! run through sqlx (claims read in one JSON value, see [`fetch_json_array`]).
 
-use super::direct::Direct;
+use super::direct::{stopped, Direct};
 use super::{arguments, fetch_json_array, SqliteStore};
 use crate::campaign::{CampaignId, DeliveryOutcome, DeliveryStatus, PendingDelivery, Shard};
 use crate::error::{Error, Result};
+use crate::group_commit::GroupCommit;
 use crate::notify::Channel;
 use crate::sql::SqlValue;
 use crate::store::rows::{self, corrupt};
@@ -79,6 +88,32 @@ impl<'a> Bound<'a> {
 #[derive(Default)]
 pub(super) struct QueueConnection {
     slot: tokio::sync::Mutex<Slot>,
+    /// Claims and recordings waiting for a transaction (see the module's "Together").
+    together: GroupCommit<Piece, Answer>,
+}
+
+/// One caller's piece of a queue transaction.
+enum Piece {
+    /// Claim the head of a queue at the time given.
+    Claim(Claim, String),
+    /// Record outcomes at the time given.
+    Record(Vec<DeliveryOutcome>, String),
+}
+
+/// A piece's result: the deliveries it claimed (a recording claims none).
+type Answer = Result<Vec<PendingDelivery>>;
+
+impl Piece {
+    /// Does the piece's work on `conn`, inside the caller's transaction.
+    fn run(&self, conn: &rusqlite::Connection) -> Answer {
+        match self {
+            Piece::Claim(claim, now) => claim_direct(conn, claim, now),
+            Piece::Record(outcomes, now) => {
+                record_direct(conn, outcomes, now)?;
+                Ok(Vec::new())
+            }
+        }
+    }
 }
 
 /// Where the connection is in its life.
@@ -236,14 +271,34 @@ impl SqliteStore {
         claim: Claim,
         now: DateTime<Utc>,
     ) -> Result<Vec<PendingDelivery>> {
-        let _turn = self.turn.lock().await;
         let now = time_text(now);
         let mut rows = match self.queue_connection().await? {
-            Some(direct) => direct.run(move |c| claim_direct(c, &claim, &now)).await?,
-            None => self.claim_through_pool(&claim, &now).await?,
+            Some(direct) => self.together(direct, Piece::Claim(claim, now)).await?,
+            None => {
+                let _turn = self.turn.lock().await;
+                self.claim_through_pool(&claim, &now).await?
+            }
         };
         rows.sort_unstable_by_key(|d| d.id);
         Ok(rows)
+    }
+
+    /// Runs `piece` in the next queue transaction on `direct`: whichever caller gets to
+    /// write first takes every piece waiting, and writes them with the writers' turn.
+    async fn together(&self, direct: Arc<Direct>, piece: Piece) -> Answer {
+        let turn = self.turn.clone();
+        self.queue
+            .together
+            .write(piece, move |pieces| async move {
+                let count = pieces.len();
+                let _turn = turn.lock().await;
+                direct
+                    .run(move |c| Ok(run_together(c, pieces)))
+                    .await
+                    .unwrap_or_else(|_| (0..count).map(|_| Err(stopped())).collect())
+            })
+            .await
+            .unwrap_or_else(|| Err(stopped()))
     }
 
     /// The in-memory database's way: the same statements through the pool.
@@ -276,14 +331,16 @@ impl SqliteStore {
         outcomes: &[DeliveryOutcome],
         now: DateTime<Utc>,
     ) -> Result<()> {
-        let _turn = self.turn.lock().await;
         let now = time_text(now);
         match self.queue_connection().await? {
             Some(direct) => {
-                let outcomes = outcomes.to_vec();
-                direct.run(move |c| record_direct(c, &outcomes, &now)).await
+                let piece = Piece::Record(outcomes.to_vec(), now);
+                self.together(direct, piece).await.map(drop)
             }
-            None => self.record_through_pool(outcomes, &now).await,
+            None => {
+                let _turn = self.turn.lock().await;
+                self.record_through_pool(outcomes, &now).await
+            }
         }
     }
 
@@ -312,15 +369,59 @@ impl SqliteStore {
     }
 }
 
-/// Steps [`UPDATE_OUTCOME`] once per outcome, in one immediate transaction.
+/// Runs `pieces` in one immediate transaction, each in a savepoint of its own; their
+/// answers, in order, once the transaction has committed (each the commit's failure if
+/// it did not).
+fn run_together(conn: &mut rusqlite::Connection, pieces: Vec<Piece>) -> Vec<Answer> {
+    let count = pieces.len();
+    let mut answers = Vec::with_capacity(count);
+    let commit = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .and_then(|mut tx| {
+            for piece in &pieces {
+                answers.push(in_savepoint(&mut tx, |sp| piece.run(sp)));
+            }
+            tx.commit()
+        });
+    match commit {
+        Ok(()) => answers,
+        Err(e) => (0..count).map(|_| Err(same(&e))).collect(),
+    }
+}
+
+/// `e` again, for each of the pieces a failed commit fails.
+fn same(e: &rusqlite::Error) -> Error {
+    let copy = match e {
+        rusqlite::Error::SqliteFailure(code, message) => {
+            rusqlite::Error::SqliteFailure(*code, message.clone())
+        }
+        other => rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_ERROR),
+            Some(other.to_string()),
+        ),
+    };
+    Error::from(copy)
+}
+
+/// Runs `work` in a savepoint of `tx`: kept if it succeeds, undone if it fails.
+fn in_savepoint<T>(
+    tx: &mut rusqlite::Transaction<'_>,
+    work: impl FnOnce(&rusqlite::Connection) -> Result<T>,
+) -> Result<T> {
+    let sp = tx.savepoint()?;
+    let result = work(&sp)?;
+    sp.commit()?;
+    Ok(result)
+}
+
+/// Steps [`UPDATE_OUTCOME`] once per outcome.
 fn record_direct(
-    conn: &mut rusqlite::Connection,
+    conn: &rusqlite::Connection,
     outcomes: &[DeliveryOutcome],
     now: &str,
 ) -> Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     {
-        let mut update = tx.prepare_cached(UPDATE_OUTCOME)?;
+        let mut update = conn.prepare_cached(UPDATE_OUTCOME)?;
         for o in outcomes {
             let b = Bound::of(o);
             update.execute(rusqlite::params![
@@ -338,20 +439,18 @@ fn record_direct(
             ])?;
         }
     }
-    tx.commit()?;
     Ok(())
 }
 
-/// Reads and marks the head of `claim`'s queue in one immediate transaction.
+/// Reads and marks the head of `claim`'s queue.
 fn claim_direct(
-    conn: &mut rusqlite::Connection,
+    conn: &rusqlite::Connection,
     claim: &Claim,
     now: &str,
 ) -> Result<Vec<PendingDelivery>> {
     let params: Vec<rusqlite::types::Value> = claim.params().iter().map(value).collect();
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let rows = {
-        let mut select = tx.prepare_cached(&claim.select(CLAIM_COLUMNS))?;
+        let mut select = conn.prepare_cached(&claim.select(CLAIM_COLUMNS))?;
         let rows = select
             .query_map(rusqlite::params_from_iter(&params), |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
@@ -360,15 +459,214 @@ fn claim_direct(
         if !rows.is_empty() {
             let now = rusqlite::types::Value::Text(now.into());
             let marked = std::iter::once(now).chain(params);
-            tx.prepare_cached(&claim.mark())?
+            conn.prepare_cached(&claim.mark())?
                 .execute(rusqlite::params_from_iter(marked))?;
         }
         rows
     };
-    tx.commit()?;
     rows.into_iter()
         .map(|(id, recipient_id, address, given_name, nonce)| {
             rows::pending_delivery(id, recipient_id, address, given_name, nonce)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    //! Queue work run together: each piece in its own savepoint, each caller its own
+    //! answer.
+    use super::*;
+    use crate::campaign::CampaignRequest;
+    use crate::store::Close;
+    use crate::test_support;
+    use chrono::TimeZone;
+
+    /// A file store holding a draft campaign over 50 generated patients, with its queue's
+    /// connection open.
+    async fn draft() -> (tempfile::TempDir, SqliteStore, CampaignId, Arc<Direct>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("q.db")).await.unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
+        let engine = test_support::engine(Arc::new(store.clone()), dir.path(), now);
+        let form = test_support::patients_and_demo_form(&engine, 50, 3).await;
+        let all = Arc::new(crate::filter::Filter::parse("all").unwrap());
+        let id = engine
+            .create_campaign(&CampaignRequest::new("together", form.id, all))
+            .await
+            .unwrap();
+        let direct = store.queue_connection().await.unwrap().unwrap();
+        (dir, store, id, direct)
+    }
+
+    fn claim(campaign: CampaignId, limit: u32) -> Claim {
+        Claim {
+            campaign,
+            channel: Channel::Sms,
+            round: 0,
+            shard: None,
+            limit,
+        }
+    }
+
+    fn sent(id: i64, detail: &str) -> DeliveryOutcome {
+        DeliveryOutcome {
+            id,
+            status: DeliveryStatus::Sent,
+            detail: detail.into(),
+            attempts: 1,
+            may_duplicate: false,
+            transient: false,
+            cost: None,
+        }
+    }
+
+    /// Claims `n` SMS deliveries of `campaign`; their ids.
+    async fn claimed(store: &SqliteStore, campaign: CampaignId, n: u32) -> Vec<i64> {
+        let rows = store
+            .claim_rows(claim(campaign, n), Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), n as usize);
+        rows.iter().map(|d| d.id).collect()
+    }
+
+    /// Runs `sql` on the queue's own connection (temporary triggers are its alone).
+    async fn on_queue(direct: &Direct, sql: &'static str) {
+        direct
+            .run(move |c| Ok(c.execute_batch(sql)?))
+            .await
+            .unwrap();
+    }
+
+    /// Runs `pieces` in one transaction on the queue's connection; their answers.
+    async fn together_on(direct: &Direct, pieces: Vec<Piece>) -> Vec<Answer> {
+        direct
+            .run(move |c| Ok(run_together(c, pieces)))
+            .await
+            .unwrap()
+    }
+
+    /// The SMS deliveries of `campaign` with `status`, by id.
+    async fn with_status(store: &SqliteStore, campaign: CampaignId, status: &str) -> Vec<i64> {
+        sqlx::query_scalar(
+            "SELECT id FROM deliveries WHERE campaign_id = ? AND channel = 'sms' AND status = ? \
+             ORDER BY id",
+        )
+        .bind(campaign.0)
+        .bind(status)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failing_piece_undoes_only_itself_and_each_caller_gets_its_own_answer() {
+        let (_dir, store, id, direct) = draft().await;
+        let now = time_text(Utc::now());
+        let ids = claimed(&store, id, 10).await;
+        // This connection refuses one provider id: the second recording fails midway.
+        on_queue(
+            &direct,
+            "CREATE TEMP TRIGGER refuse BEFORE UPDATE ON main.deliveries \
+                 WHEN NEW.provider_id = 'refused' BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        )
+        .await;
+
+        let pieces = vec![
+            Piece::Record(
+                ids[..5].iter().map(|&d| sent(d, "ok")).collect(),
+                now.clone(),
+            ),
+            Piece::Record(
+                vec![sent(ids[5], "ok"), sent(ids[6], "refused")],
+                now.clone(),
+            ),
+            Piece::Claim(claim(id, 5), now),
+        ];
+        let mut answers = together_on(&direct, pieces).await.into_iter();
+        assert!(answers.next().unwrap().unwrap().is_empty());
+        let refusal = answers.next().unwrap().unwrap_err().to_string();
+        assert!(refusal.contains("refused"), "{refusal}");
+        let second = answers.next().unwrap().unwrap();
+        assert_eq!(second.len(), 5);
+        assert!(
+            second.iter().all(|d| d.id > ids[9]),
+            "the claim took the next head"
+        );
+
+        assert_eq!(with_status(&store, id, "sent").await, ids[..5]);
+        // The refused recording is undone whole: its first outcome too.
+        let mut sending = ids[5..].to_vec();
+        sending.extend(second.iter().map(|d| d.id));
+        assert_eq!(with_status(&store, id, "sending").await, sending);
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_fails_every_piece_and_keeps_none() {
+        let (_dir, store, id, direct) = draft().await;
+        let now = time_text(Utc::now());
+        let ids = claimed(&store, id, 10).await;
+        // One provider id writes a row whose deferred foreign key never holds: every
+        // piece succeeds, and the commit fails.
+        on_queue(
+            &direct,
+            "PRAGMA foreign_keys = ON; \
+                 CREATE TABLE orphans (recipient_id INTEGER \
+                   REFERENCES recipients (id) DEFERRABLE INITIALLY DEFERRED); \
+                 CREATE TEMP TRIGGER orphan AFTER UPDATE ON main.deliveries \
+                 WHEN NEW.provider_id = 'orphan' \
+                 BEGIN INSERT INTO orphans VALUES (-1); END",
+        )
+        .await;
+        let pieces = vec![
+            Piece::Record(
+                ids[..3].iter().map(|&d| sent(d, "ok")).collect(),
+                now.clone(),
+            ),
+            Piece::Record(vec![sent(ids[3], "orphan")], now.clone()),
+            Piece::Claim(claim(id, 5), now),
+        ];
+        let answers = together_on(&direct, pieces).await;
+        assert_eq!(answers.len(), 3);
+        for answer in answers {
+            let failure = answer.unwrap_err().to_string();
+            assert!(failure.contains("FOREIGN KEY"), "{failure}");
+        }
+        assert!(with_status(&store, id, "sent").await.is_empty());
+        assert_eq!(with_status(&store, id, "sending").await, ids);
+        // The failed transaction ended: the connection claims again.
+        let next = store.claim_rows(claim(id, 5), Utc::now()).await.unwrap();
+        assert!(next.len() == 5 && next.iter().all(|d| d.id > ids[9]));
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn claims_and_recordings_queued_at_once_all_commit() {
+        let (_dir, store, id, _direct) = draft().await;
+        let pending = with_status(&store, id, "pending").await.len();
+        // Eight claimers at once: whichever gets the turn runs what the others queued.
+        let claims =
+            futures::future::join_all((0..8).map(|_| store.claim_rows(claim(id, 4), Utc::now())))
+                .await;
+        let mut claimed: Vec<i64> = claims
+            .into_iter()
+            .flat_map(|c| c.unwrap().into_iter().map(|d| d.id))
+            .collect();
+        claimed.sort_unstable();
+        claimed.dedup();
+        assert_eq!(claimed.len(), 32.min(pending), "no two claims overlap");
+        let outcomes: Vec<DeliveryOutcome> = claimed.iter().map(|&d| sent(d, "ok")).collect();
+        futures::future::join_all(
+            outcomes
+                .chunks(4)
+                .map(|group| store.record_outcome_rows(group, Utc::now())),
+        )
+        .await
+        .into_iter()
+        .for_each(|r| r.unwrap());
+        assert_eq!(with_status(&store, id, "sent").await, claimed);
+        assert!(with_status(&store, id, "sending").await.is_empty());
+        store.close().await;
+    }
 }
