@@ -172,20 +172,28 @@ impl super::Close for SqliteStore {
             // leaves the log for the next open to replay: nothing is lost.
             let mut wal = path.clone().into_os_string();
             wal.push("-wal");
+            // A try can also fail outright: a connection closing at the same moment holds
+            // the file's lock while it checkpoints, and each sees the other open. Such a
+            // failure is tried again like a log left behind; the last one is reported.
+            let once = move || -> rusqlite::Result<()> {
+                let conn = rusqlite::Connection::open_with_flags(
+                    &path,
+                    rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
+                )?;
+                conn.busy_timeout(FOLD_PAUSE)?;
+                conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))?;
+                conn.close().map_err(|(_, e)| e)
+            };
             let fold = move || -> rusqlite::Result<bool> {
+                let mut last = Ok(false);
                 for _ in 0..FOLD_ATTEMPTS {
-                    let conn = rusqlite::Connection::open_with_flags(
-                        &path,
-                        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE,
-                    )?;
-                    conn.pragma_query_value(None, "schema_version", |r| r.get::<_, i64>(0))?;
-                    conn.close().map_err(|(_, e)| e)?;
+                    last = once().map(|()| false);
                     if !Path::new(&wal).exists() {
                         return Ok(true);
                     }
                     std::thread::sleep(FOLD_PAUSE);
                 }
-                Ok(false)
+                last
             };
             match tokio::task::spawn_blocking(fold).await {
                 Ok(Ok(true)) | Err(_) => {}
