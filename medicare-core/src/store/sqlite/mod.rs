@@ -2,13 +2,13 @@
 //!
 //! Bulk paths write multi-row statements inside one transaction (SQLite allows 32,766
 //! bound values a statement), so a 112,500-patient campaign is a few hundred statements,
-//! not a few hundred thousand. The delivery queue is claimed with one atomic
-//! `UPDATE ... RETURNING`, so several senders, even in several processes, never claim the
-//! same row.
+//! not a few hundred thousand. The delivery queue is claimed in immediate transactions
+//! ([`queue`]), so several senders, even in several processes, never claim the same row.
 
 mod access;
 mod audit;
 mod cost;
+mod counts;
 mod direct;
 mod queue;
 mod reader;
@@ -24,7 +24,8 @@ use super::{
 };
 use crate::audit::{Action, Detail, Target};
 use crate::campaign::{
-    CampaignId, DeliveryOutcome, NewCampaign, NewRecipient, PatientContact, PendingDelivery, Shard,
+    CampaignId, DeliveryCount, DeliveryOutcome, NewCampaign, NewRecipient, PatientContact,
+    PendingDelivery, Shard,
 };
 use crate::error::{Error, Result};
 use crate::filter::AnyFilter;
@@ -555,7 +556,11 @@ impl DeliveryStore for SqliteStore {
         Ok(done.rows_affected())
     }
 
-    crate::store::forward::shared_core!(delivery_counts, queued, queued_rounds, retry_failed);
+    async fn delivery_counts(&self, campaign: CampaignId) -> Result<Vec<DeliveryCount>> {
+        self.delivery_count_rows(campaign).await
+    }
+
+    crate::store::forward::shared_core!(queued, queued_rounds, retry_failed);
 }
 
 #[async_trait]
@@ -836,9 +841,9 @@ mod tests {
         }
     }
 
-    /// The conformance checks of the queue again on a database file, where claims and
-    /// outcomes run on the store's own connection rather than through the pool as in
-    /// memory (each test is the check's name with `_on_a_file`).
+    /// The conformance checks of the queue again on a database file, where claims,
+    /// outcomes and delivery counts run on the store's own connection rather than
+    /// through the pool as in memory (each test is the check's name with `_on_a_file`).
     macro_rules! on_a_file {
         ($($name:ident => $check:ident),* $(,)?) => {$(
             #[tokio::test]
@@ -856,6 +861,8 @@ mod tests {
         the_delivery_queue_is_exactly_once_on_a_file => the_delivery_queue_is_exactly_once,
         shards_and_concurrent_claims_split_the_queue_on_a_file =>
             shards_and_concurrent_claims_split_the_queue,
+        reminder_rounds_cover_exactly_the_non_respondents_on_a_file =>
+            reminder_rounds_cover_exactly_the_non_respondents,
     );
 
     conformance!(

@@ -40,6 +40,7 @@ use crate::notify::Channel;
 use crate::sql::SqlValue;
 use crate::store::rows::{self, corrupt};
 use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -80,6 +81,23 @@ impl<'a> Bound<'a> {
             unit_price,
             cost,
         }
+    }
+
+    /// The same values as rusqlite's, for [`UPDATE_OUTCOME`]'s first nine parameters.
+    fn values(&self) -> [ValueRef<'a>; 9] {
+        let text = |t: Option<&'a str>| t.map_or(ValueRef::Null, |t| ValueRef::Text(t.as_bytes()));
+        let int = |i: Option<i64>| i.map_or(ValueRef::Null, ValueRef::Integer);
+        [
+            ValueRef::Text(self.status.as_bytes()),
+            text(self.provider_id),
+            text(self.reason),
+            ValueRef::Integer(self.attempts),
+            ValueRef::Integer(self.maybe_duplicate),
+            ValueRef::Integer(self.transient),
+            int(self.segments),
+            int(self.unit_price),
+            int(self.cost),
+        ]
     }
 }
 
@@ -256,7 +274,7 @@ fn value(v: &SqlValue) -> rusqlite::types::Value {
 impl SqliteStore {
     /// The file's own connection for the queue, opened if it is not yet; `None` for an
     /// in-memory database, whose queue runs through the pool.
-    async fn queue_connection(&self) -> Result<Option<Arc<Direct>>> {
+    pub(super) async fn queue_connection(&self) -> Result<Option<Arc<Direct>>> {
         match &self.file {
             Some(path) => Ok(Some(self.queue.get(path).await?)),
             None => Ok(None),
@@ -414,30 +432,28 @@ fn in_savepoint<T>(
     Ok(result)
 }
 
-/// Steps [`UPDATE_OUTCOME`] once per outcome.
+/// Steps [`UPDATE_OUTCOME`] once per outcome. SQLite keeps a statement's bound values
+/// from one step to the next, so each outcome binds only the values that differ from
+/// the one before it (most outcomes of a batch differ only in the id and the provider's
+/// message id).
 fn record_direct(
     conn: &rusqlite::Connection,
     outcomes: &[DeliveryOutcome],
     now: &str,
 ) -> Result<()> {
-    {
-        let mut update = conn.prepare_cached(UPDATE_OUTCOME)?;
-        for o in outcomes {
-            let b = Bound::of(o);
-            update.execute(rusqlite::params![
-                b.status,
-                b.provider_id,
-                b.reason,
-                b.attempts,
-                b.maybe_duplicate,
-                b.transient,
-                b.segments,
-                b.unit_price,
-                b.cost,
-                now,
-                o.id,
-            ])?;
+    let mut update = conn.prepare_cached(UPDATE_OUTCOME)?;
+    update.raw_bind_parameter(10, now)?;
+    let mut before: Option<[ValueRef<'_>; 9]> = None;
+    for o in outcomes {
+        let values = Bound::of(o).values();
+        for (i, value) in values.iter().enumerate() {
+            if before.is_none_or(|b| b[i] != *value) {
+                update.raw_bind_parameter(i + 1, ToSqlOutput::Borrowed(*value))?;
+            }
         }
+        update.raw_bind_parameter(11, o.id)?;
+        update.raw_execute()?;
+        before = Some(values);
     }
     Ok(())
 }
@@ -668,5 +684,59 @@ mod tests {
         assert_eq!(with_status(&store, id, "sent").await, claimed);
         assert!(with_status(&store, id, "sending").await.is_empty());
         store.close().await;
+    }
+
+    /// Outcomes of one batch bind only what changed from the one before: each row still
+    /// ends with exactly its own values, none carried over from its neighbour.
+    #[tokio::test]
+    async fn each_outcome_of_a_batch_keeps_its_own_values() {
+        let (_dir, store, id, _direct) = draft().await;
+        let ids = claimed(&store, id, 6).await;
+        let failed = |d: i64, why: &str, transient: bool| DeliveryOutcome {
+            status: DeliveryStatus::Failed,
+            transient,
+            ..sent(d, why)
+        };
+        let outcomes = vec![
+            DeliveryOutcome {
+                may_duplicate: true,
+                attempts: 3,
+                ..sent(ids[0], "m-0")
+            },
+            sent(ids[1], "m-1"),
+            failed(ids[2], "throttled", true),
+            failed(ids[3], "invalid number", false),
+            sent(ids[4], "m-4"),
+            sent(ids[5], "m-4"),
+        ];
+        store
+            .record_outcome_rows(&outcomes, Utc::now())
+            .await
+            .unwrap();
+        type Stored = (String, Option<String>, Option<String>, i64, i64, i64);
+        let stored: Vec<Stored> = sqlx::query_as(
+            "SELECT status, provider_id, reason, attempts, maybe_duplicate, transient \
+             FROM deliveries WHERE id BETWEEN ? AND ? AND status IN ('sent', 'failed') ORDER BY id",
+        )
+        .bind(ids[0])
+        .bind(ids[5])
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let row = |status: &str, provider: Option<&str>, reason: Option<&str>, a, m, t| {
+            let text = |s: Option<&str>| s.map(str::to_string);
+            (status.to_string(), text(provider), text(reason), a, m, t)
+        };
+        assert_eq!(
+            stored,
+            vec![
+                row("sent", Some("m-0"), None, 3, 1, 0),
+                row("sent", Some("m-1"), None, 1, 0, 0),
+                row("failed", None, Some("throttled"), 1, 0, 1),
+                row("failed", None, Some("invalid number"), 1, 0, 0),
+                row("sent", Some("m-4"), None, 1, 0, 0),
+                row("sent", Some("m-4"), None, 1, 0, 0),
+            ]
+        );
     }
 }
