@@ -841,6 +841,25 @@ mod tests {
         }
     }
 
+    /// The workspace builds SQLite without its process-wide page-cache and memory
+    /// statistics locks (`.cargo/config.toml`): a build that lost the flags fails here.
+    #[tokio::test]
+    async fn sqlite_is_built_without_its_process_wide_locks() {
+        let store = SqliteStore::memory().await.unwrap();
+        let options: Vec<String> = sqlx::query_scalar("PRAGMA compile_options")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     /// The conformance checks of the queue again on a database file, where claims,
     /// outcomes and delivery counts run on the store's own connection rather than
     /// through the pool as in memory (each test is the check's name with `_on_a_file`).
