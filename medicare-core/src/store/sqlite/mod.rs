@@ -476,7 +476,12 @@ impl SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
 
+        // Each page is planned while SQLite writes the one before it: the page is read
+        // first, then the write of the one before starts, and the planning (links
+        // issued, SMS priced) runs while SQLite's thread inserts.
         let mut after = i64::MIN;
+        // The page planned but not yet written: the patient id before it, its recipients.
+        let mut unwritten: Option<(i64, Vec<NewRecipient>)> = None;
         loop {
             let page = contacts(
                 &mut tx,
@@ -485,11 +490,29 @@ impl SqliteStore {
                 Some((after, AUDIENCE_PAGE)),
             )
             .await?;
-            let Some(last) = page.last().map(|c| c.id.0) else {
+            let last = page.last().map(|c| c.id.0);
+            let planned = match (unwritten.take(), last) {
+                (Some((before, recipients)), Some(_)) => {
+                    // In order: the write sends its first statement before the planning
+                    // takes the thread.
+                    let (written, planned) =
+                        futures::join!(write_page(&mut tx, id, before, &recipients), async {
+                            planner.plan(page)
+                        });
+                    written?;
+                    Some(planned?)
+                }
+                (Some((before, recipients)), None) => {
+                    write_page(&mut tx, id, before, &recipients).await?;
+                    None
+                }
+                (None, Some(_)) => Some(planner.plan(page)?),
+                (None, None) => None,
+            };
+            let Some(last) = last else {
                 break;
             };
-            let recipients = planner.plan(page)?;
-            write_page(&mut tx, id, after, &recipients).await?;
+            unwritten = planned.map(|recipients| (after, recipients));
             after = last;
         }
         self.shared()
