@@ -304,12 +304,10 @@ async fn write_page(
     let Some(last) = recipients.last() else {
         return Ok(());
     };
-    for chunk in recipients.chunks(CHUNK) {
+    execute_chunks(conn, recipients.chunks(CHUNK), |chunk| {
         rows::insert_recipients::<Sqlite>(Dialect::Sqlite, id, chunk)
-            .build()
-            .execute(&mut *conn)
-            .await?;
-    }
+    })
+    .await?;
     // The page's new ids, keyed by patient, in one read (see `fetch_json_array`).
     let mut args = SqliteArguments::default();
     for value in [id, after, last.patient_id.0] {
@@ -326,11 +324,28 @@ async fn write_page(
     .into_iter()
     .collect();
     let planned = rows::planned_deliveries(recipients, &ids)?;
-    for planned in planned.chunks(CHUNK) {
-        rows::insert_deliveries::<Sqlite>(Dialect::Sqlite, id, planned)
-            .build()
-            .execute(&mut *conn)
-            .await?;
+    execute_chunks(conn, planned.chunks(CHUNK), |chunk| {
+        rows::insert_deliveries::<Sqlite>(Dialect::Sqlite, id, chunk)
+    })
+    .await
+}
+
+/// Runs the statement `build` makes of each chunk, in order, building each while SQLite
+/// runs the one before: the calling thread's share of a multi-row insert (the SQL and
+/// its values) is then spent while SQLite's thread works, not while it waits.
+async fn execute_chunks<'a, T: 'a>(
+    conn: &mut SqliteConnection,
+    mut chunks: impl Iterator<Item = &'a [T]>,
+    build: impl Fn(&'a [T]) -> QueryBuilder<'a, Sqlite>,
+) -> Result<()> {
+    let mut next = chunks.next().map(&build);
+    while let Some(mut statement) = next.take() {
+        // In order: the statement goes to SQLite's thread before the next is built.
+        let (done, following) = futures::join!(statement.build().execute(&mut *conn), async {
+            chunks.next().map(&build)
+        });
+        done?;
+        next = following;
     }
     Ok(())
 }
