@@ -3,7 +3,7 @@
 //! Bulk paths write multi-row statements inside one transaction (SQLite allows 32,766
 //! bound values a statement), so a 112,500-patient campaign is a few hundred statements,
 //! not a few hundred thousand. The delivery queue is claimed in immediate transactions
-//! ([`queue`]), so several senders, even in several processes, never claim the same row.
+//! (`queue.rs`), so several senders, even in several processes, never claim the same row.
 
 mod access;
 mod audit;
